@@ -1,0 +1,3 @@
+from kiai.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""`kiai sql`: ad-hoc SQL over the warehouse (DuckDB SQL, or MySQL transpiled with sqlglot)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from kiai import query
+from kiai.cli._common import console, err_console, state
+from kiai.errors import KiaiError
+
+TERMINAL_ROW_LIMIT = 1000
+
+
+def sql(
+    sql_text: str | None = typer.Argument(None, metavar="QUERY", help="SQL text, or - to read stdin."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from a file."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | jsonl | markdown."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file (.parquet → Parquet)."),
+    param: list[Any] = typer.Option(
+        [], "--param", "-p", metavar="NAME VALUE", help="A named parameter, used as $NAME."
+    ),
+    dialect: str = typer.Option("duckdb", "--dialect", help="duckdb | mysql (transpiled with sqlglot)."),
+    write: bool = typer.Option(False, "--write", help="Open the warehouse for writing."),
+) -> None:
+    """Run SQL over the warehouse. Bare names such as [bold]scores[/] resolve to the ppy tables.
+
+    Example: kiai sql "SELECT mode, count(*) FROM parsed.beatmap_files GROUP BY ALL"
+    """
+    if fmt not in query.FORMATS:
+        raise KiaiError(f"unknown --format {fmt!r}; choose one of {', '.join(query.FORMATS)}")
+    text = _read_sql(sql_text, file)
+    if dialect == "mysql":
+        from kiai.mysql_dialect import to_duckdb
+
+        statements = to_duckdb(text)
+        text = ";\n".join(statements)
+    elif dialect != "duckdb":
+        raise KiaiError(f"unknown --dialect {dialect!r}; choose duckdb or mysql")
+    con = state.open(write=write)
+    query.set_search_path(con)
+    for number, result in enumerate(query.run(con, text, dict(param)), start=1):
+        if output is not None and number > 1:
+            raise KiaiError("--output takes one statement that returns rows; this SQL has several")
+        if fmt == "table" and output is None:
+            _print_table(result)
+        else:
+            count = query.write_result(result, fmt, output)
+            if output is not None:
+                err_console.print(f"wrote {count:,} rows to {output}")
+
+
+def _read_sql(sql_text: str | None, file: Path | None) -> str:
+    if file is not None:
+        if sql_text is not None:
+            raise KiaiError("give the SQL either as an argument or with --file, not both")
+        try:
+            return file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise KiaiError(f"cannot read {file}: {exc.strerror}") from None
+    if sql_text is None:
+        raise KiaiError("no SQL given: pass a query, --file F, or - for stdin")
+    return sys.stdin.read() if sql_text == "-" else sql_text
+
+
+def _print_table(result: query.Result) -> None:
+    rows = []
+    total = 0
+    for row in result.rows():
+        total += 1
+        if total <= TERMINAL_ROW_LIMIT:
+            rows.append(row)
+    table = Table(*result.columns, show_lines=False)
+    for cells in query.render_rows(rows):
+        table.add_row(*cells)
+    console.print(table)
+    shown = "" if total <= TERMINAL_ROW_LIMIT else f" ({TERMINAL_ROW_LIMIT:,} shown; use --format/--output)"
+    err_console.print(f"{total:,} row{'s' if total != 1 else ''}{shown}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sql")(sql)
+
+
+def patch_command(command: Any) -> None:
+    """Typer cannot declare a repeatable two-value option: make `-p NAME VALUE` one on the built command."""
+    option = next(p for p in command.params if p.name == "param")
+    option.nargs = 2

@@ -1,0 +1,88 @@
+"""The warehouse: one DuckDB file. Connect, bootstrap schemas, friendly errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from kiai.errors import KiaiError
+
+SCHEMAS = ("raw", "parsed", "ppy", "staging", "features", "kiai")
+
+
+class WarehouseError(KiaiError):
+    """The warehouse file cannot be opened or used."""
+
+
+def _explain(path: Path, exc: duckdb.Error) -> str:
+    text = str(exc)
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        pid = re.search(r"PID (\d+)", text)
+        holder = f" (process {pid.group(1)})" if pid else ""
+        return f"warehouse {path} is in use by another process{holder}; close it or pass another --db"
+    if "does not exist" in text or "No such file" in text:
+        return f"no warehouse at {path}; run `kiai init` or an ingest command first"
+    if "not a valid DuckDB database" in text or "is not a DuckDB" in text or "Invalid" in text:
+        return f"{path} is not a DuckDB warehouse file ({text.splitlines()[0]})"
+    return f"cannot open warehouse {path}: {text.splitlines()[0]}"
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse. Writing creates the file, its folder and the schemas."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"no warehouse at {path}; run `kiai init` or an ingest command first")
+    if not read_only:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create folder {path.parent}: {exc.strerror}") from None
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise WarehouseError(_explain(path, exc)) from None
+    if not read_only:
+        bootstrap(con)
+    return con
+
+
+def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the schemas (idempotent)."""
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, rolled back on any exception (Ctrl-C included)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int | None]]:
+    """(schema, name, kind, rows) for every user table and view; views are counted too."""
+    rows = con.execute(
+        """
+        SELECT table_schema, table_name, CASE table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END
+        FROM information_schema.tables
+        WHERE table_catalog = current_database() AND table_schema NOT IN ('information_schema', 'pg_catalog')
+        ORDER BY 1, 2
+        """
+    ).fetchall()
+    result = []
+    for schema, name, kind in rows:
+        try:
+            (count,) = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()
+        except duckdb.Error:
+            count = None  # a view whose upstream is gone
+        result.append((schema, name, kind, count))
+    return result
