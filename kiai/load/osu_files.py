@@ -1,0 +1,286 @@
+"""Land `.osu` files: raw bytes in `raw.osu_files`, parsed sections in `parsed.*`.
+
+Idempotent and resumable: a file is keyed by the md5 of its bytes, so re-ingesting the same bytes
+adds nothing; a new version of a beatmap (same beatmap_id, other md5) replaces the old one's rows.
+Each batch lands in one transaction, so an interrupted run keeps every finished batch and
+re-running finishes the job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from kiai.errors import KiaiError
+from kiai.load.osu_sources import OsuSource, expand, read_sources
+from kiai.load.osu_tables import ensure_tables
+from kiai.osu import CURVE_TYPES, KINDS, PARSER_VERSION, ParsedBatch, parse_batch
+from kiai.warehouse import transaction
+
+BATCH_FILES = 1000
+BATCH_BYTES = 48 * 1024 * 1024
+PARSED_TABLES = ("parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
+FILE_COLUMNS = (
+    "beatmap_id", "beatmapset_id", "format_version", "mode", "title", "title_unicode", "artist", "artist_unicode",
+    "creator", "version", "source", "tags", "hp", "cs", "od", "ar", "slider_multiplier", "slider_tick_rate",
+    "stack_leniency", "audio_lead_in", "preview_time", "n_circles", "n_sliders", "n_spinners", "n_holds",
+    "n_timing_points", "n_breaks", "skipped_lines",
+)  # fmt: skip
+
+
+@dataclass
+class IngestSummary:
+    files_seen: int = 0
+    files_added: int = 0
+    files_unchanged: int = 0
+    files_replaced: int = 0
+    parse_errors: int = 0
+    hit_objects: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    error_examples: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        rate = self.hit_objects / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.files_seen:,} files: {self.files_added:,} added, {self.files_unchanged:,} unchanged, "
+            f"{self.files_replaced:,} replaced an older version, {self.parse_errors:,} could not be parsed; "
+            f"{self.hit_objects:,} hit objects in {self.seconds:.1f} s ({rate:,.0f} hit objects/s)"
+        )
+
+
+ProgressCallback = Callable[[IngestSummary], None]
+
+
+def ingest_paths(
+    con: duckdb.DuckDBPyConnection, paths: list[str | Path], on_progress: ProgressCallback | None = None
+) -> IngestSummary:
+    """Ingest files, folders, globs, `.osz` archives and tarballs."""
+    return ingest_sources(con, read_sources(expand(paths)), on_progress)
+
+
+def ingest_sources(
+    con: duckdb.DuckDBPyConnection, sources: Iterable[OsuSource], on_progress: ProgressCallback | None = None
+) -> IngestSummary:
+    """Ingest `.osu` bytes batch by batch; a source error still lands what was read before it."""
+    ensure_tables(con)
+    summary = IngestSummary()
+    started = time.perf_counter()
+    try:
+        for batch in _batches(sources):
+            _land_batch(con, batch, summary)
+            summary.seconds = time.perf_counter() - started
+            if on_progress:
+                on_progress(summary)
+    finally:
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _batches(sources: Iterable[OsuSource]) -> Iterator[list[OsuSource]]:
+    batch: list[OsuSource] = []
+    size = 0
+    try:
+        for source in sources:
+            batch.append(source)
+            size += len(source.data)
+            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+    except KiaiError:
+        if batch:  # land what was read before a broken archive, then report it
+            yield batch
+        raise
+    if batch:
+        yield batch
+
+
+def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
+    rows = con.execute(
+        """
+        SELECT md5 FROM raw.osu_files WHERE md5 IN (SELECT unnest($md5s))
+        UNION SELECT md5 FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s)) AND parser_version = $v
+        """,
+        {"md5s": md5s, "v": PARSER_VERSION},
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _land_batch(con: duckdb.DuckDBPyConnection, batch: list[OsuSource], summary: IngestSummary) -> None:
+    summary.files_seen += len(batch)
+    summary.bytes_read += sum(len(s.data) for s in batch)
+    by_md5: dict[str, OsuSource] = {}
+    for source in batch:
+        by_md5.setdefault(hashlib.md5(source.data).hexdigest(), source)
+    known = _known_md5s(con, list(by_md5))
+    new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
+    summary.files_unchanged += len(batch) - len(new)
+    if not new:
+        return
+    parsed = parse_batch([source.data for _, source in new])
+
+    good: list[int] = []
+    errors: list[tuple[str, str, str]] = []
+    latest_for_id: dict[int, int] = {}
+    for index, ((md5, source), result) in enumerate(zip(new, parsed.files, strict=True)):
+        if result.error is not None:
+            errors.append((md5, source.path, result.error))
+            continue
+        beatmap_id = result.metadata.get("beatmap_id") or source.id_from_name
+        result.metadata["beatmap_id"] = beatmap_id
+        if beatmap_id is not None:
+            if beatmap_id in latest_for_id:  # two versions in one batch: the later one wins
+                summary.files_replaced += 1
+                good.remove(latest_for_id[beatmap_id])
+            latest_for_id[beatmap_id] = index
+        good.append(index)
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with transaction(con):
+        summary.files_replaced += _drop_older_versions(
+            con, [(new[i][0], parsed.files[i].metadata["beatmap_id"]) for i in good]
+        )
+        if good:
+            _insert(con, "raw.osu_files", _raw_table(new, good, parsed, now))
+            _insert_parsed(con, new, good, parsed)
+        if errors:
+            _insert(
+                con,
+                "parsed.parse_errors",
+                pa.table(
+                    {
+                        "md5": [e[0] for e in errors],
+                        "path": [e[1] for e in errors],
+                        "error": [e[2] for e in errors],
+                        "parser_version": pa.array([PARSER_VERSION] * len(errors), pa.int32()),
+                        "seen_at": pa.array([now] * len(errors), pa.timestamp("us")),
+                    }
+                ),
+            )
+    summary.files_added += len(good)
+    summary.parse_errors += len(errors)
+    summary.error_examples.extend(f"{path}: {message}" for _, path, message in errors[:5])
+    keep = np.isin(parsed.hit_objects.file_index, good)
+    summary.hit_objects += int(keep.sum())
+
+
+def _drop_older_versions(con: duckdb.DuckDBPyConnection, files: list[tuple[str, int | None]]) -> int:
+    """Delete the rows of older files of the same beatmap ids; return how many files were replaced."""
+    pairs = [(md5, beatmap_id) for md5, beatmap_id in files if beatmap_id is not None]
+    if not pairs:
+        return 0
+    con.execute("CREATE OR REPLACE TEMP TABLE incoming_files (md5 VARCHAR, beatmap_id BIGINT)")
+    con.executemany("INSERT INTO incoming_files VALUES (?, ?)", pairs)
+    old = [
+        row[0]
+        for row in con.execute(
+            """SELECT f.md5 FROM raw.osu_files f JOIN incoming_files i USING (beatmap_id) WHERE f.md5 <> i.md5"""
+        ).fetchall()
+    ]
+    if old:
+        for table in ("raw.osu_files", *PARSED_TABLES):
+            con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($old))", {"old": old})
+    return len(old)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    con.register("_kiai_batch", data)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _kiai_batch")
+    finally:
+        con.unregister("_kiai_batch")
+
+
+def _raw_table(
+    new: list[tuple[str, OsuSource]], good: list[int], parsed: ParsedBatch, now: dt.datetime
+) -> pa.Table:
+    return pa.table(
+        {
+            "md5": [new[i][0] for i in good],
+            "beatmap_id": pa.array([parsed.files[i].metadata["beatmap_id"] for i in good], pa.int64()),
+            "path": [new[i][1].path for i in good],
+            "size_bytes": pa.array([len(new[i][1].data) for i in good], pa.int64()),
+            "content": pa.array([new[i][1].data for i in good], pa.binary()),
+            "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
+        }
+    )
+
+
+def _md5_column(file_index: np.ndarray, md5_by_index: list[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(file_index.astype(np.int32)), pa.array(md5_by_index))
+
+
+def _insert_parsed(
+    con: duckdb.DuckDBPyConnection, new: list[tuple[str, OsuSource]], good: list[int], parsed: ParsedBatch
+) -> None:
+    md5s = [md5 for md5, _ in new]
+    files = {column: [parsed.files[i].metadata.get(column) for i in good] for column in FILE_COLUMNS}
+    files["md5"] = [md5s[i] for i in good]
+    files["parser_version"] = [PARSER_VERSION] * len(good)
+    _insert(con, "parsed.beatmap_files", pa.table(files))
+
+    ho = parsed.hit_objects
+    keep = np.isin(ho.file_index, good)
+    slider = ho.kind == 1
+    offsets = ho.curve_points_offsets
+    points = pa.LargeStringArray.from_buffers(
+        len(ho),
+        pa.py_buffer(offsets),
+        pa.py_buffer(ho.curve_points_data),
+        pa.py_buffer(np.packbits(slider, bitorder="little")),
+    )
+    curve_type = np.where(ho.curve_type >= 0, ho.curve_type, 0).astype(np.int8)
+    table = pa.table(
+        {
+            "md5": _md5_column(ho.file_index, md5s),
+            "object_index": ho.object_index,
+            "time_ms": ho.time_ms.astype(np.int32),
+            "x": ho.x,
+            "y": ho.y,
+            "kind": pa.DictionaryArray.from_arrays(pa.array(ho.kind), pa.array(KINDS)),
+            "new_combo": ho.new_combo,
+            "combo_skip": ho.combo_skip,
+            "hit_sound": ho.hit_sound,
+            "end_time_ms": pa.array(ho.end_time_ms.astype(np.int32), mask=~ho.end_time_valid),
+            "slides": pa.array(ho.slides, mask=~slider),
+            "length": pa.array(ho.length, mask=~slider | np.isnan(ho.length)),
+            "curve_type": pa.DictionaryArray.from_arrays(
+                pa.array(curve_type, mask=ho.curve_type < 0), pa.array(CURVE_TYPES)
+            ),
+            "curve_points": points,
+        }
+    )
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    _insert(con, "parsed.hit_objects", table)
+
+    tp = parsed.timing_points
+    keep = np.isin(tp["file_index"], good)
+    timing = {name: values[keep] for name, values in tp.items() if name != "file_index"}
+    timing["point_index"] = timing["point_index"].astype(np.int32)
+    timing["kiai"] = (timing["effects"] & 1) == 1
+    _insert(
+        con, "parsed.timing_points", pa.table({"md5": _md5_column(tp["file_index"][keep], md5s), **timing})
+    )
+
+    br = parsed.breaks
+    keep = np.isin(br["file_index"], good)
+    _insert(
+        con,
+        "parsed.breaks",
+        pa.table(
+            {
+                "md5": _md5_column(br["file_index"][keep], md5s),
+                "start_ms": br["start_ms"][keep].astype(np.int32),
+                "end_ms": br["end_ms"][keep].astype(np.int32),
+            }
+        ),
+    )
