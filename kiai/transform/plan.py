@@ -1,0 +1,178 @@
+"""Fingerprint every model and decide what a build has to do, and why.
+
+fingerprint = hash(canonical SQL, vars used, materialisation, upstream fingerprints, data watermarks)
+
+The data watermark of a raw/parsed/ppy table is `count(*)` and `sum(hash(row))` over the whole row: any
+insert, delete or in-place update changes it, checkpoints and vacuuming do not, and it costs about 10 ns
+a row (~0.1 s for 10 M hit objects), computed once per table per build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from kiai.errors import KiaiError
+from kiai.transform import graph
+from kiai.transform.checks import check_dependencies
+from kiai.transform.project import Model, Project
+from kiai.transform.render import Analysis, Rendered, analyse, digest, render
+from kiai.transform.store import Version
+
+FINGERPRINT_CHARS = 12
+
+
+@dataclass
+class Resolved:
+    """A model rendered and fingerprinted against the warehouse as it is now."""
+
+    model: Model
+    rendered: Rendered
+    analysis: Analysis
+    sql_hash: str
+    tests_hash: str
+    upstream: dict[str, str] = field(default_factory=dict)
+    watermarks: dict[str, str] = field(default_factory=dict)
+    fingerprint: str = ""
+
+
+@dataclass
+class PlanItem:
+    model: str
+    relation: str
+    fingerprint: str
+    action: str  # build | reuse | retest | up_to_date
+    reasons: list[str]
+
+
+@dataclass
+class Graphs:
+    order: list[str]
+    deps: graph.Graph  # ref() edges
+    resolved: dict[str, Resolved]
+
+
+def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model) -> str:
+    try:
+        count, total = con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {relation} t").fetchone()
+    except duckdb.CatalogException:
+        raise KiaiError(f"{model.path}: reads {relation}, which does not exist in the warehouse") from None
+    return f"{count}:{total}"
+
+
+def analyse_project(con: duckdb.DuckDBPyConnection, project: Project) -> Graphs:
+    """Render and check every model, order them, and compute the fingerprints of a full rebuild."""
+    resolved: dict[str, Resolved] = {}
+    deps: graph.Graph = {}
+    edges: graph.Graph = {}
+    for name, model in project.models.items():
+        rendered = render(model, project)
+        analysis = analyse(model, project, rendered)
+        resolved[name] = Resolved(
+            model=model,
+            rendered=rendered,
+            analysis=analysis,
+            sql_hash=digest(analysis.canonical),
+            tests_hash=digest([(c, t.kind, t.args) for c, t in model.tests]),
+        )
+        deps[name] = list(rendered.refs)
+        edges[name] = sorted(set(rendered.refs) | set(check_dependencies(model, project)) - {name})
+    order = graph.order(project, edges)
+    marks: dict[str, str] = {}
+    for name in order:
+        item = resolved[name]
+        for relation in item.analysis.sources:
+            if relation not in marks:
+                marks[relation] = watermark(con, relation, item.model)
+        item.watermarks = {relation: marks[relation] for relation in item.analysis.sources}
+    return Graphs(order=order, deps=deps, resolved=resolved)
+
+
+def fingerprint(item: Resolved, upstream: dict[str, str]) -> str:
+    item.upstream = upstream
+    return digest(
+        item.sql_hash,
+        item.rendered.vars,
+        item.model.materialized,
+        item.upstream,
+        item.watermarks,
+    )[:FINGERPRINT_CHARS]
+
+
+def assign_fingerprints(graphs: Graphs, selected: set[str], current: dict[str, Version]) -> None:
+    """Selected models get new fingerprints; the others keep the version their stable name points at."""
+    effective: dict[str, str] = {}
+    for name in graphs.order:
+        item = graphs.resolved[name]
+        upstream = {}
+        for up in graphs.deps[name]:
+            if up not in effective:
+                raise KiaiError(
+                    f"{item.model.path}: upstream model {up!r} has never been built; "
+                    f"select it too (e.g. --select +{name})"
+                )
+            upstream[up] = effective[up]
+        item.fingerprint = fingerprint(item, upstream)
+        if name in selected:
+            effective[name] = item.fingerprint
+        elif name in current:
+            effective[name] = current[name].fingerprint
+
+
+def reasons(item: Resolved, old: Version | None) -> list[str]:
+    """Why the model's fingerprint differs from its current version."""
+    if old is None:
+        return ["new model"]
+    why = []
+    if old.sql_hash != item.sql_hash:
+        why.append("SQL changed")
+    if old.materialized != item.model.materialized:
+        why.append(f"materialized {old.materialized} -> {item.model.materialized}")
+    for name in sorted(set(old.vars) | set(item.rendered.vars)):
+        before, after = old.vars.get(name, "unset"), item.rendered.vars.get(name, "unset")
+        if before != after:
+            why.append(f"var {name}: {before!r} -> {after!r}")
+    for name in sorted(set(old.upstream) | set(item.upstream)):
+        if old.upstream.get(name) != item.upstream.get(name):
+            why.append(f"upstream {name} changed")
+    for relation in sorted(set(old.watermarks) & set(item.watermarks)):
+        if old.watermarks[relation] != item.watermarks[relation]:
+            why.append(f"data changed in {relation}")
+    return why or ["fingerprint changed"]
+
+
+def plan(
+    graphs: Graphs,
+    selected: set[str],
+    current: dict[str, Version],
+    stored: dict[tuple[str, str], Version],
+    full_refresh: bool,
+) -> list[PlanItem]:
+    items = []
+    for name in graphs.order:
+        if name not in selected:
+            continue
+        item = graphs.resolved[name]
+        old = current.get(name)
+        same = stored.get((name, item.fingerprint))
+        action, why = "build", reasons(item, old) if not (old and old.fingerprint == item.fingerprint) else []
+        if full_refresh:
+            why = ["--full-refresh", *why]
+        elif old and old.fingerprint == item.fingerprint:
+            if old.tests_hash == item.tests_hash and old.tests_passed:
+                action = "up_to_date"
+            else:
+                action, why = (
+                    "retest",
+                    ["tests changed" if old.tests_hash != item.tests_hash else "tests failed"],
+                )
+        elif same is not None and same.tests_passed and same.tests_hash == item.tests_hash:
+            action, why = "reuse", [*why, f"version {item.fingerprint} from {same.created_at:%Y-%m-%d %H:%M}"]
+        items.append(PlanItem(name, item.model.relation, item.fingerprint, action, why))
+    return items
+
+
+def describe_vars(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(values.items()))

@@ -1,0 +1,129 @@
+"""Render a model's Jinja (`ref()`, `var()`) and analyse the SQL with sqlglot.
+
+A model is rendered twice: once with `ref()` giving the stable names (`features.x`), which is what the
+fingerprint hashes and what users read; once with the exact upstream version tables, which is what runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import sqlglot
+from sqlglot import exp
+
+from kiai.transform.project import SOURCE_SCHEMAS, Model, ModelError, Project
+
+_MISSING = object()
+
+
+def sql_literal(value: Any) -> str:
+    """A Python value as a DuckDB literal: the `sql` filter, for strings and lists from vars."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(sql_literal(v) for v in value) + "]"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV.filters["sql"] = sql_literal
+
+
+@dataclass
+class Rendered:
+    sql: str
+    refs: list[str] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+
+
+def render(
+    model: Model, project: Project, resolve: Callable[[Model], str] | None = None, text: str | None = None
+) -> Rendered:
+    """Render the model (or `text` in its context); `resolve` maps an upstream model to its relation."""
+    result = Rendered(sql="")
+
+    def ref(name: str) -> str:
+        if name not in project.models:
+            raise ModelError(f"{model.path}: ref({name!r}) names no model")
+        if name == model.name:
+            raise ModelError(f"{model.path}: ref({name!r}) refers to the model itself")
+        if name not in result.refs:
+            result.refs.append(name)
+        upstream = project.models[name]
+        return resolve(upstream) if resolve else upstream.relation
+
+    def var(name: str, default: Any = _MISSING) -> Any:
+        if name in project.vars:
+            value = project.vars[name]
+        elif default is not _MISSING:
+            value = default
+        else:
+            raise ModelError(
+                f"{model.path}: var({name!r}) is not set in vars.toml, kiai.toml [vars] or --var"
+            )
+        result.vars[name] = value
+        return value
+
+    try:
+        template = _ENV.from_string(model.body if text is None else text)
+        result.sql = template.render(ref=ref, var=var)
+    except jinja2.TemplateError as exc:
+        line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        raise ModelError(f"{model.path}:{line} template error: {exc}") from None
+    return result
+
+
+@dataclass
+class Analysis:
+    canonical: str  # sqlglot-normalised SQL: formatting and comments do not count
+    sources: list[str]  # raw/parsed/ppy tables read, as schema.table
+
+
+def analyse(model: Model, project: Project, rendered: Rendered) -> Analysis:
+    """Check the rendered SQL is one query whose model tables all come through `ref()`."""
+    try:
+        statements = [s for s in sqlglot.parse(rendered.sql, read="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(f"{model.path}: SQL does not parse: {first}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ModelError(f"{model.path}: a model is exactly one SELECT (found {len(statements)} statements)")
+    tree = statements[0]
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    schemas = {m.schema for m in project.models.values()}
+    refs = {project.models[name].relation for name in rendered.refs}
+    sources: set[str] = set()
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # table functions: range(), read_parquet(), ...
+        schema, name = table.db.lower(), table.name.lower()
+        if not schema:
+            if name in ctes:
+                continue
+            hint = f"write {{{{ ref('{name}') }}}}" if name in project.models else "name its schema"
+            raise ModelError(f"{model.path}: table {name!r} has no schema; {hint}")
+        relation = f"{schema}.{name}"
+        if schema in SOURCE_SCHEMAS:
+            sources.add(relation)
+        elif schema in schemas and relation not in refs:
+            base = name.split("__")[0]
+            if base in project.models:
+                raise ModelError(f"{model.path}: reads {relation} directly; write {{{{ ref('{base}') }}}}")
+            raise ModelError(f"{model.path}: reads {relation}, which is no model")
+    canonical = tree.sql(dialect="duckdb", comments=False, normalize=True)
+    return Analysis(canonical=canonical, sources=sorted(sources))
+
+
+def digest(*parts: Any) -> str:
+    """A short stable hex hash of JSON-able parts."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

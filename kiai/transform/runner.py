@@ -1,0 +1,225 @@
+"""Build the models: plan, then materialise each new version in dependency order, test it, log it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kiai.config import Config
+from kiai.errors import KiaiError
+from kiai.load import ensure_tables as ensure_landing_tables
+from kiai.transform import graph, store
+from kiai.transform.checks import CheckResult, run_tests
+from kiai.transform.plan import Graphs, PlanItem, analyse_project, assign_fingerprints, plan
+from kiai.transform.project import Model, Project, load_project, models_dir
+from kiai.transform.render import render
+from kiai.warehouse import transaction
+
+
+@dataclass
+class ModelResult:
+    model: str
+    fingerprint: str
+    action: str
+    status: str  # built | reused | retested | tests_failed | error | skipped
+    rows: int | None = None
+    seconds: float = 0.0
+    message: str = ""
+    tests: list[CheckResult] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("built", "reused", "retested")
+
+
+@dataclass
+class BuildReport:
+    run_id: str
+    plan: list[PlanItem]
+    results: list[ModelResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def todo(self) -> list[PlanItem]:
+        return [item for item in self.plan if item.action != "up_to_date"]
+
+    @property
+    def ok(self) -> bool:
+        return all(result.ok for result in self.results)
+
+    @property
+    def failed(self) -> list[ModelResult]:
+        return [result for result in self.results if not result.ok]
+
+
+Listener = Callable[[str, Any], None]  # ("plan", BuildReport) | ("start", PlanItem) | ("done", ModelResult)
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    root: Path | None = None,
+    config: Config | None = None,
+    variables: dict[str, Any] | None = None,
+) -> tuple[Project, Graphs]:
+    """Load the model tree and render, check and order it against this warehouse."""
+    project = load_project(root or models_dir(config), config, variables)
+    return project, analyse_project(con, project)
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    root: Path | None = None,
+    *,
+    config: Config | None = None,
+    variables: dict[str, Any] | None = None,
+    select: Iterable[str] | None = None,
+    full_refresh: bool = False,
+    listener: Listener | None = None,
+) -> BuildReport:
+    """Build what changed among the selected models (all by default) and return what happened.
+
+    Test failures and SQL errors are reported in the result (`report.ok`), not raised; the models
+    downstream of a failure are skipped. Invalid model files raise `KiaiError`.
+    """
+    started = time.perf_counter()
+    store.ensure_tables(con)
+    ensure_landing_tables(con)
+    project, graphs = prepare(con, root, config, variables)
+    selected = graph.select(project, graphs.deps, select) if select else set(project.models)
+    current = store.current(con)
+    stored = {(v.model, v.fingerprint): v for v in store.versions(con)}
+    assign_fingerprints(graphs, selected, current)
+    report = BuildReport(
+        run_id=uuid.uuid4().hex[:12], plan=plan(graphs, selected, current, stored, full_refresh)
+    )
+    emit = listener or (lambda _event, _payload: None)
+    emit("plan", report)
+    failed: set[str] = set()
+    for item in report.todo:
+        emit("start", item)
+        blocked = [up for up in graphs.deps[item.model] if up in failed]
+        if blocked:
+            result = ModelResult(item.model, item.fingerprint, item.action, "skipped")
+            result.message = f"upstream {', '.join(blocked)} failed"
+        else:
+            result = _run(con, project, graphs, item, stored.get((item.model, item.fingerprint)))
+        if not result.ok:
+            failed.add(item.model)
+        _log(con, report.run_id, item, result)
+        report.results.append(result)
+        emit("done", result)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    project: Project,
+    graphs: Graphs,
+    item: PlanItem,
+    old: store.Version | None,
+) -> ModelResult:
+    resolved = graphs.resolved[item.model]
+    model = resolved.model
+    result = ModelResult(item.model, item.fingerprint, item.action, "built")
+    started = time.perf_counter()
+    relation = model.version_relation(item.fingerprint)
+    try:
+        with transaction(con):
+            if item.action == "build":
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
+                sql = _executable_sql(model, project, graphs)
+                kind = "VIEW" if model.materialized == "view" else "TABLE"
+                con.execute(f"CREATE OR REPLACE {kind} {relation} AS {sql}")
+            columns = [
+                [row[0], row[1]] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+            ]
+            (result.rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+            result.tests = run_tests(con, model, relation, project, {c[0].lower() for c in columns})
+            passed = all(test.passed for test in result.tests)
+            if item.action == "build" or old is None:
+                store.save_version(con, _version(resolved, relation, columns, result.rows, passed))
+            store.set_tests(con, model.name, item.fingerprint, resolved.tests_hash, passed)
+            store.log_tests(con, model.name, item.fingerprint, [(t.label, t.failures) for t in result.tests])
+            if passed:
+                con.execute(f"CREATE OR REPLACE VIEW {model.relation} AS SELECT * FROM {relation}")
+                store.set_current(con, model.name, item.fingerprint)
+                result.counts = _counts(con, model, project, graphs)
+                result.status = {"build": "built", "reuse": "reused", "retest": "retested"}[item.action]
+            else:
+                failing = [t for t in result.tests if not t.passed]
+                result.status = "tests_failed"
+                result.message = "; ".join(
+                    f"{t.label}: {t.error}" if t.error else f"{t.label}: {t.failures:,} failing rows"
+                    for t in failing
+                )
+    except (duckdb.Error, KiaiError) as exc:
+        result.status = "error"
+        result.message = f"{model.path}: {str(exc).splitlines()[0]}"
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _executable_sql(model: Model, project: Project, graphs: Graphs) -> str:
+    """The model with each ref() pointing at the exact upstream version it was fingerprinted with."""
+    upstream = graphs.resolved[model.name].upstream
+    rendered = render(model, project, resolve=lambda up: up.version_relation(upstream[up.name]))
+    return rendered.sql.strip().rstrip(";")
+
+
+def _counts(con: duckdb.DuckDBPyConnection, model: Model, project: Project, graphs: Graphs) -> dict[str, Any]:
+    """The header's [counts] queries (e.g. rows left out), recorded in the build log."""
+    upstream = graphs.resolved[model.name].upstream
+    values = {}
+    for label, query in model.counts:
+        sql = render(model, project, lambda up: up.version_relation(upstream[up.name]), text=query).sql
+        (values[label],) = con.execute(f"SELECT ({sql.strip().rstrip(';')})").fetchone()
+    return values
+
+
+def _version(
+    resolved: Any, relation: str, columns: list[list[str]], rows: int, passed: bool
+) -> store.Version:
+    model: Model = resolved.model
+    return store.Version(
+        model=model.name,
+        fingerprint=resolved.fingerprint,
+        relation=relation,
+        materialized=model.materialized,
+        path=str(model.path),
+        sql=resolved.rendered.sql.strip(),
+        sql_hash=resolved.sql_hash,
+        vars=resolved.rendered.vars,
+        upstream=resolved.upstream,
+        watermarks=resolved.watermarks,
+        columns=columns,
+        tests_hash=resolved.tests_hash,
+        tests_passed=passed,
+        rows=rows,
+        created_at=datetime.now(),
+    )
+
+
+def _log(con: duckdb.DuckDBPyConnection, run_id: str, item: PlanItem, result: ModelResult) -> None:
+    finished = datetime.now()
+    store.log_build(
+        con,
+        run_id=run_id,
+        model=item.model,
+        fingerprint=item.fingerprint,
+        action=item.action,
+        started_at=datetime.fromtimestamp(finished.timestamp() - result.seconds),
+        finished_at=finished,
+        rows=result.rows,
+        status=result.status,
+        message=result.message or None,
+        counts=result.counts,
+    )

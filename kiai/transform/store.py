@@ -1,0 +1,169 @@
+"""The runner's metadata in schema `kiai`: model versions, current versions, the build log."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+DDL = """
+CREATE TABLE IF NOT EXISTS kiai.model_versions (
+    model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, relation VARCHAR NOT NULL,
+    materialized VARCHAR NOT NULL, path VARCHAR,
+    sql VARCHAR,            -- rendered with ref() as stable names
+    sql_hash VARCHAR,       -- hash of the sqlglot-canonical SQL
+    vars VARCHAR, upstream VARCHAR, watermarks VARCHAR, columns VARCHAR,  -- JSON
+    tests_hash VARCHAR, tests_passed BOOLEAN, rows BIGINT, created_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kiai.model_current (
+    model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, switched_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kiai.model_builds (
+    run_id VARCHAR NOT NULL, model VARCHAR NOT NULL, fingerprint VARCHAR, action VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, rows BIGINT,
+    status VARCHAR NOT NULL,  -- built | reused | retested | tests_failed | error | skipped
+    message VARCHAR, counts VARCHAR  -- counts: JSON of the model's [counts], e.g. rows left out
+);
+CREATE TABLE IF NOT EXISTS kiai.model_test_results (
+    model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, test VARCHAR NOT NULL,
+    failures BIGINT NOT NULL, checked_at TIMESTAMP NOT NULL
+);
+"""
+_JSON_FIELDS = ("vars", "upstream", "watermarks", "columns")
+
+
+@dataclass
+class Version:
+    model: str
+    fingerprint: str
+    relation: str
+    materialized: str
+    path: str | None
+    sql: str
+    sql_hash: str
+    vars: dict[str, Any]
+    upstream: dict[str, str]
+    watermarks: dict[str, str]
+    columns: list[list[str]]  # [name, type]
+    tests_hash: str
+    tests_passed: bool | None
+    rows: int | None
+    created_at: datetime
+    current: bool = False
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    (count,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'kiai' AND table_name = 'model_versions'"
+    ).fetchone()
+    return count > 0
+
+
+def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[Version]:
+    """Stored versions, newest first; `current` marks the one the stable name points at."""
+    if not has_tables(con):
+        return []
+    rows = con.execute(
+        """
+        SELECT v.model, v.fingerprint, v.relation, v.materialized, v.path, v.sql, v.sql_hash, v.vars,
+               v.upstream, v.watermarks, v.columns, v.tests_hash, v.tests_passed, v.rows, v.created_at,
+               c.fingerprint IS NOT NULL
+        FROM kiai.model_versions v
+        LEFT JOIN kiai.model_current c USING (model, fingerprint)
+        WHERE $model IS NULL OR v.model = $model
+        ORDER BY v.model, v.created_at DESC
+        """,
+        {"model": model},
+    ).fetchall()
+    result = []
+    for row in rows:
+        values = dict(zip(Version.__dataclass_fields__, row, strict=True))
+        for name in _JSON_FIELDS:
+            values[name] = json.loads(values[name] or "null") or ({} if name != "columns" else [])
+        result.append(Version(**values))
+    return result
+
+
+def current(con: duckdb.DuckDBPyConnection) -> dict[str, Version]:
+    return {v.model: v for v in versions(con) if v.current}
+
+
+def current_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Model name -> fingerprint of the version its stable name points at."""
+    if not has_tables(con):
+        return {}
+    return dict(con.execute("SELECT model, fingerprint FROM kiai.model_current ORDER BY model").fetchall())
+
+
+def save_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
+    con.execute(
+        "DELETE FROM kiai.model_versions WHERE model = ? AND fingerprint = ?",
+        [version.model, version.fingerprint],
+    )
+    values = [
+        json.dumps(getattr(version, name), sort_keys=True, default=str)
+        if name in _JSON_FIELDS
+        else getattr(version, name)
+        for name in Version.__dataclass_fields__
+        if name != "current"
+    ]
+    con.execute(f"INSERT INTO kiai.model_versions VALUES ({', '.join('?' * len(values))})", values)
+
+
+def set_tests(
+    con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, tests_hash: str, ok: bool
+) -> None:
+    con.execute(
+        "UPDATE kiai.model_versions SET tests_hash = ?, tests_passed = ? WHERE model = ? AND fingerprint = ?",
+        [tests_hash, ok, model, fingerprint],
+    )
+
+
+def set_current(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str) -> None:
+    con.execute("DELETE FROM kiai.model_current WHERE model = ?", [model])
+    con.execute("INSERT INTO kiai.model_current VALUES (?, ?, now()::TIMESTAMP)", [model, fingerprint])
+
+
+def drop_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
+    kind = "VIEW" if version.materialized == "view" else "TABLE"
+    con.execute(f"DROP {kind} IF EXISTS {version.relation}")
+    con.execute(
+        "DELETE FROM kiai.model_versions WHERE model = ? AND fingerprint = ?",
+        [version.model, version.fingerprint],
+    )
+
+
+def log_build(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
+    counts = row.get("counts")
+    con.execute(
+        "INSERT INTO kiai.model_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            row["run_id"],
+            row["model"],
+            row.get("fingerprint"),
+            row["action"],
+            row["started_at"],
+            row["finished_at"],
+            row.get("rows"),
+            row["status"],
+            row.get("message"),
+            json.dumps(counts) if counts else None,
+        ],
+    )
+
+
+def log_tests(
+    con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, results: list[tuple[str, int]]
+) -> None:
+    for label, failures in results:
+        con.execute(
+            "INSERT INTO kiai.model_test_results VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
+            [model, fingerprint, label, failures],
+        )
