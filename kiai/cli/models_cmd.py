@@ -1,0 +1,198 @@
+"""`kiai build-features` and `kiai models list|show|diff|prune`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from kiai.cli._common import console, err_console, state
+from kiai.errors import KiaiError
+from kiai.transform import manage, runner, store
+from kiai.transform.plan import PlanItem, describe_vars
+from kiai.transform.project import parse_var_overrides
+
+app = typer.Typer(help="Inspect and tidy the versioned SQL models.", no_args_is_help=True)
+
+SELECT_HELP = "Models to build: NAME, NAME+ (and downstream), +NAME (and upstream); repeat or comma-separate."
+VAR_HELP = "Override a var: NAME=VALUE (VALUE read as TOML when it parses)."
+STATUS_STYLE = {"built": "green", "reused": "green", "retested": "green", "skipped": "yellow"}
+
+
+def build_features(
+    select: list[str] = typer.Option([], "--select", "-s", help=SELECT_HELP),
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Rebuild the selected models regardless."
+    ),
+    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+) -> None:
+    """Build the SQL models that changed (SQL, vars, upstream or data), in dependency order.
+
+    Prints the plan first. A failing column test stops the models downstream of it and exits non-zero.
+    """
+    con = state.open(write=True)
+    report = runner.build(
+        con,
+        config=state.config,
+        variables=parse_var_overrides(var),
+        select=select or None,
+        full_refresh=full_refresh,
+        listener=_print_event,
+    )
+    if not report.todo:
+        console.print(f"nothing to do: {len(report.plan)} models up to date ({report.seconds:.2f} s)")
+        return
+    built = sum(result.ok for result in report.results)
+    console.print(f"{built} of {len(report.todo)} models done in {report.seconds:.2f} s")
+    if not report.ok:
+        failed = [r.model for r in report.results if r.status in ("error", "tests_failed")]
+        skipped = [r.model for r in report.results if r.status == "skipped"]
+        raise KiaiError(
+            f"failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+        )
+
+
+def _print_event(event: str, payload: Any) -> None:
+    if event == "plan" and payload.todo:
+        up_to_date = len(payload.plan) - len(payload.todo)
+        console.print(f"plan: {len(payload.todo)} to do, {up_to_date} up to date")
+        for item in payload.todo:
+            _print_plan_item(item)
+    elif event == "done":
+        _print_result(payload)
+
+
+def _print_plan_item(item: PlanItem) -> None:
+    why = escape("; ".join(item.reasons))
+    console.print(f"  {item.action:<7} {item.relation:<36} {item.fingerprint}  {why}", highlight=False)
+
+
+def _print_result(result: runner.ModelResult) -> None:
+    style = STATUS_STYLE.get(result.status, "bold red")
+    rows = f"{result.rows:,} rows" if result.rows is not None else ""
+    tests = f"tests {sum(t.passed for t in result.tests)}/{len(result.tests)}" if result.tests else ""
+    counts = describe_vars(result.counts)
+    line = "  ".join(p for p in (rows, tests, f"{result.seconds:.2f} s", counts) if p)
+    console.print(f"[{style}]{result.status:<12}[/] {result.model}  {escape(line)}", highlight=False)
+    if result.message:
+        err_console.print(f"  {escape(result.message)}", highlight=False)
+    for test in result.tests:
+        if test.passed or test.error:
+            continue
+        table = Table(*test.columns, title=f"{test.label}: {test.failures:,} failing rows (first few)")
+        for row in test.samples:
+            table.add_row(*(escape(str(v)) for v in row))
+        err_console.print(table)
+
+
+def _project(con: Any, var: list[str]) -> tuple[Any, Any]:
+    return runner.prepare(con, config=state.config, variables=parse_var_overrides(var))
+
+
+@app.command("list")
+def list_models(var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP)) -> None:
+    """Every model: current version, when it was built, rows, tests, and whether it is up to date."""
+    con = state.open(write=False)
+    project, graphs = _project(con, var)
+    table = Table("model", "kind", "version", "built at", "rows", "tests", "versions", "state")
+    for column in table.columns[:4]:
+        column.no_wrap = True
+    for status in manage.statuses(con, project, graphs):
+        cur = status.current
+        table.add_row(
+            status.relation,
+            status.materialized,
+            cur.fingerprint if cur else "-",
+            f"{cur.created_at:%Y-%m-%d %H:%M:%S}" if cur else "-",
+            f"{cur.rows:,}" if cur and cur.rows is not None else "-",
+            ("passed" if cur.tests_passed else "FAILED") if cur else "-",
+            str(status.versions),
+            escape(status.state),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="Model name."),
+    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+) -> None:
+    """A model's rendered SQL, upstream and downstream, versions and column docs."""
+    con = state.open(write=False)
+    project, graphs = _project(con, var)
+    model = project.get(name)
+    upstream, downstream = manage.neighbours(graphs, name)
+    resolved = graphs.resolved[name]
+    console.print(f"[bold]{model.relation}[/] ({model.materialized})  {model.path}", highlight=False)
+    if model.description:
+        console.print(escape(model.description))
+    console.print(f"upstream: {', '.join(upstream) or '-'}   downstream: {', '.join(downstream) or '-'}")
+    console.print(f"reads: {', '.join(resolved.analysis.sources) or '-'}")
+    if resolved.rendered.vars:
+        console.print(f"vars: {escape(describe_vars(resolved.rendered.vars))}")
+    console.print("\n[bold]SQL[/] (rendered)")
+    console.print(escape(resolved.rendered.sql.strip()), highlight=False)
+    versions = store.versions(con, name)
+    types = {col: kind for col, kind in next((v.columns for v in versions if v.current), [])}
+    table = Table("column", "type", "description", "tests", title="columns")
+    documented = {column.name: column for column in model.columns}
+    for col in [*types, *(c for c in documented if c not in types)]:
+        doc = documented.get(col)
+        tests = ", ".join(t.label(col) for t in doc.tests) if doc else ""
+        table.add_row(col, types.get(col, "?"), escape(doc.description if doc else ""), escape(tests))
+    console.print(table)
+    table = Table("version", "built at", "rows", "tests", "current", title="versions")
+    for v in versions:
+        tests = "passed" if v.tests_passed else "FAILED"
+        table.add_row(
+            v.relation, f"{v.created_at:%Y-%m-%d %H:%M:%S}", f"{v.rows or 0:,}", tests, "*" * v.current
+        )
+    console.print(table)
+
+
+@app.command("diff")
+def diff(
+    name: str = typer.Argument(..., help="Model name."),
+    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+) -> None:
+    """What changed on disk against the current version, and whether the change is breaking."""
+    con = state.open(write=False)
+    project, graphs = _project(con, var)
+    result = manage.diff(con, project, graphs, name)
+    if result.old is None:
+        console.print(f"{name} has never been built: everything is new")
+        return
+    if not result.reasons:
+        console.print(f"{name}: no change against current version {result.old.fingerprint}")
+        return
+    console.print(f"{name}: {result.old.fingerprint} -> {result.new.fingerprint}")
+    for reason in result.reasons:
+        console.print(f"  {escape(reason)}", highlight=False)
+    for line in result.sql_diff:
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line), highlight=False)
+    for label, names in (("added", result.added), ("removed", result.removed), ("retyped", result.retyped)):
+        if names:
+            console.print(f"columns {label}: {', '.join(names)}")
+    if result.note:
+        console.print(escape(result.note))
+    else:
+        verdict = "BREAKING (columns removed or retyped)" if result.breaking else "not breaking"
+        console.print(f"verdict: {verdict}")
+
+
+@app.command("prune")
+def prune(keep: int = typer.Option(3, "--keep", min=1, help="Versions to keep per model.")) -> None:
+    """Drop old versions, keeping the newest N of each model (the current one always stays)."""
+    con = state.open(write=True)
+    dropped = manage.prune(con, keep)
+    for version in dropped:
+        console.print(f"dropped {version.relation} (built {version.created_at:%Y-%m-%d %H:%M})")
+    console.print(f"pruned {len(dropped)} version(s)")
+
+
+def register(root: typer.Typer) -> None:
+    root.command("build-features")(build_features)
+    root.add_typer(app, name="models")
