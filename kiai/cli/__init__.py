@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from kiai import __version__
-from kiai.cli import ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
+from kiai.cli import fetch_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
 from kiai.cli._common import err_console, state
 from kiai.errors import KiaiError
 
@@ -45,6 +45,7 @@ warehouse_cmd.register(app)
 sql_cmd.register(app)
 app.add_typer(ingest_cmd.app, name="ingest")
 models_cmd.register(app)
+fetch_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,238 @@
+"""The sandbox HTTP server: a `ThreadingHTTPServer` in a daemon thread speaking the osu! token endpoint,
+`/api/v2/beatmaps`, `/api/v2/users/{id}/scores/{type}`, `/osu/{id}` and osu!collector's collection
+endpoints, with faults injected on demand."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from kiai.sandbox.world import SandboxWorld
+
+FAULT_KINDS = ("expire_token", "401", "429", "500", "stall", "truncate", "html", "wrong_md5", "empty")
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>osu!</title></head><body>Something went wrong.</body></html>"
+
+
+@dataclass
+class Fault:
+    """Applies to the requests whose path starts with `path`: lets `after` of them through, then hits `times`.
+
+    kinds: expire_token (forget every issued token: the request gets a 401), 401, 429 (`retry_after` header
+    only when given), 500, stall (sleep `seconds` before answering), truncate (half the body, then close),
+    html (an HTML page with 200), wrong_md5 (the .osu with one byte changed), empty (200 with no body)."""
+
+    kind: str
+    path: str = ""
+    times: int = 1
+    after: int = 0
+    seconds: float = 3.0
+    retry_after: str | None = None
+
+
+class SandboxServer:
+    def __init__(self, world: SandboxWorld, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.world = world
+        self.faults: list[Fault] = []
+        self.log: list[tuple[str, str, dict[str, list[str]]]] = []  # (method, path, query); no headers
+        self.tokens: set[str] = set()
+        self.tokens_issued = 0
+        self.lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="kiai-sandbox", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def inject(self, kind: str, path: str = "", times: int = 1, after: int = 0, **options: Any) -> Fault:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {FAULT_KINDS}")
+        fault = Fault(kind, path, times, after, **options)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def requests_to(self, prefix: str) -> list[tuple[str, str, dict[str, list[str]]]]:
+        return [entry for entry in self.log if entry[1].startswith(prefix)]
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.times > 0 and path.startswith(fault.path):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+def _json(obj: Any, php: bool = False) -> bytes:
+    """Compact JSON; `php=True` escapes `/` and non-ASCII like osu-web's `json_encode`."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=php)
+    return (text.replace("/", "\\/") if php else text).encode()
+
+
+def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
+    world = sandbox.world
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json", fault: Fault | None = None):
+            headers = {"Content-Type": ctype, "Content-Length": str(len(body))}
+            if status == 200 and ctype == "application/json":
+                headers.update({"x-ratelimit-limit": "1200", "x-ratelimit-remaining": "1199"})
+            if fault and fault.kind == "429" and fault.retry_after is not None:
+                headers["Retry-After"] = fault.retry_after
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            try:
+                if fault and fault.kind == "truncate":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                else:
+                    self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def _serve(self, method: str) -> None:
+            url = urlsplit(self.path)
+            query = parse_qs(url.query, keep_blank_values=True)
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode()) if length else {}
+            with sandbox.lock:
+                sandbox.log.append((method, url.path, query))
+            fault = sandbox._take_fault(url.path)
+            if fault and fault.kind == "stall":
+                time.sleep(fault.seconds)
+                fault = None
+            if fault and fault.kind == "expire_token":
+                with sandbox.lock:
+                    sandbox.tokens.clear()
+                fault = None
+            if fault and fault.kind in ("401", "429", "500"):
+                bodies = {"401": {"authentication": "basic"}, "429": {"error": "Too Many Attempts."}}
+                self._send(int(fault.kind), _json(bodies.get(fault.kind, {"error": "Server Error"})), fault=fault)
+                return
+            status, body, ctype = self._route(method, url.path, query, form)
+            if fault and status == 200:
+                if fault.kind == "html":
+                    body, ctype = HTML_PAGE, "text/html; charset=UTF-8"
+                elif fault.kind == "empty":
+                    body = b""
+                elif fault.kind == "wrong_md5":
+                    body = body[:-1] + (b"\n" if body[-1:] != b"\n" else b" ")
+            self._send(status, body, ctype, fault)
+
+        def _authorised(self) -> bool:
+            header = self.headers.get("Authorization", "")
+            with sandbox.lock:
+                return header.startswith("Bearer ") and header[7:] in sandbox.tokens
+
+        def _route(self, method: str, path: str, query: dict, form: dict) -> tuple[int, bytes, str]:
+            if path == "/oauth/token" and method == "POST":
+                return self._token(form)
+            if path.startswith("/api/v2/"):
+                if not self._authorised():
+                    return 401, _json({"authentication": "basic"}), "application/json"
+                return self._api(path, query)
+            if match := re.fullmatch(r"/osu/(\d+)", path):
+                data = world.osu_files.get(int(match.group(1)))
+                if data is None:
+                    return 404, b"", "text/plain"
+                return 200, data, "text/plain; charset=UTF-8"
+            if match := re.fullmatch(r"/api/collections/(\d+)(/beatmapsv2)?", path):
+                return self._collector(int(match.group(1)), bool(match.group(2)), query)
+            return 404, _json({"error": "Not Found"}), "application/json"
+
+        def _token(self, form: dict) -> tuple[int, bytes, str]:
+            ok = (
+                form.get("client_id") == [world.client_id]
+                and form.get("client_secret") == [world.client_secret]
+                and form.get("grant_type") == ["client_credentials"]
+                and form.get("scope") == ["public"]
+            )
+            if not ok:
+                message = "Client authentication failed"
+                body = {"error": "invalid_client", "error_description": message, "message": message}
+                return 401, _json(body), "application/json"
+            token = f"sandbox-{secrets.token_hex(16)}"
+            with sandbox.lock:
+                sandbox.tokens.add(token)
+                sandbox.tokens_issued += 1
+            body = {"token_type": "Bearer", "expires_in": world.token_lifetime, "access_token": token}
+            return 200, _json(body), "application/json"
+
+        def _api(self, path: str, query: dict) -> tuple[int, bytes, str]:
+            if path == "/api/v2/beatmaps":
+                ids = [int(i) for i in query.get("ids[]", []) if i.lstrip("-").isdigit()][:50]
+                found = sorted((world.beatmaps[i] for i in set(ids) if i in world.beatmaps), key=lambda b: b["id"])
+                return 200, _json({"beatmaps": found}, php=True), "application/json"
+            if match := re.fullmatch(r"/api/v2/users/(\d+)/scores/(best|firsts|pinned|recent)", path):
+                user, kind = int(match.group(1)), match.group(2)
+                if not any(key[0] == user for key in world.user_scores):
+                    return 404, _json({"error": None}), "application/json"
+                scores = world.user_scores.get((user, kind), [])
+                limit = min(max(int((query.get("limit") or ["5"])[0]), 1), 100)
+                offset = max(int((query.get("offset") or ["0"])[0]), 0)
+                end = min(offset + limit, 100)
+                return 200, _json(scores[offset:end], php=True), "application/json"
+            return 404, _json({"error": None}), "application/json"
+
+        def _collector(self, collection_id: int, paged: bool, query: dict) -> tuple[int, bytes, str]:
+            if collection_id not in world.collections:
+                return 404, _json({"error": "Collection not found"}), "application/json"
+            if not paged:
+                return 200, _json(world.collections[collection_id]), "application/json"
+            members = world.collection_members(collection_id)
+            per_page = max(int((query.get("perPage") or ["50"])[0]), 1)
+            cursor = int((query.get("cursor") or ["0"])[0] or 0)
+            page = members[cursor : cursor + per_page]
+            more = cursor + per_page < len(members)
+            body = {"nextPageCursor": cursor + per_page if more else None, "hasMore": more, "beatmaps": page}
+            return 200, _json(body), "application/json"
+
+    return Handler
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()

@@ -1,0 +1,36 @@
+"""Build the clients of every source from the settings, all over one `requests.Session`."""
+
+from __future__ import annotations
+
+import requests
+
+from kiai.sources.collector import Collector
+from kiai.sources.http import HttpClient, new_session
+from kiai.sources.oauth import ClientCredentials
+from kiai.sources.osu_api import OsuApi
+from kiai.sources.settings import SourceSettings
+
+
+class Sources:
+    def __init__(self, settings: SourceSettings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self.session = session or new_session()
+
+    def http(self, kind: str) -> HttpClient:
+        pacing = {
+            "api": self.settings.api_pacing,
+            "collector": self.settings.collector_pacing,
+            "download": self.settings.download_pacing,
+        }[kind]
+        return HttpClient(pacing, self.settings.retry, session=self.session)
+
+    def credentials(self, http: HttpClient | None = None) -> ClientCredentials:
+        client_id, secret = self.settings.credentials()
+        return ClientCredentials(http or self.http("api"), self.settings.osu_base_url, client_id, secret)
+
+    def osu_api(self) -> OsuApi:
+        http = self.http("api")
+        return OsuApi(http, self.settings.osu_base_url, self.credentials(http))
+
+    def collector(self) -> Collector:
+        return Collector(self.http("collector"), self.settings.collector_base_url)

@@ -1,0 +1,56 @@
+"""osu!collector: a collection's beatmap ids and md5s, and its full beatmap objects by cursor paging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kiai.sources.http import Fetched, HttpClient, SourceError
+
+SOURCE = "collector"
+COLLECTION_ENDPOINT = "/api/collections/{id}"
+PAGES_ENDPOINT = "/api/collections/{id}/beatmapsv2"
+
+Land = Callable[[Fetched], None]
+
+
+class Collector:
+    def __init__(self, http: HttpClient, base_url: str) -> None:
+        self.http, self.base_url = http, base_url
+
+    def _get(self, endpoint: str, collection_id: int, query: dict[str, Any]) -> Fetched:
+        path = endpoint.format(id=collection_id)
+        response = self.http.request("GET", self.base_url + path, params=query, expect_json=True)
+        if response.status_code not in (200, 404):
+            raise SourceError(f"GET {path} answered {response.status_code}")
+        body = response.content.decode("utf-8", errors="replace")
+        return Fetched(SOURCE, endpoint, {"collection_id": collection_id, **query}, response.status_code, body)
+
+    def collection(self, collection_id: int) -> Fetched:
+        """`GET /api/collections/{id}`: every beatmap id and md5 in one call (404: no such collection)."""
+        return self._get(COLLECTION_ENDPOINT, collection_id, {})
+
+    def pages(self, collection_id: int, land: Land, landed: dict[int | None, Any], per_page: int = 100) -> int:
+        """Walk `beatmapsv2` pages from the first cursor to the last. `landed` maps cursors already stored
+        to their `nextPageCursor`, so a rerun follows them without asking again. Returns pages fetched."""
+        cursor: Any = None
+        fetched_pages = 0
+        seen: set[Any] = set()
+        while cursor not in seen:
+            seen.add(cursor)
+            if cursor in landed:
+                cursor = landed[cursor]
+            else:
+                query: dict[str, Any] = {"perPage": per_page}
+                if cursor is not None:
+                    query["cursor"] = cursor
+                fetched = self._get(PAGES_ENDPOINT, collection_id, query)
+                land(fetched)
+                fetched_pages += 1
+                if fetched.http_status != 200:
+                    return fetched_pages
+                body = fetched.json()
+                cursor = body.get("nextPageCursor") if body.get("hasMore") else None
+            if cursor is None:
+                break
+        return fetched_pages

@@ -1,0 +1,103 @@
+"""osu! API v2: beatmaps in chunks of 50 and user score lists, each response handed to `land` verbatim."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiai.progress import progress_bar
+from kiai.sources.http import Auth, Fetched, HttpClient, SourceError
+
+SOURCE = "osu_api"
+BEATMAPS_ENDPOINT = "/api/v2/beatmaps"
+SCORES_ENDPOINT = "/api/v2/users/{user}/scores/{type}"
+SCORE_TYPES = ("best", "firsts", "pinned", "recent")
+BATCH = 50  # the API keeps the first 50 ids and silently drops the rest
+SCORES_CAP = 100  # offset + limit never reaches past 100 results
+API_VERSION = "20220705"  # new score format: `id` is the solo score id, joins to the dump's `scores`
+
+Land = Callable[[Fetched], None]
+
+
+class OsuApi:
+    def __init__(self, http: HttpClient, base_url: str, auth: Auth) -> None:
+        self.http, self.base_url, self.auth = http, base_url, auth
+
+    def get(self, endpoint: str, path: str, query: Any, params: dict[str, Any], **headers: str) -> Fetched:
+        """GET `path` and wrap the answer for landing (params = what identifies the request, no headers)."""
+        response = self.http.request(
+            "GET", self.base_url + path, params=query, headers=headers, auth=self.auth, expect_json=True
+        )
+        body = response.content.decode("utf-8", errors="replace")
+        return Fetched(SOURCE, endpoint, params, response.status_code, body)
+
+
+@dataclass
+class BeatmapsSummary:
+    requested: int = 0
+    skipped: int = 0
+    found: int = 0
+    missing: list[int] = field(default_factory=list)
+
+
+def fetch_beatmaps(api: OsuApi, ids: Iterable[int], skip: set[int], land: Land) -> BeatmapsSummary:
+    """Fetch every id not in `skip` with `ids[]=` in chunks of 50; match results by id, not by order."""
+    wanted = sorted(set(ids))
+    todo = [i for i in wanted if i not in skip]
+    summary = BeatmapsSummary(requested=len(todo), skipped=len(wanted) - len(todo))
+    with progress_bar() as bar:
+        task = bar.add_task("beatmaps", total=len(todo))
+        for start in range(0, len(todo), BATCH):
+            chunk = todo[start : start + BATCH]
+            fetched = api.get(BEATMAPS_ENDPOINT, BEATMAPS_ENDPOINT, [("ids[]", i) for i in chunk], {"ids": chunk})
+            if fetched.http_status != 200:
+                raise SourceError(f"GET {BEATMAPS_ENDPOINT} answered {fetched.http_status}: {fetched.body[:200]}")
+            got = {b.get("id") for b in fetched.json().get("beatmaps", []) if isinstance(b, dict)}
+            land(fetched)
+            summary.found += len(got & set(chunk))
+            summary.missing += [i for i in chunk if i not in got]
+            bar.advance(task, len(chunk))
+    return summary
+
+
+def fetch_user_scores(
+    api: OsuApi,
+    user_id: int,
+    score_type: str,
+    land: Land,
+    landed: dict[int, int],
+    mode: str = "osu",
+    page_size: int = SCORES_CAP,
+) -> tuple[int, int]:
+    """Page `/users/{id}/scores/{type}` up to the cap of 100. `landed` maps offsets already stored to their
+    item counts (-1 for a 404), so a rerun continues where it stopped.
+
+    Returns (pages fetched, scores seen)."""
+    if score_type not in SCORE_TYPES:
+        raise SourceError(f"unknown score type {score_type!r}; use one of {', '.join(SCORE_TYPES)}")
+    page_size = max(1, min(page_size, SCORES_CAP))
+    path = SCORES_ENDPOINT.format(user=user_id, type=score_type)
+    fetched_pages = seen = 0
+    with progress_bar() as bar:
+        task = bar.add_task(f"{score_type} scores of {user_id}", total=SCORES_CAP)
+        for offset in range(0, SCORES_CAP, page_size):
+            limit = min(page_size, SCORES_CAP - offset)
+            count = landed.get(offset)
+            if count is None:
+                query = {"mode": mode, "limit": limit, "offset": offset}
+                if score_type == "recent":
+                    query["include_fails"] = 0
+                params = {"user_id": user_id, "type": score_type, **query}
+                fetched = api.get(SCORES_ENDPOINT, path, query, params, **{"x-api-version": API_VERSION})
+                if fetched.http_status not in (200, 404):
+                    raise SourceError(f"GET {path} answered {fetched.http_status}: {fetched.body[:200]}")
+                land(fetched)
+                fetched_pages += 1
+                body = fetched.json() if fetched.http_status == 200 else None
+                count = len(body) if isinstance(body, list) else -1
+            bar.advance(task, limit)
+            seen += max(count, 0)
+            if count < limit:
+                break
+    return fetched_pages, seen
