@@ -84,7 +84,5 @@ def run_tests(
 def check_dependencies(model: Model, project: Project) -> list[str]:
     """Models a relationships test reads: they must be built first."""
     return [
-        test.args["to"]
-        for _, test in model.tests
-        if test.kind == "relationships" and test.args["to"] in project.models
+        test.args["to"] for _, test in model.tests if test.kind == "relationships" and test.args["to"] in project.models
     ]

@@ -70,9 +70,7 @@ class Diff:
 
 def _pretty(sql: str) -> list[str]:
     try:
-        return sqlglot.transpile(sql, read="duckdb", write="duckdb", pretty=True, comments=False)[
-            0
-        ].splitlines()
+        return sqlglot.transpile(sql, read="duckdb", write="duckdb", pretty=True, comments=False)[0].splitlines()
     except sqlglot.errors.SqlglotError:
         return sql.splitlines()
 
@@ -86,9 +84,7 @@ def diff(con: duckdb.DuckDBPyConnection, project: Project, graphs: Graphs, name:
     if old is not None and old.fingerprint == new.fingerprint:
         return Diff(name, old, new, [], [])
     before = _pretty(old.sql) if old else []
-    sql_diff = list(
-        difflib.unified_diff(before, _pretty(new.rendered.sql), "current", "on disk", lineterm="", n=2)
-    )
+    sql_diff = list(difflib.unified_diff(before, _pretty(new.rendered.sql), "current", "on disk", lineterm="", n=2))
     result = Diff(name, old, new, reasons(new, old), sql_diff)
     if old is None:
         return result
@@ -102,9 +98,7 @@ def diff(con: duckdb.DuckDBPyConnection, project: Project, graphs: Graphs, name:
     result.added = [c for c in new_types if c not in old_types]
     result.removed = [c for c in old_types if c not in new_types]
     result.retyped = [
-        f"{c}: {old_types[c]} -> {new_types[c]}"
-        for c in new_types
-        if c in old_types and old_types[c] != new_types[c]
+        f"{c}: {old_types[c]} -> {new_types[c]}" for c in new_types if c in old_types and old_types[c] != new_types[c]
     ]
     return result
 

@@ -91,9 +91,7 @@ def models_dir(config: Config | None = None) -> Path:
     return Path(config.setting("KIAI_SQL_DIR", "paths", "sql_dir", default))
 
 
-def load_project(
-    root: Path, config: Config | None = None, overrides: dict[str, Any] | None = None
-) -> Project:
+def load_project(root: Path, config: Config | None = None, overrides: dict[str, Any] | None = None) -> Project:
     """Read every model under `root` and resolve vars: vars.toml < kiai.toml [vars] < `overrides`."""
     if not root.is_dir():
         raise ModelError(f"models folder {root} does not exist (set KIAI_SQL_DIR or [paths] sql_dir)")
@@ -187,9 +185,7 @@ def _test(path: Path, column: str, spec: Any) -> ColumnTest:
         raise ModelError(f"{where} needs min and/or max")
     if kind == "accepted_values" and not isinstance(args.get("values"), list):
         raise ModelError(f"{where} needs values = [...]")
-    if kind == "relationships" and not (
-        isinstance(args.get("to"), str) and isinstance(args.get("field"), str)
-    ):
+    if kind == "relationships" and not (isinstance(args.get("to"), str) and isinstance(args.get("field"), str)):
         raise ModelError(f'{where} needs to = "model" and field = "column"')
     return ColumnTest(kind, dict(args))
 

@@ -67,9 +67,7 @@ def render(
         elif default is not _MISSING:
             value = default
         else:
-            raise ModelError(
-                f"{model.path}: var({name!r}) is not set in vars.toml, kiai.toml [vars] or --var"
-            )
+            raise ModelError(f"{model.path}: var({name!r}) is not set in vars.toml, kiai.toml [vars] or --var")
         result.vars[name] = value
         return value
 

@@ -97,9 +97,7 @@ def build(
     current = store.current(con)
     stored = {(v.model, v.fingerprint): v for v in store.versions(con)}
     assign_fingerprints(graphs, selected, current)
-    report = BuildReport(
-        run_id=uuid.uuid4().hex[:12], plan=plan(graphs, selected, current, stored, full_refresh)
-    )
+    report = BuildReport(run_id=uuid.uuid4().hex[:12], plan=plan(graphs, selected, current, stored, full_refresh))
     emit = listener or (lambda _event, _payload: None)
     emit("plan", report)
     failed: set[str] = set()
@@ -139,9 +137,7 @@ def _run(
                 sql = _executable_sql(model, project, graphs)
                 kind = "VIEW" if model.materialized == "view" else "TABLE"
                 con.execute(f"CREATE OR REPLACE {kind} {relation} AS {sql}")
-            columns = [
-                [row[0], row[1]] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-            ]
+            columns = [[row[0], row[1]] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
             (result.rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
             result.tests = run_tests(con, model, relation, project, {c[0].lower() for c in columns})
             passed = all(test.passed for test in result.tests)
@@ -158,8 +154,7 @@ def _run(
                 failing = [t for t in result.tests if not t.passed]
                 result.status = "tests_failed"
                 result.message = "; ".join(
-                    f"{t.label}: {t.error}" if t.error else f"{t.label}: {t.failures:,} failing rows"
-                    for t in failing
+                    f"{t.label}: {t.error}" if t.error else f"{t.label}: {t.failures:,} failing rows" for t in failing
                 )
     except (duckdb.Error, KiaiError) as exc:
         result.status = "error"
@@ -185,9 +180,7 @@ def _counts(con: duckdb.DuckDBPyConnection, model: Model, project: Project, grap
     return values
 
 
-def _version(
-    resolved: Any, relation: str, columns: list[list[str]], rows: int, passed: bool
-) -> store.Version:
+def _version(resolved: Any, relation: str, columns: list[list[str]], rows: int, passed: bool) -> store.Version:
     model: Model = resolved.model
     return store.Version(
         model=model.name,

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 DDL = """
-CREATE TABLE IF NOT EXISTS kiai.model_versions (
+CREATE TABLE IF NOT EXISTS {K}.model_versions (
     model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, relation VARCHAR NOT NULL,
     materialized VARCHAR NOT NULL, path VARCHAR,
     sql VARCHAR,            -- rendered with ref() as stable names
@@ -18,16 +18,16 @@ CREATE TABLE IF NOT EXISTS kiai.model_versions (
     vars VARCHAR, upstream VARCHAR, watermarks VARCHAR, columns VARCHAR,  -- JSON
     tests_hash VARCHAR, tests_passed BOOLEAN, rows BIGINT, created_at TIMESTAMP NOT NULL
 );
-CREATE TABLE IF NOT EXISTS kiai.model_current (
+CREATE TABLE IF NOT EXISTS {K}.model_current (
     model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, switched_at TIMESTAMP NOT NULL
 );
-CREATE TABLE IF NOT EXISTS kiai.model_builds (
+CREATE TABLE IF NOT EXISTS {K}.model_builds (
     run_id VARCHAR NOT NULL, model VARCHAR NOT NULL, fingerprint VARCHAR, action VARCHAR NOT NULL,
     started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, rows BIGINT,
     status VARCHAR NOT NULL,  -- built | reused | retested | tests_failed | error | skipped
     message VARCHAR, counts VARCHAR  -- counts: JSON of the model's [counts], e.g. rows left out
 );
-CREATE TABLE IF NOT EXISTS kiai.model_test_results (
+CREATE TABLE IF NOT EXISTS {K}.model_test_results (
     model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, test VARCHAR NOT NULL,
     failures BIGINT NOT NULL, checked_at TIMESTAMP NOT NULL
 );
@@ -55,13 +55,24 @@ class Version:
     current: bool = False
 
 
+def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    """Qualify the metadata tables with the catalog: a warehouse file named kiai.duckdb makes `kiai.x`
+    ambiguous between catalog and schema."""
+    (catalog,) = con.execute("SELECT current_database()").fetchone()
+    return text.replace("{K}", '"' + catalog.replace('"', '""') + '".kiai')
+
+
+def _execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+    return con.execute(_sql(con, text), params)
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(DDL)
+    _execute(con, DDL)
 
 
 def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    (count,) = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'kiai' AND table_name = 'model_versions'"
+    (count,) = _execute(
+        con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'kiai' AND table_name = 'model_versions'"
     ).fetchone()
     return count > 0
 
@@ -70,13 +81,14 @@ def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[V
     """Stored versions, newest first; `current` marks the one the stable name points at."""
     if not has_tables(con):
         return []
-    rows = con.execute(
+    rows = _execute(
+        con,
         """
         SELECT v.model, v.fingerprint, v.relation, v.materialized, v.path, v.sql, v.sql_hash, v.vars,
                v.upstream, v.watermarks, v.columns, v.tests_hash, v.tests_passed, v.rows, v.created_at,
                c.fingerprint IS NOT NULL
-        FROM kiai.model_versions v
-        LEFT JOIN kiai.model_current c USING (model, fingerprint)
+        FROM {K}.model_versions v
+        LEFT JOIN {K}.model_current c USING (model, fingerprint)
         WHERE $model IS NULL OR v.model = $model
         ORDER BY v.model, v.created_at DESC
         """,
@@ -99,12 +111,13 @@ def current_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Model name -> fingerprint of the version its stable name points at."""
     if not has_tables(con):
         return {}
-    return dict(con.execute("SELECT model, fingerprint FROM kiai.model_current ORDER BY model").fetchall())
+    return dict(_execute(con, "SELECT model, fingerprint FROM {K}.model_current ORDER BY model").fetchall())
 
 
 def save_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
-    con.execute(
-        "DELETE FROM kiai.model_versions WHERE model = ? AND fingerprint = ?",
+    _execute(
+        con,
+        "DELETE FROM {K}.model_versions WHERE model = ? AND fingerprint = ?",
         [version.model, version.fingerprint],
     )
     values = [
@@ -114,36 +127,37 @@ def save_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
         for name in Version.__dataclass_fields__
         if name != "current"
     ]
-    con.execute(f"INSERT INTO kiai.model_versions VALUES ({', '.join('?' * len(values))})", values)
+    _execute(con, "INSERT INTO {K}.model_versions VALUES " + f" ({', '.join('?' * len(values))})", values)
 
 
-def set_tests(
-    con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, tests_hash: str, ok: bool
-) -> None:
-    con.execute(
-        "UPDATE kiai.model_versions SET tests_hash = ?, tests_passed = ? WHERE model = ? AND fingerprint = ?",
+def set_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, tests_hash: str, ok: bool) -> None:
+    _execute(
+        con,
+        "UPDATE {K}.model_versions SET tests_hash = ?, tests_passed = ? WHERE model = ? AND fingerprint = ?",
         [tests_hash, ok, model, fingerprint],
     )
 
 
 def set_current(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str) -> None:
-    con.execute("DELETE FROM kiai.model_current WHERE model = ?", [model])
-    con.execute("INSERT INTO kiai.model_current VALUES (?, ?, now()::TIMESTAMP)", [model, fingerprint])
+    _execute(con, "DELETE FROM {K}.model_current WHERE model = ?", [model])
+    _execute(con, "INSERT INTO {K}.model_current VALUES (?, ?, now()::TIMESTAMP)", [model, fingerprint])
 
 
 def drop_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
     kind = "VIEW" if version.materialized == "view" else "TABLE"
-    con.execute(f"DROP {kind} IF EXISTS {version.relation}")
-    con.execute(
-        "DELETE FROM kiai.model_versions WHERE model = ? AND fingerprint = ?",
+    _execute(con, f"DROP {kind} IF EXISTS {version.relation}")
+    _execute(
+        con,
+        "DELETE FROM {K}.model_versions WHERE model = ? AND fingerprint = ?",
         [version.model, version.fingerprint],
     )
 
 
 def log_build(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
     counts = row.get("counts")
-    con.execute(
-        "INSERT INTO kiai.model_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    _execute(
+        con,
+        "INSERT INTO {K}.model_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             row["run_id"],
             row["model"],
@@ -159,11 +173,10 @@ def log_build(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
     )
 
 
-def log_tests(
-    con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, results: list[tuple[str, int]]
-) -> None:
+def log_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, results: list[tuple[str, int]]) -> None:
     for label, failures in results:
-        con.execute(
-            "INSERT INTO kiai.model_test_results VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
+        _execute(
+            con,
+            "INSERT INTO {K}.model_test_results VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
             [model, fingerprint, label, failures],
         )
