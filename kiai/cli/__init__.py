@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from kiai import __version__
-from kiai.cli import fetch_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
+from kiai.cli import fetch_cmd, import_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
 from kiai.cli._common import err_console, state
 from kiai.errors import KiaiError
 
@@ -44,6 +44,7 @@ def _root(
 warehouse_cmd.register(app)
 sql_cmd.register(app)
 app.add_typer(ingest_cmd.app, name="ingest")
+app.add_typer(import_cmd.app, name="import")
 models_cmd.register(app)
 fetch_cmd.register(app)
 

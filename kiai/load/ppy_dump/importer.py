@@ -1,0 +1,435 @@
+"""Import a data.ppy.sh dump: interpret CREATE TABLE and INSERT literals only, load in bulk, swap atomically.
+
+One run is one transaction: each table is dropped and re-created from the dump inside it, and the
+import log is written inside it, so an error, a refused statement or Ctrl-C leaves every table as it
+was before the run. Statements are rewritten to CSV (see `values.py`) in this thread while a worker
+thread lets DuckDB parse the previous batch, so both cores stay busy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import queue
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from kiai.errors import KiaiError
+from kiai.load.ppy_dump.schema import SchemaError, TableSchema, parse_create_table
+from kiai.load.ppy_dump.streams import Meter, dump_files
+from kiai.load.ppy_dump.values import ValuesError, exact_csv, fast_csv
+
+SCHEMA = "ppy"
+READ_CHUNK = 8 << 20
+BATCH_BYTES = 32 << 20
+MAX_STATEMENT = 64 << 20
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {SCHEMA}.import_log (
+    source      VARCHAR NOT NULL,   -- the archive, folder or file named on the command line
+    file        VARCHAR NOT NULL,   -- the .sql file (archive member) the table came from
+    dump_date   DATE,               -- from a YYYY_MM_DD in the source name
+    table_name  VARCHAR NOT NULL,
+    rows        BIGINT NOT NULL,
+    bytes       BIGINT NOT NULL,    -- size of the .sql file
+    sha256      VARCHAR NOT NULL,   -- of the .sql file
+    started_at  TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL
+);
+"""
+
+_INSERT = re.compile(rb"INSERT INTO `?([^`\s(]+)`? VALUES ?", re.I)
+_SKIP = (
+    re.compile(rb"SET [^;]*;", re.I),
+    re.compile(rb"(?:UN)?LOCK TABLES[^;]*;", re.I),
+    re.compile(rb"DROP TABLE IF EXISTS `?[A-Za-z0-9_$]+`?;", re.I),
+)
+_DATE = re.compile(r"(\d{4})_(\d{2})_(\d{2})")
+
+
+class DumpError(KiaiError):
+    """A dump that kiai refuses to import; nothing was changed."""
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    con.execute(DDL)
+
+
+def dump_date(name: str) -> dt.date | None:
+    match = _DATE.search(name)
+    if not match:
+        return None
+    try:
+        return dt.date(*(int(g) for g in match.groups()))
+    except ValueError:
+        return None
+
+
+@dataclass
+class TableResult:
+    name: str
+    file: str
+    rows: int = 0
+
+
+@dataclass
+class Stats:
+    """Running totals for the progress bar."""
+
+    bytes_read: int = 0
+    rows: int = 0
+    tables: list[TableResult] = field(default_factory=list)
+
+
+@dataclass
+class _Batch:
+    table: str
+    schema: TableSchema
+    where: str  # file name, for messages
+    lines: list[tuple[int, bytes]] = field(default_factory=list)  # (dump line, its CSV)
+    size: int = 0
+
+
+def _statements(stream, name: str, stats: Stats, digest) -> Iterator[tuple[int, bytes]]:
+    """(line number, statement) for each statement (which ends with `;` at the end of a line)."""
+    pending: list[bytes] = []
+    pending_size = 0
+    start = 0
+    number = 0
+    rest = b""
+    while True:
+        chunk = stream.read(READ_CHUNK)
+        if chunk:
+            digest.update(chunk)
+            stats.bytes_read += len(chunk)
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                if len(rest) > MAX_STATEMENT:
+                    raise DumpError(f"{name}:{number + 1}: a line longer than {MAX_STATEMENT >> 20} MB")
+                continue
+            rest = data[cut:]
+            lines = data[:cut].split(b"\n")
+            lines.pop()
+        else:
+            lines = [rest] if rest else []
+            rest = b""
+        for line in lines:
+            number += 1
+            line = line.rstrip(b"\r")
+            if not pending:
+                stripped = line.strip()
+                if not stripped or stripped.startswith(b"--"):
+                    continue
+                start = number
+            pending.append(line)
+            pending_size += len(line)
+            if pending_size > MAX_STATEMENT:
+                raise DumpError(f"{name}:{start}: a statement longer than {MAX_STATEMENT >> 20} MB")
+            if line.rstrip().endswith(b";"):
+                yield start, pending[0].strip() if len(pending) == 1 else b"\n".join(pending).strip()
+                pending, pending_size = [], 0
+        if not chunk:
+            break
+    if pending:
+        raise DumpError(f"{name}:{start}: the last statement is cut off (truncated file?)")
+
+
+def _skippable(statement: bytes) -> bool:
+    if statement.startswith(b"/*"):
+        # a conditional comment such as /*!40101 SET … */; with nothing after it
+        return statement.endswith(b"*/;") and statement.find(b"*/") == len(statement) - 3
+    return any(p.fullmatch(statement) for p in _SKIP)
+
+
+def _describe(statement: bytes) -> str:
+    text = statement.decode("utf-8", "replace").split("\n")[0]
+    return text[:60] + ("…" if len(text) > 60 else "")
+
+
+class _Loader:
+    """Runs DuckDB work in order on a worker thread; the caller only queues jobs."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.jobs: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job()
+                except BaseException as exc:
+                    self.error = exc
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._check()
+        self.jobs.put(job)
+
+    def finish(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        self._check()
+
+    def abort(self) -> None:
+        self.error = self.error or KeyboardInterrupt()
+        self.con.interrupt()
+        while True:  # unblock and stop the worker
+            try:
+                self.jobs.put_nowait(None)
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self.jobs.get_nowait()
+        self.thread.join()
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def _read_csv(path: str, schema: TableSchema) -> str:
+    columns = ", ".join(f"'{c.name}': '{c.csv_type}'" for c in schema.columns)
+    return (
+        f"read_csv('{path}', header=false, delim=',', quote='''', escape='''', nullstr='NULL',"
+        f" allow_quoted_nulls=false, auto_detect=false, strict_mode=true, columns={{{columns}}})"
+    )
+
+
+def _select(schema: TableSchema) -> str:
+    def expr(c) -> str:
+        name = f'"{c.name}"'
+        if c.type == "BLOB":
+            return f"unhex({name})"
+        if c.type == "JSON":
+            return f"{name}::JSON"
+        return name
+
+    return ", ".join(expr(c) for c in schema.columns)
+
+
+def _insert_sql(batch: _Batch, path: str) -> str:
+    table = _qualified(batch.table)
+    return f"INSERT INTO {table} SELECT {_select(batch.schema)} FROM {_read_csv(path, batch.schema)}"
+
+
+def _qualified(table: str) -> str:
+    return f'{SCHEMA}."{table}"'
+
+
+class _Import:
+    def __init__(self, con: duckdb.DuckDBPyConnection, keep: Callable[[str], bool], workdir: Path) -> None:
+        self.con = con
+        self.keep = keep
+        self.workdir = workdir
+        self.loader = _Loader(con)
+        self.stats = Stats()
+        self.batch: _Batch | None = None
+        self.files = 0
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, None
+        if batch is None or not batch.lines:
+            return
+        self.files += 1
+        path = self.workdir / f"batch{self.files}.csv"
+        with path.open("wb") as handle:
+            for _, csv in batch.lines:
+                handle.write(csv)
+        sql = _insert_sql(batch, str(path))
+
+        def job() -> None:
+            try:
+                self.con.execute(sql)
+            except duckdb.Error as exc:
+                raise DumpError(_locate(batch, exc)) from None
+            finally:
+                path.unlink(missing_ok=True)
+
+        self.loader.submit(job)
+
+    def add(self, table: str, schema: TableSchema, where: str, line: int, csv: bytes) -> None:
+        if self.batch is not None and self.batch.table != table:
+            self.flush()
+        if self.batch is None:
+            self.batch = _Batch(table, schema, where)
+        self.batch.lines.append((line, csv))
+        self.batch.size += len(csv)
+        if self.batch.size >= BATCH_BYTES:
+            self.flush()
+
+    def create(self, schema: TableSchema) -> None:
+        self.flush()
+        columns = ", ".join(f'"{c.name}" {c.type}' for c in schema.columns)
+        table = _qualified(schema.name)
+        self.loader.submit(lambda: self.con.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})"))
+
+    def read_file(self, source: Path, name: str, stream, started: dt.datetime) -> list[TableResult]:
+        digest = hashlib.sha256()
+        before = self.stats.bytes_read
+        tables: dict[str, TableSchema | None] = {}  # None: skipped by --tables/--exclude
+        results: dict[str, TableResult] = {}
+        for line, statement in _statements(stream, name, self.stats, digest):
+            head = statement[:32].upper()
+            if head.startswith(b"INSERT"):
+                self._insert(name, line, statement, tables, results)
+            elif head.startswith(b"CREATE TABLE"):
+                try:
+                    schema = parse_create_table(statement.decode("utf-8"))
+                except (SchemaError, UnicodeDecodeError) as exc:
+                    raise DumpError(f"{name}:{line}: {exc}") from None
+                if not self.keep(schema.name):
+                    tables[schema.name.lower()] = None
+                    continue
+                tables[schema.name.lower()] = schema
+                results[schema.name.lower()] = TableResult(schema.name, name)
+                self.create(schema)
+            elif not _skippable(statement):
+                raise DumpError(f"{name}:{line}: statement not allowed in a dump: {_describe(statement)}")
+        self.flush()
+        size, sha = self.stats.bytes_read - before, digest.hexdigest()
+        for result in results.values():
+            self._log(source, name, result, size, sha, started)
+        return list(results.values())
+
+    def _insert(
+        self,
+        name: str,
+        line: int,
+        statement: bytes,
+        tables: dict[str, TableSchema | None],
+        results: dict[str, TableResult],
+    ) -> None:
+        match = _INSERT.match(statement)
+        if not match:
+            raise DumpError(f"{name}:{line}: only INSERT INTO `table` VALUES (…) is allowed: {_describe(statement)}")
+        table = match.group(1).decode("utf-8", "replace")
+        key = table.lower()
+        if key not in tables:
+            raise DumpError(f"{name}:{line}: INSERT into `{table}` without a CREATE TABLE before it in this file")
+        schema = tables[key]
+        if schema is None:
+            return
+        values = statement[match.end() :].rstrip()[:-1].rstrip()  # drop the final ;
+        converted = None if schema.has_blob else fast_csv(values, len(schema.columns))
+        if converted is None:
+            try:
+                converted = exact_csv(values, tuple(c.type == "BLOB" for c in schema.columns))
+            except ValuesError as exc:
+                raise DumpError(f"{name}:{line}: {exc}") from None
+        csv, rows = converted
+        results[key].rows += rows
+        self.stats.rows += rows
+        self.add(schema.name, schema, name, line, csv)
+
+    def _log(self, source: Path, name: str, result: TableResult, size: int, sha: str, started: dt.datetime) -> None:
+        row = (str(source), name, dump_date(source.name) or dump_date(name), result.name, result.rows, size, sha)
+
+        def job() -> None:
+            self.con.execute(
+                f"INSERT INTO {SCHEMA}.import_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [*row, started, _now()],
+            )
+
+        self.loader.submit(job)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _locate(batch: _Batch, exc: duckdb.Error) -> str:
+    """Find the statement of a batch that DuckDB rejected, probing each one on a scratch database."""
+    probe = duckdb.connect()
+    columns = ", ".join(f'"{c.name}" {c.type}' for c in batch.schema.columns)
+    probe.execute(f"CREATE SCHEMA {SCHEMA}; CREATE TABLE {_qualified(batch.table)} ({columns})")
+    with tempfile.TemporaryDirectory(prefix="kiai-probe-") as tmp:
+        path = Path(tmp) / "line.csv"
+        for line, csv in batch.lines:
+            path.write_bytes(csv)
+            try:
+                probe.execute(_insert_sql(batch, str(path)))
+            except duckdb.Error as line_exc:
+                return f"{batch.where}:{line}: {_duck_message(line_exc)}"
+    return f"{batch.where}: {_duck_message(exc)}"
+
+
+def _duck_message(exc: duckdb.Error) -> str:
+    lines = [s.strip() for s in str(exc).splitlines() if s.strip() and not s.startswith("Original Line")]
+    keep = [s for s in lines if not s.startswith(("Possible", "*", "LINE", "file=", "delimiter", "quote"))]
+    return "; ".join(keep[:3]) or type(exc).__name__
+
+
+def import_dump(
+    con: duckdb.DuckDBPyConnection,
+    paths: list[Path],
+    tables: set[str] | None = None,
+    exclude: set[str] | None = None,
+    on_progress: Callable[[Meter, Stats], None] | None = None,
+) -> list[TableResult]:
+    """Import every `.sql` file under `paths` into `ppy.<table>`, all or nothing."""
+    allow = {t.lower() for t in tables} if tables else None
+    deny = {t.lower() for t in exclude or ()}
+
+    def keep(name: str) -> bool:
+        return (allow is None or name.lower() in allow) and name.lower() not in deny
+
+    meter = Meter()
+    workdir = Path(tempfile.mkdtemp(prefix="kiai-dump-"))
+    con.execute("BEGIN TRANSACTION")
+    job = _Import(con, keep, workdir)
+    seen: dict[str, str] = {}
+    try:
+        ensure_tables(con)
+        for dump in dump_files(paths, meter):
+            started = _now()
+            results = job.read_file(
+                dump.source, dump.name, _Progress(dump.stream, meter, job.stats, on_progress), started
+            )
+            for result in results:
+                if result.name.lower() in seen:
+                    raise DumpError(f"table {result.name} is in both {seen[result.name.lower()]} and {dump.name}")
+                seen[result.name.lower()] = dump.name
+            job.stats.tables.extend(results)
+        job.loader.finish()
+    except BaseException:
+        job.loader.abort()
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    con.execute("COMMIT")
+    if allow:
+        missing = allow - {r.name.lower() for r in job.stats.tables}
+        if missing:
+            raise KiaiError(f"imported, but the dump has no table named {', '.join(sorted(missing))}")
+    return job.stats.tables
+
+
+class _Progress:
+    """Passes reads through and reports progress at most every 0.2 s."""
+
+    def __init__(self, stream, meter: Meter, stats: Stats, callback) -> None:
+        self.stream, self.meter, self.stats, self.callback = stream, meter, stats, callback
+        self.last = 0.0
+
+    def read(self, n: int) -> bytes:
+        data = self.stream.read(n)
+        if self.callback is not None and time.monotonic() - self.last > 0.2:
+            self.last = time.monotonic()
+            self.callback(self.meter, self.stats)
+        return data
