@@ -43,7 +43,7 @@ class SandboxServer:
         self.faults: list[Fault] = []
         self.log: list[tuple[str, str, dict[str, list[str]]]] = []  # (method, path, query); no headers
         self.tokens: set[str] = set()
-        self.tokens_issued = 0
+        self.issued: list[str] = []  # every token handed out, so tests can search for leaks
         self.lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
@@ -198,7 +198,7 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
             token = f"sandbox-{secrets.token_hex(16)}"
             with sandbox.lock:
                 sandbox.tokens.add(token)
-                sandbox.tokens_issued += 1
+                sandbox.issued.append(token)
             body = {"token_type": "Bearer", "expires_in": world.token_lifetime, "access_token": token}
             return 200, _json(body), "application/json"
 
