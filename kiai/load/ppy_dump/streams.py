@@ -108,6 +108,21 @@ class _Counting:
         return True
 
 
+class _Positioned:
+    """Reports an indexed_bzip2 reader's compressed position (in bits) to a Meter."""
+
+    def __init__(self, stream, meter: Meter, base: int) -> None:
+        self.stream, self.meter, self.base = stream, meter, base
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        self.meter.done = self.base + self.stream.tell_compressed() // 8
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
 @contextmanager
 def bz2_stream(path: Path, meter: Meter, method: str | None = None) -> Iterator[BinaryIO]:
     """The decompressed bytes of a .bz2 file as a stream, with the fastest decompressor available."""
@@ -120,8 +135,11 @@ def bz2_stream(path: Path, meter: Meter, method: str | None = None) -> Iterator[
         elif method == "indexed_bzip2":
             import indexed_bzip2
 
-            with indexed_bzip2.open(counted, parallelization=os.cpu_count() or 1) as stream:
-                yield stream
+            # It reads the file itself (in parallel); progress comes from its compressed position.
+            base = meter.done
+            with indexed_bzip2.open(str(path), parallelization=os.cpu_count() or 1) as stream:
+                yield _Positioned(stream, meter, base)  # type: ignore[misc]
+            meter.done = base + path.stat().st_size
         else:
             with _lbzip2(counted) as stream:
                 yield stream
