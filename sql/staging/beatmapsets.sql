@@ -17,7 +17,7 @@ WITH items AS (
     WHERE r.source = 'osu_api' AND r.endpoint = '/api/v2/beatmaps' AND r.http_status = 200
 ),
 sets AS (
-    SELECT response_id, fetched_at, b -> '$.beatmapset' AS s FROM items WHERE b -> '$.beatmapset' IS NOT NULL
+    SELECT response_id, fetched_at, b -> '$.beatmapset' AS s FROM items WHERE (b -> '$.beatmapset') IS NOT NULL
 )
 SELECT
     CAST(s ->> 'id' AS BIGINT) AS beatmapset_id,
