@@ -1,0 +1,209 @@
+"""Golden tests of the tier-2 feature models on the real fixtures and on generated maps."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import duckdb
+import pytest
+import rosu_pp_py as rosu
+
+from kiai import warehouse
+from kiai.transform import build
+from tests.conftest import OSU_FIXTURES, run_kiai
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+SELECT = ["+file_features"]
+
+
+def ingest_and_build(tmp: Path, source: Path) -> duckdb.DuckDBPyConnection:
+    db = tmp / "golden.duckdb"  # not kiai.duckdb: see the note in test_transform_cli.py
+    run_kiai("ingest", "osu-files", str(source), db=db)
+    con = warehouse.connect(db)
+    report = build(con, SQL_DIR, select=SELECT)
+    assert report.ok, [(r.model, r.message) for r in report.failed]
+    return con
+
+
+@pytest.fixture(scope="module")
+def fixtures_db(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    con = ingest_and_build(tmp_path_factory.mktemp("fixtures"), OSU_FIXTURES)
+    yield con
+    con.close()
+
+
+def md5_of(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_most_common_bpm_equals_rosu_pp(fixtures_db):
+    got = dict(fixtures_db.execute("SELECT md5, bpm_most_common FROM features.file_features").fetchall())
+    compared = 0
+    for path in sorted(OSU_FIXTURES.glob("*.osu")):
+        if md5_of(path) not in got:
+            continue  # not osu!standard
+        expected = rosu.Beatmap(path=str(path)).bpm
+        value = got[md5_of(path)]
+        if math.isinf(expected):  # rosu: no timing points
+            assert value is None, path.name
+        else:
+            assert value == pytest.approx(expected, rel=1e-9), path.name
+            compared += 1
+    assert compared >= 25
+
+
+def kiai_sections_from_text(path: Path) -> list[tuple[float, float | None]]:
+    """Kiai sections read straight from the file's timing lines with osu!'s same-timestamp rule."""
+    lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    version = int(lines[0].rsplit("v", 1)[1]) if lines and "file format v" in lines[0] else 14
+    offset = 24 if version < 5 else 0
+    section, points = "", []
+    for line in lines:
+        line = line.strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[TimingPoints]" and line and not line.startswith("//"):
+            fields = line.split(",")
+            try:
+                time, _ = float(fields[0]) + offset, float(fields[1])
+            except (ValueError, IndexError):
+                continue
+            uninherited = len(fields) < 7 or fields[6].strip() == "1"
+            effects = int(fields[7]) if len(fields) > 7 and fields[7].strip() else 0
+            points.append((time, uninherited, effects & 1 == 1))
+    state: dict[float, bool] = {}
+    for time in sorted({p[0] for p in points}):
+        here = [p for p in points if p[0] == time]
+        inherited = [p for p in here if not p[1]]
+        state[time] = inherited[-1][2] if inherited else here[0][2]  # last inherited, else first uninherited
+    sections, start, previous = [], None, False
+    for time, kiai in state.items():
+        if kiai and not previous:
+            start = time
+        elif previous and not kiai:
+            sections.append((start, time))
+        previous = kiai
+    if previous:
+        sections.append((start, None))
+    return sections
+
+
+def test_kiai_sections_match_the_raw_timing_lines(fixtures_db):
+    rows = fixtures_db.execute(
+        "SELECT md5, start_ms, end_ms FROM features.kiai_sections ORDER BY md5, section_index"
+    ).fetchall()
+    got: dict[str, list[tuple[float, float | None]]] = {}
+    for md5, start, end in rows:
+        got.setdefault(md5, []).append((start, end))
+    files = sorted(OSU_FIXTURES.glob("*.osu"))
+    for path in files:
+        assert got.get(md5_of(path), []) == kiai_sections_from_text(path), path.name
+    overlapping = got[md5_of(OSU_FIXTURES / "overlapping-control-points.osu")]
+    assert overlapping == [(0.0, 2000.0), (3000.0, None)]
+    assert sum(len(v) for v in got.values()) > 50
+
+
+HEADER = """osu file format v14
+
+[General]
+Mode: 0
+
+[Metadata]
+Title:{title}
+Version:test
+BeatmapID:{beatmap_id}
+
+[Difficulty]
+HPDrainRate:5
+CircleSize:4
+OverallDifficulty:8
+ApproachRate:9
+SliderMultiplier:1.4
+SliderTickRate:1
+
+[TimingPoints]
+{timing}
+
+[HitObjects]
+{objects}
+"""
+
+
+def osu_file(folder: Path, title: str, beatmap_id: int, timing: list[str], objects: list[tuple]) -> None:
+    lines = [f"{x},{y},{t},1,0,0:0:0:0:" for x, y, t in objects]
+    text = HEADER.format(title=title, beatmap_id=beatmap_id, timing="\n".join(timing), objects="\n".join(lines))
+    (folder / f"{title}.osu").write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def generated_db(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+    folder = tmp_path_factory.mktemp("generated")
+    beat = 60000 / 180
+    stream = [
+        (256 + round(40 * math.cos(i / 3)), 192 + round(40 * math.sin(i / 3)), round(1000 + i * beat / 4))
+        for i in range(200)
+    ]
+    osu_file(folder, "stream", 1, [f"1000,{beat},4,2,0,100,1,0"], stream)
+    jumps = [(0 if i % 2 else 512, 0 if i % 2 else 384, round(1000 + i * beat / 2)) for i in range(200)]
+    osu_file(folder, "jumps", 2, [f"1000,{beat},4,2,0,100,1,0"], jumps)
+    # 1/4 at 120 BPM, then 1/4 at 240 BPM: only the BPM active at each note makes both streams
+    slow = [(100, 100, 1000 + i * 125) for i in range(100)]
+    fast = [(300, 100, 20000 + round(i * 62.5)) for i in range(100)]
+    osu_file(folder, "variable", 3, ["1000,500,4,2,0,100,1,0", "20000,250,4,2,0,100,1,0"], slow + fast)
+    # effects 8 (omit first barline) is not kiai; 9 is kiai + omit barline; objects 0-99 in kiai
+    kiai = [(i * 5, 0, 1000 + i * 100) for i in range(100)] + [(0, 0, 11000 + i * 100) for i in range(100)]
+    timing = ["1000,500,4,2,0,100,1,9", "11000,-100,4,2,0,100,0,8", "15000,-100,4,2,0,100,0,0"]
+    osu_file(folder, "kiai", 4, timing, kiai)
+    con = ingest_and_build(folder, folder)
+    yield con
+    con.close()
+
+
+def features(con: duckdb.DuckDBPyConnection, beatmap_id: int) -> dict:
+    cursor = con.execute("SELECT * FROM features.file_features WHERE beatmap_id = ?", [beatmap_id])
+    return dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+
+
+def test_perfect_stream_scores_one_and_jumps_zero(generated_db):
+    stream, jumps = features(generated_db, 1), features(generated_db, 2)
+    assert stream["stream_density"] == pytest.approx(1.0)
+    assert stream["longest_stream_notes"] == 200
+    assert stream["bpm_most_common"] == pytest.approx(180, rel=1e-5)  # osu! rounds beat lengths to 0.001
+    assert jumps["stream_density"] == 0 and jumps["longest_stream_notes"] == 0
+    assert jumps["distance_p50"] == pytest.approx(640)  # the 512x384 diagonal
+    assert stream["distance_p90"] < 30
+    assert jumps["note_interval_variance"] < 1 and stream["note_interval_variance"] < 1
+
+
+def test_stream_density_uses_the_bpm_active_at_each_note(generated_db):
+    variable = features(generated_db, 3)
+    assert variable["stream_density"] > 0.99
+    assert (variable["bpm_min"], variable["bpm_max"]) == (pytest.approx(120), pytest.approx(240))
+    # 120 BPM lasts 19 s (from time 0, as osu! does), 240 BPM about 6 s
+    assert variable["bpm_most_common"] == pytest.approx(120)
+
+
+def test_kiai_bit_zero_only_and_kiai_features(generated_db):
+    md5 = generated_db.execute("SELECT md5 FROM parsed.beatmap_files WHERE beatmap_id = 4").fetchone()[0]
+    sections = generated_db.execute(
+        "SELECT start_ms, end_ms FROM features.kiai_sections WHERE md5 = ?", [md5]
+    ).fetchall()
+    assert sections == [(1000.0, 11000.0)]  # effects 8 (omit first barline) ends it
+    kiai = features(generated_db, 4)
+    assert kiai["kiai_note_ratio"] == pytest.approx(0.5)
+    assert kiai["mean_kiai_distance"] == pytest.approx(5.0)
+    assert kiai["kiai_sections"] == 1
+
+
+def test_other_modes_are_left_out_and_counted(fixtures_db):
+    modes = fixtures_db.execute(
+        "SELECT DISTINCT b.mode FROM features.file_features f JOIN parsed.beatmap_files b USING (md5)"
+    ).fetchall()
+    assert modes == [(0,)]
+    (counts,) = fixtures_db.execute(
+        "SELECT counts FROM kiai.model_builds WHERE model = 'file_features' AND status = 'built'"
+    ).fetchone()
+    (others,) = fixtures_db.execute("SELECT count(*) FROM parsed.beatmap_files WHERE mode <> 0").fetchone()
+    assert others > 0 and counts == f'{{"other_modes_left_out": {others}}}'
