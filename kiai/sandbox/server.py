@@ -82,15 +82,18 @@ class SandboxServer:
         return [entry for entry in self.log if entry[1].startswith(prefix)]
 
     def _take_fault(self, path: str) -> Fault | None:
+        """Every matching fault counts the request toward its `after`; the first one due is applied."""
+        chosen = None
         with self.lock:
             for fault in self.faults:
-                if fault.times > 0 and path.startswith(fault.path):
-                    if fault.after > 0:
-                        fault.after -= 1
-                        continue
+                if fault.times <= 0 or not path.startswith(fault.path):
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                elif chosen is None:
                     fault.times -= 1
-                    return fault
-        return None
+                    chosen = fault
+        return chosen
 
 
 def _json(obj: Any, php: bool = False) -> bytes:

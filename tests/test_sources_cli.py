@@ -1,0 +1,202 @@
+"""The fetch/download commands end to end: `python -m kiai` in a subprocess against the sandbox on 127.0.0.1,
+with faults injected, secrets searched for in every output and in the warehouse bytes, and kill -9 resumes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from kiai.sandbox import SandboxServer, world_from_fixtures
+from kiai.sandbox.world import collection_body
+from tests.conftest import run_kiai
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRET = "kiai-TEST-secret-5f0c9e1d"
+
+
+@pytest.fixture
+def server():
+    world = world_from_fixtures(FIXTURES)
+    world.client_secret = SECRET
+    osu_ids = sorted(world.osu_files)
+    world.collections[1001] = collection_body(1001, "streams", [world.beatmaps[i] for i in osu_ids[::2]])
+    world.collections[1002] = collection_body(1002, "jumps", [world.beatmaps[i] for i in osu_ids[1::2]])
+    with SandboxServer(world) as srv:
+        yield srv
+
+
+def project(tmp_path: Path, server: SandboxServer, gap: float = 0.0, extra: str = "") -> tuple[Path, dict]:
+    """A working folder with kiai.toml pointing at the sandbox, and the env holding the credentials."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "kiai.toml").write_text(
+        f"""
+[paths]
+db = "wh.duckdb"
+[osu]
+base_url = "{server.base_url}"
+[collector]
+base_url = "{server.base_url}"
+[collections]
+stream = [1001]
+jump = [1002, 999]
+[http]
+api_min_gap = {gap}
+api_max_gap = {gap}
+api_failure_gap = 0.05
+collector_min_gap = {gap}
+collector_max_gap = {gap}
+collector_failure_gap = 0.05
+download_min_gap = {gap}
+download_max_gap = {gap}
+download_failure_gap = 0.05
+backoff_base = 0.05
+timeout = 1.0
+{extra}
+"""
+    )
+    env = {"KIAI_OSU_CLIENT_ID": server.world.client_id, "KIAI_OSU_CLIENT_SECRET": SECRET, "KIAI_CONFIG": ""}
+    return tmp_path, env
+
+
+def kiai(cwd: Path, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run_kiai(*args, cwd=cwd, env=env, check=check)
+
+
+def snapshot(cwd: Path) -> dict:
+    """What a finished run leaves behind, minus ids and timestamps."""
+    con = duckdb.connect(str(cwd / "wh.duckdb"), read_only=True)
+    try:
+        responses = sorted(
+            con.execute(
+                "SELECT source, endpoint, CAST(params AS VARCHAR), http_status, body FROM raw.api_responses"
+            ).fetchall()
+        )
+        files = sorted(con.execute("SELECT md5, beatmap_id, size_bytes FROM raw.osu_files").fetchall())
+        parsed = con.execute("SELECT count(*) FROM parsed.hit_objects").fetchone()
+    finally:
+        con.close()
+    folder = cwd / "data" / "beatmaps"
+    data = (
+        sorted((p.name, hashlib.md5(p.read_bytes()).hexdigest()) for p in folder.iterdir()) if folder.exists() else []
+    )
+    return {"responses": responses, "osu_files": files, "hit_objects": parsed, "data": data}
+
+
+def run_all(cwd: Path, env: dict) -> list[subprocess.CompletedProcess[str]]:
+    return [
+        kiai(cwd, env, "auth", "check"),
+        kiai(cwd, env, "fetch", "collections"),
+        kiai(cwd, env, "fetch", "beatmaps"),
+        kiai(cwd, env, "fetch", "user-scores", "7562902", "--type", "firsts", "--page-size", "3"),
+        kiai(cwd, env, "fetch", "user-scores", "1", "--type", "best"),
+        kiai(cwd, env, "download", "osu-files"),
+    ]
+
+
+def test_complete_under_faults_and_no_secret_anywhere(server, tmp_path):
+    cwd, env = project(tmp_path / "faulty", server)
+    server.inject("expire_token", path="/api/v2/beatmaps")  # 401 mid-run
+    server.inject("429", path="/api/v2/users/", after=1)
+    server.inject("500", path="/api/collections/", times=2)
+    server.inject("stall", path="/api/v2/beatmaps", after=1, seconds=2.5)
+    server.inject("truncate", path="/api/v2/users/")
+    server.inject("html", path="/osu/", after=1)
+    server.inject("wrong_md5", path="/osu/", after=3)
+    server.inject("empty", path="/osu/", after=5)
+    server.inject("truncate", path="/osu/", after=7)
+    faulty = run_all(cwd, env)
+    assert "token valid until" in faulty[0].stdout
+    assert "not found (404)" in faulty[4].stdout
+    assert all(f.times == 0 for f in server.faults), "every fault was hit"
+    issued = list(server.issued)
+    assert len(issued) >= 2  # renewed after the 401
+
+    server.faults.clear()
+    clean_cwd, clean_env = project(tmp_path / "clean", server)
+    run_all(clean_cwd, clean_env)
+    assert snapshot(cwd) == snapshot(clean_cwd)
+    state = snapshot(cwd)
+    assert len(state["data"]) == len(server.world.osu_files)
+    assert len(state["osu_files"]) in (0, len(server.world.osu_files))  # 0 only if the ingest is absent
+
+    outputs = "".join(r.stdout + r.stderr for r in faulty)
+    blobs = b"".join(p.read_bytes() for p in cwd.rglob("*") if p.is_file())
+    for secret in [SECRET, *issued]:
+        assert secret not in outputs
+        assert secret.encode() not in blobs, "a secret reached the warehouse or the data folder"
+
+
+def test_reruns_add_nothing(server, tmp_path):
+    cwd, env = project(tmp_path, server)
+    run_all(cwd, env)
+    before, requests_before = snapshot(cwd), len(server.log)
+    again = kiai(cwd, env, "fetch", "beatmaps")
+    assert "already fetched" in again.stdout
+    kiai(cwd, env, "fetch", "collections")
+    kiai(cwd, env, "download", "osu-files")
+    assert snapshot(cwd) == before
+    assert all(
+        path != "/api/v2/beatmaps" and not path.startswith("/osu/") for _, path, _ in server.log[requests_before:]
+    )
+
+
+def test_wrong_secret_is_a_one_line_error(server, tmp_path):
+    cwd, env = project(tmp_path, server)
+    env["KIAI_OSU_CLIENT_SECRET"] = "wrong-" + SECRET
+    result = kiai(cwd, env, "auth", "check", check=False)
+    assert result.returncode == 1 and "invalid_client" in result.stderr and "Traceback" not in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+    env.pop("KIAI_OSU_CLIENT_SECRET")
+    missing = kiai(cwd, {**env, "KIAI_OSU_CLIENT_SECRET": ""}, "auth", "check", check=False)
+    assert missing.returncode == 1 and "KIAI_OSU_CLIENT_SECRET" in missing.stderr
+
+
+def test_disk_guard_stops_cleanly(server, tmp_path):
+    cwd, env = project(tmp_path, server, extra="min_free_mb = 1e12")
+    kiai(cwd, env, "fetch", "collections")
+    kiai(cwd, env, "fetch", "beatmaps")
+    result = kiai(cwd, env, "download", "osu-files", check=False)
+    assert result.returncode == 1 and "below the limit" in result.stderr and "Traceback" not in result.stderr
+    assert "MB free" in result.stdout
+    assert not list((cwd / "data" / "beatmaps").iterdir())
+    assert not server.requests_to("/osu/")
+
+
+def _kill_when(cwd: Path, env: dict, args: list[str], ready) -> None:
+    command = [sys.executable, "-m", "kiai", *args]
+    proc = subprocess.Popen(
+        command, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_kill_9_and_rerun_equals_an_uninterrupted_run(server, tmp_path):
+    clean_cwd, clean_env = project(tmp_path / "clean", server, gap=0.05)
+    run_all(clean_cwd, clean_env)
+    expected = snapshot(clean_cwd)
+
+    cwd, env = project(tmp_path / "killed", server, gap=0.15)
+    kiai(cwd, env, "fetch", "collections")
+    users_before = len(server.requests_to("/api/v2/users/"))
+    scores = ["fetch", "user-scores", "7562902", "--type", "firsts", "--page-size", "3"]
+    _kill_when(cwd, env, scores, lambda: len(server.requests_to("/api/v2/users/")) >= users_before + 2)
+    kiai(cwd, env, "fetch", "beatmaps")
+    folder = cwd / "data" / "beatmaps"
+    _kill_when(cwd, env, ["download", "osu-files"], lambda: folder.exists() and len(list(folder.glob("*.osu"))) >= 4)
+    partial = len(list(folder.glob("*.osu")))
+    assert 4 <= partial < len(server.world.osu_files)
+    run_all(cwd, env)
+    assert snapshot(cwd) == expected
