@@ -1,3 +1,4 @@
 from kiai.cli import main
 
-main()
+if __name__ == "__main__":  # guarded: worker processes may import this module
+    main()

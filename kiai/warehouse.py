@@ -12,6 +12,7 @@ import duckdb
 from kiai.errors import KiaiError
 
 SCHEMAS = ("raw", "parsed", "ppy", "staging", "features", "kiai")
+CATALOG = "warehouse"
 
 
 class WarehouseError(KiaiError):
@@ -41,13 +42,23 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WarehouseError(f"cannot create folder {path.parent}: {exc.strerror}") from None
+    # Attached under a fixed catalog name: the default file, kiai.duckdb, would otherwise make the
+    # catalog "kiai" clash with the schema "kiai".
+    con = duckdb.connect()
+    options = " (READ_ONLY)" if read_only else ""
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con.execute(f"ATTACH '{_quote(str(path))}' AS {CATALOG}{options}")
+        con.execute(f"USE {CATALOG}")
     except duckdb.Error as exc:
+        con.close()
         raise WarehouseError(_explain(path, exc)) from None
     if not read_only:
         bootstrap(con)
     return con
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def bootstrap(con: duckdb.DuckDBPyConnection) -> None:

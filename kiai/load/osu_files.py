@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import duckdb
@@ -68,21 +74,95 @@ def ingest_paths(
 
 
 def ingest_sources(
-    con: duckdb.DuckDBPyConnection, sources: Iterable[OsuSource], on_progress: ProgressCallback | None = None
+    con: duckdb.DuckDBPyConnection,
+    sources: Iterable[OsuSource],
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> IngestSummary:
-    """Ingest `.osu` bytes batch by batch; a source error still lands what was read before it."""
+    """Ingest `.osu` bytes batch by batch; a source error still lands what was read before it.
+
+    Parsing runs in `workers` processes (default: one per core) while this process reads the next
+    batch and lands finished ones in order, each in its own transaction.
+    """
     ensure_tables(con)
     summary = IngestSummary()
     started = time.perf_counter()
+    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
+    submitted: set[str] = set()
+    pending: deque[_Pending] = deque()
+    pool: ProcessPoolExecutor | None = None
+
+    def land_oldest() -> None:
+        _land_batch(con, pending.popleft(), summary)
+        summary.seconds = time.perf_counter() - started
+        if on_progress:
+            on_progress(summary)
+
     try:
-        for batch in _batches(sources):
-            _land_batch(con, batch, summary)
-            summary.seconds = time.perf_counter() - started
-            if on_progress:
-                on_progress(summary)
+        try:
+            for number, batch in enumerate(_batches(sources)):
+                if number == 1 and workers > 1:  # a second batch: worth starting the workers
+                    pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
+                pending.append(_prepare_batch(con, batch, submitted, pool))
+                while len(pending) > max(workers, 1) or (pending and pending[0].ready()):
+                    land_oldest()
+        except KiaiError:
+            while pending:  # a broken archive: keep everything read before the break
+                land_oldest()
+            raise
+        while pending:
+            land_oldest()
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _process_context() -> BaseContext:
+    """fork where the platform has it (no re-import of __main__, instant start), else the default."""
+    methods = get_all_start_methods()
+    return get_context("fork" if "fork" in methods else methods[0])
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them and keeps finished batches."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@dataclass
+class _Pending:
+    """A batch on its way: its new files (md5, source) and their parse, done or in a worker."""
+
+    files_seen: int
+    bytes_read: int
+    new: list[tuple[str, OsuSource]]
+    parsed: Future[ParsedBatch] | ParsedBatch | None
+
+    def ready(self) -> bool:
+        return not isinstance(self.parsed, Future) or self.parsed.done()
+
+    def result(self) -> ParsedBatch | None:
+        return self.parsed.result() if isinstance(self.parsed, Future) else self.parsed
+
+
+def _prepare_batch(
+    con: duckdb.DuckDBPyConnection, batch: list[OsuSource], submitted: set[str], pool: ProcessPoolExecutor | None
+) -> _Pending:
+    """Hash the batch, drop files already in the warehouse (or earlier in this run), start parsing the rest."""
+    by_md5: dict[str, OsuSource] = {}
+    for source in batch:
+        md5 = hashlib.md5(source.data).hexdigest()
+        if md5 not in submitted:
+            by_md5.setdefault(md5, source)
+    known = _known_md5s(con, list(by_md5)) if by_md5 else set()
+    new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
+    submitted.update(by_md5)
+    datas = [source.data for _, source in new]
+    parsed: Future[ParsedBatch] | ParsedBatch | None = None
+    if datas:
+        parsed = pool.submit(parse_batch, datas) if pool is not None else parse_batch(datas)
+    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed)
 
 
 def _batches(sources: Iterable[OsuSource]) -> Iterator[list[OsuSource]]:
@@ -114,18 +194,13 @@ def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _land_batch(con: duckdb.DuckDBPyConnection, batch: list[OsuSource], summary: IngestSummary) -> None:
-    summary.files_seen += len(batch)
-    summary.bytes_read += sum(len(s.data) for s in batch)
-    by_md5: dict[str, OsuSource] = {}
-    for source in batch:
-        by_md5.setdefault(hashlib.md5(source.data).hexdigest(), source)
-    known = _known_md5s(con, list(by_md5))
-    new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
-    summary.files_unchanged += len(batch) - len(new)
-    if not new:
+def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary) -> None:
+    summary.files_seen += pending.files_seen
+    summary.bytes_read += pending.bytes_read
+    summary.files_unchanged += pending.files_seen - len(pending.new)
+    parsed, new = pending.result(), pending.new
+    if parsed is None:
         return
-    parsed = parse_batch([source.data for _, source in new])
 
     good: list[int] = []
     errors: list[tuple[str, str, str]] = []
@@ -177,14 +252,17 @@ def _drop_older_versions(con: duckdb.DuckDBPyConnection, files: list[tuple[str, 
     pairs = [(md5, beatmap_id) for md5, beatmap_id in files if beatmap_id is not None]
     if not pairs:
         return 0
-    con.execute("CREATE OR REPLACE TEMP TABLE incoming_files (md5 VARCHAR, beatmap_id BIGINT)")
-    con.executemany("INSERT INTO incoming_files VALUES (?, ?)", pairs)
-    old = [
-        row[0]
-        for row in con.execute(
-            """SELECT f.md5 FROM raw.osu_files f JOIN incoming_files i USING (beatmap_id) WHERE f.md5 <> i.md5"""
-        ).fetchall()
-    ]
+    incoming = pa.table({"md5": [p[0] for p in pairs], "beatmap_id": pa.array([p[1] for p in pairs], pa.int64())})
+    con.register("_kiai_incoming", incoming)
+    try:
+        old = [
+            row[0]
+            for row in con.execute(
+                "SELECT f.md5 FROM raw.osu_files f JOIN _kiai_incoming i USING (beatmap_id) WHERE f.md5 <> i.md5"
+            ).fetchall()
+        ]
+    finally:
+        con.unregister("_kiai_incoming")
     if old:
         for table in ("raw.osu_files", *PARSED_TABLES):
             con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($old))", {"old": old})
@@ -199,9 +277,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
         con.unregister("_kiai_batch")
 
 
-def _raw_table(
-    new: list[tuple[str, OsuSource]], good: list[int], parsed: ParsedBatch, now: dt.datetime
-) -> pa.Table:
+def _raw_table(new: list[tuple[str, OsuSource]], good: list[int], parsed: ParsedBatch, now: dt.datetime) -> pa.Table:
     return pa.table(
         {
             "md5": [new[i][0] for i in good],
@@ -267,9 +343,7 @@ def _insert_parsed(
     timing = {name: values[keep] for name, values in tp.items() if name != "file_index"}
     timing["point_index"] = timing["point_index"].astype(np.int32)
     timing["kiai"] = (timing["effects"] & 1) == 1
-    _insert(
-        con, "parsed.timing_points", pa.table({"md5": _md5_column(tp["file_index"][keep], md5s), **timing})
-    )
+    _insert(con, "parsed.timing_points", pa.table({"md5": _md5_column(tp["file_index"][keep], md5s), **timing}))
 
     br = parsed.breaks
     keep = np.isin(br["file_index"], good)

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 UTF8_BOM = b"\xef\xbb\xbf"
 DEFAULT_VERSION = 14  # what osu! assumes for a file without a header
 HEADER_RE = re.compile(rb"^[ \t\r\n]*osu file format v(\d+)")
-# osu! only treats a line as a section header when it starts with '[' (trailing spaces allowed)
-SECTION_RE = re.compile(rb"^\[([A-Za-z]+)\][ \t]*\r?$", re.MULTILINE)
-BREAK_RE = re.compile(
-    rb"^[ \t]*(?:2|Break)[ \t]*,[ \t]*([^,\r\n]+?)[ \t]*,[ \t]*([^,\r\n]+?)[ \t]*\r?$", re.MULTILINE
-)
+BREAK_RE = re.compile(rb"^[ \t]*(?:2|Break)[ \t]*,[ \t]*([^,\r\n]+?)[ \t]*,[ \t]*([^,\r\n]+?)[ \t]*\r?$", re.MULTILINE)
 KNOWN_SECTIONS = {
     b"General",
     b"Editor",
@@ -39,30 +35,15 @@ class OsuParseError(ValueError):
 
 
 @dataclass
-class TimingPoints:
-    """The [TimingPoints] lines that parsed, in file order, as plain lists."""
-
-    time_ms: list[float] = field(default_factory=list)
-    beat_length: list[float] = field(default_factory=list)
-    meter: list[int] = field(default_factory=list)
-    sample_set: list[int] = field(default_factory=list)
-    sample_index: list[int] = field(default_factory=list)
-    volume: list[int] = field(default_factory=list)
-    uninherited: list[bool] = field(default_factory=list)
-    effects: list[int] = field(default_factory=list)
-
-
-@dataclass
 class FileSections:
     """Everything but the hit objects, for one file."""
 
     format_version: int
     time_offset: int
     metadata: dict[str, object]
-    timing: TimingPoints
     breaks: list[tuple[int, int]]
-    hit_objects: bytes  # the raw [HitObjects] section, ending with a newline
-    skipped_lines: int = 0
+    timing_points: bytes  # the raw [TimingPoints] section
+    hit_objects: bytes  # the raw [HitObjects] section
 
 
 def normalise_bytes(data: bytes) -> bytes:
@@ -75,6 +56,26 @@ def normalise_bytes(data: bytes) -> bytes:
         except UnicodeDecodeError as exc:
             raise OsuParseError(f"broken UTF-16 text ({exc.reason})") from None
     return data
+
+
+def find_sections(data: bytes) -> dict[bytes, bytes]:
+    """Known sections by name → their body (first occurrence wins). Uses bytes.find, not a regex scan."""
+    headers: list[tuple[int, int, bytes]] = []  # (header start, body start, name)
+    position = 0 if data.startswith(b"[") else data.find(b"\n[")
+    while position != -1:
+        start = position if data.startswith(b"[", position) else position + 1
+        close = data.find(b"]", start, start + 40)
+        line_end = data.find(b"\n", start)
+        line_end = len(data) if line_end == -1 else line_end
+        if close != -1 and close < line_end and not data[close + 1 : line_end].strip():
+            headers.append((start, line_end + 1, data[start + 1 : close]))
+        position = data.find(b"\n[", start)
+    sections: dict[bytes, bytes] = {}
+    for index, (_, body_start, name) in enumerate(headers):
+        body_end = headers[index + 1][0] if index + 1 < len(headers) else len(data)
+        if name in KNOWN_SECTIONS and name not in sections:
+            sections[name] = data[body_start:body_end]
+    return sections
 
 
 def _text(value: bytes) -> str:
@@ -101,54 +102,11 @@ def _key_values(body: bytes) -> dict[str, str]:
     return result
 
 
-def _int_field(parts: list[bytes], index: int, default: int) -> int:
-    if len(parts) <= index:
-        return default
-    return int(float(parts[index]))
-
-
-def parse_timing_points(body: bytes, offset: int) -> tuple[TimingPoints, int]:
-    """Parse [TimingPoints]: fewer than 7 fields means uninherited, fewer than 8 means no effects."""
-    points = TimingPoints()
-    skipped = 0
-    for raw_line in body.splitlines():
-        line = raw_line.strip()
-        if not line or line.startswith(b"//"):
-            continue
-        parts = line.split(b",")
-        try:
-            if len(parts) < 2:
-                raise ValueError("a timing point needs a time and a beat length")
-            time = float(parts[0]) + offset
-            beat_length = float(parts[1])  # NaN is allowed: some maps use it to disable slider ticks
-            if not math.isfinite(time) or math.isinf(beat_length):
-                raise ValueError("time and beat length must be finite")
-            meter_text = parts[2].strip() if len(parts) > 2 else b""
-            meter = 4 if not meter_text or meter_text.startswith(b"0") else int(float(meter_text))
-            uninherited = parts[6].strip().startswith(b"1") if len(parts) > 6 else True
-            row = (
-                meter,
-                _int_field(parts, 3, 0),
-                _int_field(parts, 4, 0),
-                _int_field(parts, 5, 100),
-                _int_field(parts, 7, 0),
-            )
-        except (ValueError, OverflowError):
-            skipped += 1
-            continue
-        points.time_ms.append(time)
-        points.beat_length.append(beat_length)
-        points.meter.append(row[0])
-        points.sample_set.append(row[1])
-        points.sample_index.append(row[2])
-        points.volume.append(row[3])
-        points.uninherited.append(uninherited)
-        points.effects.append(row[4])
-    return points, skipped
-
-
 def parse_breaks(body: bytes, offset: int) -> list[tuple[int, int]]:
-    breaks = []
+    """Break periods (`2,start,end` or `Break,start,end`) from [Events]; storyboard lines are ignored."""
+    breaks: list[tuple[int, int]] = []
+    if b"2" not in body and b"Break" not in body:
+        return breaks
     for start_text, end_text in BREAK_RE.findall(body):
         start, end = _number(_text(start_text)), _number(_text(end_text))
         if start is None or end is None:
@@ -182,13 +140,7 @@ def split_file(data: bytes) -> FileSections:
     """Split one file into its sections and parse all but [HitObjects]."""
     data = normalise_bytes(data)
     header = HEADER_RE.match(data)
-    sections: dict[bytes, bytes] = {}
-    matches = list(SECTION_RE.finditer(data))
-    for index, match in enumerate(matches):
-        name = match.group(1)
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(data)
-        if name in KNOWN_SECTIONS and name not in sections:
-            sections[name] = data[match.end() : end]
+    sections = find_sections(data)
     if header is None and not sections:
         raise OsuParseError("not an .osu file: no 'osu file format' header and no known section")
     version = int(header.group(1)) if header else DEFAULT_VERSION
@@ -219,9 +171,12 @@ def split_file(data: bytes) -> FileSections:
         number = _number(values.get("Metadata", {}).get(key, ""))
         metadata[column] = int(number) if number is not None and 0 < number < 2**62 else None
 
-    timing, skipped = parse_timing_points(sections.get(b"TimingPoints", b""), offset)
     breaks = parse_breaks(sections.get(b"Events", b""), offset)
-    hit_objects = sections.get(b"HitObjects", b"")
-    if hit_objects and not hit_objects.endswith(b"\n"):
-        hit_objects += b"\n"
-    return FileSections(version, offset, metadata, timing, breaks, hit_objects, skipped)
+    return FileSections(
+        version,
+        offset,
+        metadata,
+        breaks,
+        sections.get(b"TimingPoints", b""),
+        sections.get(b"HitObjects", b""),
+    )

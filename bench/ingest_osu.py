@@ -1,0 +1,104 @@
+"""Benchmark: `kiai ingest osu-files` end to end vs rosu-pp-py's parse-only loop on the same files.
+
+    python bench/ingest_osu.py [--files 5000]
+
+Builds a corpus from the real fixtures (each copy made distinct by a trailing comment, named
+`{id}.osu`), runs the real CLI in a subprocess on a fresh warehouse (parse + land in DuckDB),
+then parses the same files with rosu-pp-py, and prints hit objects/s for both, their ratio, and
+kiai's peak RSS at two corpus sizes (memory must not grow with the corpus).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "osu"
+WORK = ROOT / "bench" / ".work" / "ingest_osu"
+BAR = 0.5  # end to end at >= 0.5x rosu-pp-py's parse-only rate
+
+
+def build_corpus(folder: Path, n_files: int) -> list[Path]:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    sources = [p.read_bytes() for p in sorted(FIXTURES.glob("*.osu"))]
+    paths = []
+    for i in range(n_files):
+        path = folder / f"{1_000_000 + i}.osu"
+        data = re.sub(rb"(?m)^BeatmapID:.*$", f"BeatmapID:{1_000_000 + i}".encode(), sources[i % len(sources)])
+        path.write_bytes(data + (b"" if data.endswith(b"\n") else b"\n") + f"// bench copy {i}\n".encode())
+        paths.append(path)
+    return paths
+
+
+def run_kiai(folder: Path, db: Path) -> tuple[float, int]:
+    """Seconds and peak RSS (bytes) of one `kiai ingest osu-files` run in a child process."""
+    db.unlink(missing_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "kiai", "--db", str(db), "ingest", "osu-files", str(folder)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) * 1024
+
+
+def count_objects(db: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM parsed.hit_objects").fetchone()[0]
+
+
+def run_rosu(paths: list[Path]) -> tuple[float, int]:
+    import rosu_pp_py
+
+    started = time.perf_counter()
+    objects = 0
+    for path in paths:
+        objects += rosu_pp_py.Beatmap(path=str(path)).n_objects
+    return time.perf_counter() - started, objects
+
+
+def main() -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=5000)
+    args = parser.parse_args()
+    half = build_corpus(WORK / "half", args.files // 2)
+    full = build_corpus(WORK / "full", args.files)
+    db = WORK / "bench.duckdb"
+    run_rosu(full)  # warm the page cache for both contenders
+    half_seconds, half_rss = run_kiai(WORK / "half", db)
+    kiai_seconds, kiai_rss = run_kiai(WORK / "full", db)
+    objects = count_objects(db)
+    rosu_seconds, rosu_objects = run_rosu(full)
+    kiai_rate, rosu_rate = objects / kiai_seconds, rosu_objects / rosu_seconds
+    print(f"corpus: {len(full):,} files, {objects:,} hit objects (rosu-pp-py counts {rosu_objects:,})")
+    print(f"kiai ingest (parse + land in DuckDB, end to end): {kiai_seconds:6.2f} s  {kiai_rate:12,.0f} hit objects/s")
+    print(f"rosu-pp-py parse only:                           {rosu_seconds:6.2f} s  {rosu_rate:12,.0f} hit objects/s")
+    print(f"ratio kiai / rosu-pp-py: {kiai_rate / rosu_rate:.2f}  (bar >= {BAR})")
+    print(
+        f"kiai peak RSS: {half_rss / 2**20:,.0f} MiB at {len(half):,} files ({half_seconds:.2f} s), "
+        f"{kiai_rss / 2**20:,.0f} MiB at {len(full):,} files"
+    )
+    return {
+        "kiai_rate": kiai_rate,
+        "rosu_rate": rosu_rate,
+        "ratio": kiai_rate / rosu_rate,
+        "peak_rss_mib": kiai_rss / 2**20,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The .osu parser on the real fixtures (checked against rosu-pp-py) and on crafted edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import rosu_pp_py
+from conftest import OSU_FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiai.osu import KINDS, parse_batch
+from kiai.osu.bpm import most_common_bpm
+from kiai.osu.numparse import parse_decimal
+
+FIXTURE_FILES = sorted(OSU_FIXTURES.glob("*.osu"))
+ROSU_MODES = {"GameMode.Osu": 0, "GameMode.Taiko": 1, "GameMode.Catch": 2, "GameMode.Mania": 3}
+
+
+@pytest.fixture(scope="module")
+def fixtures_batch():
+    return parse_batch([path.read_bytes() for path in FIXTURE_FILES])
+
+
+def one(text: str | bytes):
+    """Parse one file; return (metadata, hit objects as row dicts, timing columns, breaks)."""
+    batch = parse_batch([text.encode() if isinstance(text, str) else text])
+    parsed = batch.files[0]
+    ho = batch.hit_objects
+    rows = [
+        {
+            "time": int(ho.time_ms[i]),
+            "x": int(ho.x[i]),
+            "y": int(ho.y[i]),
+            "kind": KINDS[ho.kind[i]],
+            "new_combo": bool(ho.new_combo[i]),
+            "end": int(ho.end_time_ms[i]) if ho.end_time_valid[i] else None,
+            "slides": int(ho.slides[i]),
+            "length": float(ho.length[i]),
+        }
+        for i in range(len(ho))
+    ]
+    return parsed, rows, batch.timing_points, batch.breaks
+
+
+def test_every_fixture_parses(fixtures_batch):
+    assert len(FIXTURE_FILES) == 43
+    errors = {path.name: f.error for path, f in zip(FIXTURE_FILES, fixtures_batch.files, strict=True) if f.error}
+    assert errors == {}
+    assert all(f.metadata["skipped_lines"] == 0 for f in fixtures_batch.files)
+
+
+@pytest.mark.parametrize("index", range(len(FIXTURE_FILES)), ids=[p.name for p in FIXTURE_FILES])
+def test_agrees_with_rosu_pp(fixtures_batch, index):
+    """Mode, format version, object counts and the most common BPM equal rosu-pp-py's."""
+    path = FIXTURE_FILES[index]
+    theirs = rosu_pp_py.Beatmap(path=str(path))
+    meta = fixtures_batch.files[index].metadata
+    assert meta["mode"] == ROSU_MODES[str(theirs.mode)]
+    assert meta["format_version"] == theirs.version
+    counts = (meta["n_circles"], meta["n_sliders"], meta["n_spinners"], meta["n_holds"])
+    assert counts == (theirs.n_circles, theirs.n_sliders, theirs.n_spinners, theirs.n_holds)
+
+    ho, tp = fixtures_batch.hit_objects, fixtures_batch.timing_points
+    mine = ho.file_index == index
+    ends = np.where(ho.end_time_valid[mine], ho.end_time_ms[mine], ho.time_ms[mine])
+    points = tp["file_index"] == index
+    uninherited = tp["uninherited"][points]
+    last = ends.max() if mine.any() else (tp["time_ms"][points].max() if points.any() else 0)
+    bpm = most_common_bpm(tp["time_ms"][points][uninherited], tp["beat_length"][points][uninherited], last)
+    if not uninherited.any():
+        # No timing point at all: osu! falls back to its default beat length (1000 ms, 60 BPM);
+        # rosu-pp-py divides by a zero beat length and reports infinity.
+        assert math.isinf(theirs.bpm) and bpm == 60.0
+    else:
+        assert bpm == pytest.approx(theirs.bpm, rel=1e-9)
+
+
+V14 = """osu file format v14
+
+[General]
+Mode: 0
+
+[Difficulty]
+HPDrainRate:5
+CircleSize:4
+OverallDifficulty:8
+SliderMultiplier:1.5
+SliderTickRate:1
+
+[TimingPoints]
+0,500,4,2,0,60,1,0
+1000,-50,4,2,0,60,0,1
+2000,500,4,2,0,60
+3000,-200
+
+[HitObjects]
+100,100,500,1,0,0:0:0:0:
+100,100,1000,2,0,B|200:100|300:100,2,150
+100,100,2000,6,0,L|200:100,1,75
+256,192,2500,12,0,4000,0:0:0:0:
+"""
+
+
+def test_slider_end_times_use_multiplier_velocity_and_slides():
+    meta, rows, timing, _ = one(V14)
+    assert meta.error is None
+    circle, fast_slider, slider, spinner = rows
+    # SV 2 at 1000 (beat length -50): 1.5 * 100 * 2 / 500 = 0.6 px/ms; 2 slides x 150 px = 500 ms
+    assert (fast_slider["kind"], fast_slider["slides"], fast_slider["end"]) == ("slider", 2, 1500)
+    # uninherited point at 2000 resets SV to 1: 0.3 px/ms, 75 px = 250 ms
+    assert (slider["kind"], slider["new_combo"], slider["end"]) == ("slider", True, 2250)
+    assert (spinner["kind"], spinner["end"]) == ("spinner", 4000)
+    assert circle["end"] == circle["time"] == 500
+    # AR defaults to OD in files without ApproachRate
+    assert meta.metadata["ar"] == 8
+    # 6 fields: uninherited, no effects; 2 fields: uninherited too (no 7th field)
+    assert list(timing["uninherited"]) == [True, False, True, True]
+    assert list(timing["effects"]) == [0, 1, 0, 0]
+    assert list(timing["volume"]) == [60, 60, 60, 100]
+
+
+def test_old_format_times_get_osu_offset_and_trailing_empty_field():
+    text = "osu file format v3\r\n\r\n[TimingPoints]\r\n1600,422.5\r\n\r\n[HitObjects]\r\n128,304,16811,1,0,\r\n"
+    meta, rows, timing, _ = one(text)
+    assert meta.metadata["format_version"] == 3
+    assert rows[0]["time"] == 16811 + 24  # osu! adds 24 ms below v5; stored times are as played
+    assert timing["time_ms"][0] == 1600 + 24
+
+
+def test_bom_blank_lines_comments_junk_and_floats():
+    text = (
+        "\ufeff\n\n   osu file format v14\n\n[Metadata]\nTitle: Héllo\nBeatmapID:77\n\n[HitObjects]\n"
+        "// a comment\n"
+        "this is junk\n"
+        "1,2\n"
+        "256.9,-10.5,1000.7,1,0\n"
+        "50,60,2000,0,0\n"  # no type bit: skipped like osu! does
+        "  10 , 20 , 3000 , 1 , 0\n"  # spaces: read by the slow path
+    )
+    meta, rows, _, _ = one(text.encode("utf-8"))
+    assert meta.metadata["title"] == "Héllo" and meta.metadata["beatmap_id"] == 77
+    assert [(r["x"], r["y"], r["time"]) for r in rows] == [(256, -10, 1000), (10, 20, 3000)]
+    assert meta.metadata["skipped_lines"] == 3
+
+
+def test_no_header_defaults_to_v14_and_missing_sections():
+    meta, rows, timing, breaks = one("[HitObjects]\n64,64,100,1,0\n")
+    assert meta.metadata["format_version"] == 14 and meta.metadata["mode"] == 0
+    assert len(rows) == 1 and len(timing["time_ms"]) == 0 and len(breaks["start_ms"]) == 0
+    assert meta.metadata["slider_multiplier"] == 1.4
+
+
+def test_mania_holds_and_breaks():
+    text = (
+        'osu file format v14\n[General]\nMode: 3\n[Events]\n0,0,"bg.jpg"\n2,5000,8000\nBreak,9000,9500\n'
+        "[HitObjects]\n64,192,1000,128,0,1500:0:0:0:0:\n192,192,1200,1,0,0:0:0:0:\n"
+    )
+    meta, rows, _, breaks = one(text)
+    assert [r["kind"] for r in rows] == ["hold", "circle"]
+    assert rows[0]["end"] == 1500
+    assert list(zip(breaks["start_ms"], breaks["end_ms"], strict=True)) == [(5000, 8000), (9000, 9500)]
+    assert meta.metadata["n_holds"] == 1
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "not an .osu file"),
+        (b"<!DOCTYPE html><html><body>Not found</body></html>", "not an .osu file"),
+        (b"osu file format v14\n[General]\nMode: 7\n", "unknown mode"),
+    ],
+)
+def test_unusable_files_become_errors(data, message):
+    batch = parse_batch([data, V14.encode()])
+    assert message in batch.files[0].error
+    assert batch.files[1].error is None and len(batch.hit_objects) == 4  # the other file is unaffected
+
+
+def test_kiai_and_same_timestamp_timing_fixture(fixtures_batch):
+    index = [p.name for p in FIXTURE_FILES].index("overlapping-control-points.osu")
+    tp = fixtures_batch.timing_points
+    mine = tp["file_index"] == index
+    raw = (OSU_FIXTURES / "overlapping-control-points.osu").read_text().split("[TimingPoints]")[1]
+    lines = [line for line in raw.strip().splitlines() if line.strip() and "," in line]
+    assert mine.sum() == len(lines)
+    assert list(tp["effects"][mine] & 1) == [int(line.split(",")[7]) & 1 for line in lines]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_parse_or_fail_cleanly(data):
+    batch = parse_batch([data])
+    result = batch.files[0]
+    assert (result.error is None) != (not result.metadata)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="0123456789.-+e ,:|BLPnaNIf\r\n", max_size=60).map(
+            lambda s: "osu file format v14\n[HitObjects]\n" + s
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_hit_object_noise_never_crashes(texts):
+    batch = parse_batch([t.encode() for t in texts])
+    assert len(batch.files) == len(texts)
+    assert np.all(batch.hit_objects.file_index < len(texts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(-(10**9), 10**9).map(str),
+            st.decimals(-1e6, 1e6, places=6).map(str),
+            st.text(alphabet="0123456789.-", max_size=10),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_vectorised_numbers_agree_with_python_float(fields):
+    data = ",".join(fields).encode()
+    starts, position = [], 0
+    for field in fields:
+        starts.append(position)
+        position += len(field) + 1
+    start = np.array(starts, dtype=np.int64)
+    values, ok = parse_decimal(np.frombuffer(data, np.uint8), start, start + [len(f) for f in fields])
+    for field, value, good in zip(fields, values, ok, strict=True):
+        if good:
+            assert value == pytest.approx(float(field), rel=1e-12, abs=1e-12)
