@@ -47,9 +47,7 @@ def expand(inputs: list[str | Path]) -> list[Path]:
             continue
         path = Path(text)
         if path.is_dir():
-            paths.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".osu", ".osz"))
-            )
+            paths.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".osu", ".osz")))
         elif path.is_file():
             paths.append(path)
         else:
