@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from kiai import __version__
-from kiai.cli import fetch_cmd, import_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
+from kiai.cli import demo_cmd, fetch_cmd, import_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
 from kiai.cli._common import err_console, state
 from kiai.errors import KiaiError
 
@@ -49,12 +49,20 @@ models_cmd.register(app)
 fetch_cmd.register(app)
 
 
+demo_cmd.register(app)
+
+
+def build_command() -> typer.main.TyperGroup:
+    """The app as a click command, with the options Typer cannot declare patched in."""
+    command = typer.main.get_command(app)
+    sql_cmd.patch_command(command.commands["sql"])
+    return command
+
+
 def main() -> None:
     """Entry point: run the app; expected failures print one line, Ctrl-C exits 130."""
     try:
-        command = typer.main.get_command(app)
-        sql_cmd.patch_command(command.commands["sql"])
-        command(prog_name="kiai")
+        build_command()(prog_name="kiai")
     except KiaiError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
