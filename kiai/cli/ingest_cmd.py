@@ -15,9 +15,7 @@ app = typer.Typer(help="Land local files in the warehouse.", no_args_is_help=Tru
 
 @app.command("osu-files")
 def osu_files(
-    inputs: list[str] = typer.Argument(
-        ..., metavar="PATH...", help="Files, folders, globs, .osz or *.tar.bz2."
-    ),
+    inputs: list[str] = typer.Argument(..., metavar="PATH...", help="Files, folders, globs, .osz or *.tar.bz2."),
 ) -> None:
     """Parse .osu files into parsed.* and keep their bytes in raw.osu_files (idempotent, resumable)."""
     paths = expand(inputs)
