@@ -47,12 +47,20 @@ def fast_csv(values: bytes, width: int) -> tuple[bytes, int] | None:
     """
     if b"\x00" in values or b"\x1a" in values or b"_binary" in values:
         return None
-    text = values
-    if b"\\\\" in text:
-        text = text.replace(b"\\\\", b"\x00")
-    if b"\\'" in text:
-        text = text.replace(b"\\'", b"\x1a")  # now every ' opens or closes a string
-    skeleton = _STRING.sub(b"''", text)
+    backslashes = values.count(b"\\")
+    if backslashes and backslashes == values.count(b'\\"'):
+        # The common case (JSON text): every escape is \", so every ' opens or closes a string.
+        text = values.translate(None, b"\\")
+        parts, quotes = text.split(b"'"), True
+    else:
+        text = values
+        if backslashes:
+            text = text.replace(b"\\\\", b"\x00").replace(b"\\'", b"\x1a")  # now the same holds
+        parts = text.split(b"'")
+        quotes = False
+    if len(parts) % 2 == 0:
+        return None  # an unterminated string
+    skeleton = b"''".join(parts[::2])
     rows = skeleton.count(b"),(") + 1
     if (
         skeleton[:1] != b"("
@@ -60,21 +68,22 @@ def fast_csv(values: bytes, width: int) -> tuple[bytes, int] | None:
         or skeleton.count(b"(") != rows
         or skeleton.count(b")") != rows
         or skeleton.replace(b",''", b",0").replace(b"(''", b"(0").translate(None, _OUTSIDE_STRINGS)
-        or text.count(b"),(") != rows - 1  # a string holds "),("
     ):
         return None
-    if b"\x1a" in text:
+    if not quotes:
         text = text.replace(b"\x1a", b"''")
-    if b"\\" in text:
-        text = text.replace(b'\\"', b'"')
         if b"\\" in text:
+            text = text.replace(b'\\"', b'"')
             for escaped, byte in _QUICK_ESCAPES:
-                text = text.replace(escaped, byte)
+                if escaped in text:
+                    text = text.replace(escaped, byte)
             if b"\\" in text:
                 return None  # rarer escapes (\\0, \\t, \\%, …): the exact path knows them all
-    if b"\x00" in text:
         text = text.replace(b"\x00", b"\\")
-    return text[1:-1].replace(b"),(", b"\n") + b"\n", rows
+    csv = text[1:-1].replace(b"),(", b"\n")
+    if csv.count(b"\n") - text.count(b"\n") != rows - 1:
+        return None  # a string holds "),("
+    return csv + b"\n", rows
 
 
 def _unescape(raw: bytes) -> bytes:
