@@ -206,7 +206,7 @@ def _read_csv(path: str, schema: TableSchema) -> str:
     columns = ", ".join(f"'{c.name}': '{c.csv_type}'" for c in schema.columns)
     return (
         f"read_csv('{path}', header=false, delim=',', quote='''', escape='''', nullstr='NULL',"
-        f" allow_quoted_nulls=false, auto_detect=false, strict_mode=true, columns={{{columns}}})"
+        f" allow_quoted_nulls=false, auto_detect=false, strict_mode=true, new_line='\\n', columns={{{columns}}})"
     )
 
 
