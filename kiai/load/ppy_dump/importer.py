@@ -32,6 +32,7 @@ SCHEMA = "ppy"
 READ_CHUNK = 8 << 20
 BATCH_BYTES = 32 << 20
 MAX_STATEMENT = 64 << 20
+MEMORY_LIMIT = "512MB"  # DuckDB's share while importing: peak RSS stays under 1 GiB at any dump size
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {SCHEMA}.import_log (
@@ -100,7 +101,29 @@ class _Batch:
     size: int = 0
 
 
-def _statements(stream, name: str, stats: Stats, digest) -> Iterator[tuple[int, bytes]]:
+class _Hasher:
+    """sha256 on its own thread (hashlib releases the GIL), so hashing overlaps the rewriting."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.chunks.get()) is not None:
+            self.digest.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self.chunks.put(chunk)
+
+    def hexdigest(self) -> str:
+        self.chunks.put(None)
+        self.thread.join()
+        return self.digest.hexdigest()
+
+
+def _statements(stream, name: str, stats: Stats, digest: _Hasher) -> Iterator[tuple[int, bytes]]:
     """(line number, statement) for each statement (which ends with `;` at the end of a line)."""
     pending: list[bytes] = []
     pending_size = 0
@@ -279,29 +302,32 @@ class _Import:
         self.loader.submit(lambda: self.con.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})"))
 
     def read_file(self, source: Path, name: str, stream, started: dt.datetime) -> list[TableResult]:
-        digest = hashlib.sha256()
+        digest = _Hasher()
         before = self.stats.bytes_read
         tables: dict[str, TableSchema | None] = {}  # None: skipped by --tables/--exclude
         results: dict[str, TableResult] = {}
-        for line, statement in _statements(stream, name, self.stats, digest):
-            head = statement[:32].upper()
-            if head.startswith(b"INSERT"):
-                self._insert(name, line, statement, tables, results)
-            elif head.startswith(b"CREATE TABLE"):
-                try:
-                    schema = parse_create_table(statement.decode("utf-8"))
-                except (SchemaError, UnicodeDecodeError) as exc:
-                    raise DumpError(f"{name}:{line}: {exc}") from None
-                if not self.keep(schema.name):
-                    tables[schema.name.lower()] = None
-                    continue
-                tables[schema.name.lower()] = schema
-                results[schema.name.lower()] = TableResult(schema.name, name)
-                self.create(schema)
-            elif not _skippable(statement):
-                raise DumpError(f"{name}:{line}: statement not allowed in a dump: {_describe(statement)}")
-        self.flush()
-        size, sha = self.stats.bytes_read - before, digest.hexdigest()
+        try:
+            for line, statement in _statements(stream, name, self.stats, digest):
+                head = statement[:32].upper()
+                if head.startswith(b"INSERT"):
+                    self._insert(name, line, statement, tables, results)
+                elif head.startswith(b"CREATE TABLE"):
+                    try:
+                        schema = parse_create_table(statement.decode("utf-8"))
+                    except (SchemaError, UnicodeDecodeError) as exc:
+                        raise DumpError(f"{name}:{line}: {exc}") from None
+                    if not self.keep(schema.name):
+                        tables[schema.name.lower()] = None
+                        continue
+                    tables[schema.name.lower()] = schema
+                    results[schema.name.lower()] = TableResult(schema.name, name)
+                    self.create(schema)
+                elif not _skippable(statement):
+                    raise DumpError(f"{name}:{line}: statement not allowed in a dump: {_describe(statement)}")
+            self.flush()
+        finally:
+            sha = digest.hexdigest()  # also stops the hashing thread on errors
+        size = self.stats.bytes_read - before
         for result in results.values():
             self._log(source, name, result, size, sha, started)
         return list(results.values())
@@ -390,6 +416,8 @@ def import_dump(
 
     meter = Meter()
     workdir = Path(tempfile.mkdtemp(prefix="kiai-dump-"))
+    (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("BEGIN TRANSACTION")
     job = _Import(con, keep, workdir)
     seen: dict[str, str] = {}
@@ -409,10 +437,14 @@ def import_dump(
     except BaseException:
         job.loader.abort()
         con.execute("ROLLBACK")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    con.execute("COMMIT")
+    try:
+        con.execute("COMMIT")
+    finally:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
     if allow:
         missing = allow - {r.name.lower() for r in job.stats.tables}
         if missing:
