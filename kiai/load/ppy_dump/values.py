@@ -45,19 +45,20 @@ def fast_csv(values: bytes, width: int) -> tuple[bytes, int] | None:
     Every check here is a bytes operation over the whole statement. What they leave to DuckDB:
     the number of values in each row and the type of each unquoted value (strict CSV, typed columns).
     """
-    if b"\x00" in values or b"\x1a" in values or b"_binary" in values:
-        return None
-    backslashes = values.count(b"\\")
-    if backslashes and backslashes == values.count(b'\\"'):
-        # The common case (JSON text): every escape is \", so every ' opens or closes a string.
-        text = values.translate(None, b"\\")
-        parts, quotes = text.split(b"'"), True
+    # `_binary` and any other word outside strings fails the character check below.
+    text = values.translate(None, b"\\")
+    backslashes = len(values) - len(text)
+    if not backslashes or backslashes == values.count(b'\\"'):
+        # The common case (JSON text): no escape but \", so every ' opens or closes a string.
+        quotes = True
     else:
+        if b"\x00" in values or b"\x1a" in values:
+            return None  # the placeholders below would be ambiguous
         text = values
         if backslashes:
             text = text.replace(b"\\\\", b"\x00").replace(b"\\'", b"\x1a")  # now the same holds
-        parts = text.split(b"'")
         quotes = False
+    parts = text.split(b"'")
     if len(parts) % 2 == 0:
         return None  # an unterminated string
     skeleton = b"''".join(parts[::2])
@@ -81,8 +82,8 @@ def fast_csv(values: bytes, width: int) -> tuple[bytes, int] | None:
                 return None  # rarer escapes (\\0, \\t, \\%, …): the exact path knows them all
         text = text.replace(b"\x00", b"\\")
     csv = text[1:-1].replace(b"),(", b"\n")
-    if csv.count(b"\n") - text.count(b"\n") != rows - 1:
-        return None  # a string holds "),("
+    if csv.count(b"\n") - (0 if quotes else text.count(b"\n")) != rows - 1:
+        return None  # a string holds "),(" (with only \" escapes, no other newline can be there)
     return csv + b"\n", rows
 
 
