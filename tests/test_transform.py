@@ -92,7 +92,7 @@ def test_first_build_materialises_versions_behind_stable_views(con, sql_dir):
     expected = con.execute("SELECT count(*) FROM parsed.hit_objects WHERE x > 100").fetchone()[0]
     assert con.execute("SELECT objects FROM features.summary").fetchone()[0] == expected
     assert con.execute("SELECT maps FROM features.summary").fetchone()[0] == 3
-    log = con.execute("SELECT model, status, rows FROM kiai.kiai.model_builds ORDER BY started_at").fetchall()
+    log = con.execute("SELECT model, status, rows FROM kiai.model_builds ORDER BY started_at").fetchall()
     assert [(m, s) for m, s, _ in log] == [("objs", "built"), ("per_map", "built"), ("summary", "built")]
     assert log[1][2] == 3
 
@@ -165,7 +165,7 @@ def test_failing_test_stops_downstream_and_keeps_previous_current(con, sql_dir):
     assert failed.label == "unique(md5)" and failed.failures == 3
     assert failed.samples and failed.columns == ["md5", "duplicates"]
     assert current_fingerprints(con) == before  # the stable name still shows the last good version
-    log = dict(con.execute("SELECT model, status FROM kiai.kiai.model_builds WHERE status <> 'built'").fetchall())
+    log = dict(con.execute("SELECT model, status FROM kiai.model_builds WHERE status <> 'built'").fetchall())
     assert log == {"per_map": "tests_failed", "summary": "skipped"}
 
 
@@ -240,7 +240,7 @@ SELECT DISTINCT md5 FROM parsed.hit_objects WHERE md5 <> '{{ var("drop", "m2") }
     )
     report = build(con, sql_dir)
     assert report.ok
-    counts = con.execute("SELECT counts FROM kiai.kiai.model_builds WHERE model = 'flagged'").fetchone()[0]
+    counts = con.execute("SELECT counts FROM kiai.model_builds WHERE model = 'flagged'").fetchone()[0]
     assert counts == '{"left_out": 1}'
     report = build(con, sql_dir, variables={"drop": "zzz"})
     assert statuses(report)["flagged"] == "tests_failed"
