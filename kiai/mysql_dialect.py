@@ -98,14 +98,21 @@ def _show_tables(schema: str | None, like: str | None) -> str:
 
 
 def _show_columns(schema: str | None, table: str) -> str:
-    where_schema = f"table_schema = {_quote(schema)}" if schema else f"table_schema = {_schema_of(table)}"
-    return (
+    in_schema = f"table_schema = {_quote(schema)}" if schema else f"table_schema = {_schema_of(table)}"
+    where = f"table_name = {_quote(table)} AND {in_schema} AND table_catalog = current_database()"
+    missing = _quote(f"Table '{schema + '.' if schema else ''}{table}' doesn't exist")
+    listing = (
         'SELECT column_name AS "Field", lower(data_type) AS "Type", '
         "CASE WHEN is_nullable = 'YES' THEN 'YES' ELSE 'NO' END AS \"Null\", '' AS \"Key\", "
-        'column_default AS "Default", \'\' AS "Extra" FROM information_schema.columns '
-        f"WHERE table_name = {_quote(table)} AND {where_schema} AND table_catalog = current_database() "
-        "ORDER BY ordinal_position"
+        'column_default AS "Default", \'\' AS "Extra", ordinal_position AS _position '
+        f"FROM information_schema.columns WHERE {where}"
     )
+    # A second branch that only has a row (raising the error) when the table is missing.
+    absent = (
+        f"SELECT error({missing}), NULL, NULL, NULL, NULL, NULL, NULL "
+        f"WHERE NOT EXISTS (SELECT 1 FROM information_schema.tables WHERE {where})"
+    )
+    return f"SELECT * EXCLUDE (_position) FROM ({listing} UNION ALL {absent}) ORDER BY _position"
 
 
 def _fix_functions(tree: exp.Expression) -> exp.Expression:

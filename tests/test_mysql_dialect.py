@@ -43,6 +43,11 @@ def test_show_columns_and_describe_list_the_dump_columns(db: Path) -> None:
         assert by_name["ended_at"]["Type"] == "timestamp" and by_name["pp"]["Null"] == "YES"
 
 
+def test_describe_of_a_missing_table_is_an_error(db: Path) -> None:
+    out = mysql(db, "DESCRIBE nosuchtable", check=False)
+    assert out.returncode == 1 and "Table 'nosuchtable' doesn't exist" in out.stderr
+
+
 def test_show_tables_lists_the_ppy_tables(db: Path) -> None:
     names = mysql(db, "SHOW TABLES").stdout.splitlines()
     assert names[0] == "Tables_in_kiai"

@@ -189,7 +189,7 @@ def dump_files(paths: list[Path], meter: Meter) -> Iterator[DumpFile]:
                 yield DumpFile(named, path.name, _Counting(raw, meter))  # type: ignore[arg-type]
             continue
         try:
-            with bz2_stream(path, meter) as stream, tarfile.open(fileobj=stream, mode="r|") as archive:
+            with bz2_stream(path, meter) as stream, tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as archive:
                 for member in archive:
                     if member.isfile() and member.name.endswith(".sql"):
                         handle = archive.extractfile(member)
