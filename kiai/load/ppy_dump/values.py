@@ -36,7 +36,7 @@ class ValuesError(ValueError):
     """A VALUES list that is not a list of literal tuples of the right width."""
 
 
-_OUTSIDE_STRINGS = b"0123456789.eE+-NUL,()"
+_OUTSIDE_STRINGS = b"0123456789.eE+-NUL,()'"
 
 
 def fast_csv(values: bytes, width: int) -> tuple[bytes, int] | None:
@@ -61,14 +61,15 @@ def fast_csv(values: bytes, width: int) -> tuple[bytes, int] | None:
     parts = text.split(b"'")
     if len(parts) % 2 == 0:
         return None  # an unterminated string
-    skeleton = b"''".join(parts[::2])
+    skeleton = b"''".join(parts[::2])  # the text outside strings, each string shown as ''
     rows = skeleton.count(b"),(") + 1
     if (
         skeleton[:1] != b"("
         or skeleton[-1:] != b")"
         or skeleton.count(b"(") != rows
         or skeleton.count(b")") != rows
-        or skeleton.replace(b",''", b",0").replace(b"(''", b"(0").translate(None, _OUTSIDE_STRINGS)
+        or skeleton.translate(None, _OUTSIDE_STRINGS)
+        or skeleton.count(b",''") + skeleton.count(b"(''") != len(parts) // 2  # every string starts a value
     ):
         return None
     if not quotes:
