@@ -1,8 +1,10 @@
 """The `.sql` files of a dump, read as streams: plain files, folders, or a `.tar.bz2` never unpacked to disk.
 
-bzip2 is the slow part of reading an archive. Measured here on a 2-core machine (see bench/import_dump.py):
-Python's bz2 about 32 MB/s of output, `lbzip2` (Debian package) and `indexed_bzip2` (PyPI) use every
-core. The first one available in `ORDER` is used; `KIAI_BZ2=python|lbzip2|indexed_bzip2` forces one.
+bzip2 is the slow part of reading an archive: about 35 MB/s of output per CPU-second whichever
+decompressor runs it (measured here with bench/import_dump.py on the 780 MB benchmark dump: Python's
+bz2 36, indexed_bzip2 34, lbzip2 through a pipe 13 with both cores busy). indexed_bzip2 (PyPI) spreads
+the work over every idle core, so it comes first; Python's bz2 is the fallback; lbzip2 (a Debian
+package) only when asked for. `KIAI_BZ2=python|indexed_bzip2|lbzip2` forces one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import BinaryIO
 
 from kiai.errors import KiaiError
 
-ORDER = ("lbzip2", "indexed_bzip2", "python")
+ORDER = ("indexed_bzip2", "python", "lbzip2")
 CHUNK = 1 << 20
 
 
@@ -90,7 +92,7 @@ def choose_decompressor() -> str:
         if wanted not in found:
             raise KiaiError(f"KIAI_BZ2={wanted} is not available here; available: {', '.join(found)}")
         return wanted
-    return found[0]
+    return found[0]  # lbzip2 only when forced: it is never ahead of python in ORDER
 
 
 class _Counting:
