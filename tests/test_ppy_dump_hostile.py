@@ -182,3 +182,10 @@ def test_cli_reports_one_line_errors(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "t.sql:14: statement not allowed in a dump: DROP DATABASE osu" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_allow_list_naming_a_missing_table_imports_nothing(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = _dump(tmp_path, b"INSERT INTO `t` VALUES (7,'seven',NULL,1);\n")
+    with pytest.raises(KiaiError, match="no table named scroes; nothing was imported"):
+        import_dump(con, [path], tables={"t", "scroes"})
+    assert _rows(con) == [(1, "one"), (2, "two")]

@@ -434,6 +434,9 @@ def import_dump(
                 seen[result.name.lower()] = dump.name
             job.stats.tables.extend(results)
         job.loader.finish()
+        missing = (allow or set()) - {r.name.lower() for r in job.stats.tables}
+        if missing:
+            raise DumpError(f"the dump has no table named {', '.join(sorted(missing))}; nothing was imported")
     except BaseException:
         job.loader.abort()
         con.execute("ROLLBACK")
@@ -445,10 +448,6 @@ def import_dump(
         con.execute("COMMIT")
     finally:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    if allow:
-        missing = allow - {r.name.lower() for r in job.stats.tables}
-        if missing:
-            raise KiaiError(f"imported, but the dump has no table named {', '.join(sorted(missing))}")
     return job.stats.tables
 
 
