@@ -197,5 +197,5 @@ def dump_files(paths: list[Path], meter: Meter) -> Iterator[DumpFile]:
                         handle = archive.extractfile(member)
                         if handle is not None:
                             yield DumpFile(path, member.name, handle)  # type: ignore[arg-type]
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except (tarfile.TarError, EOFError, OSError, RuntimeError) as exc:  # indexed_bzip2 raises RuntimeError
             raise KiaiError(f"{path}: the archive is truncated or not a .tar.bz2 ({exc})") from None
