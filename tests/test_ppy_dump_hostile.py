@@ -12,6 +12,7 @@ import pytest
 from kiai import warehouse
 from kiai.errors import KiaiError
 from kiai.load.ppy_dump import import_dump
+from kiai.load.ppy_dump.streams import available_decompressors
 from tests.conftest import FIXTURES, run_kiai
 
 HEADER = b"""-- MySQL dump 10.13  Distrib 8.0.30, for Linux (x86_64)
@@ -150,7 +151,11 @@ def test_fast_path_handles_strings_with_row_separators(tmp_path: Path) -> None:
     ]
 
 
-def test_truncated_archive_is_refused(tmp_path: Path, con: duckdb.DuckDBPyConnection) -> None:
+@pytest.mark.parametrize("method", available_decompressors())
+def test_truncated_archive_is_refused(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIAI_BZ2", method)
     archive = FIXTURES / "ppy_dump" / "2026_11_01_performance_osu_top_1000.tar.bz2"
     cut = tmp_path / "2026_11_01_cut.tar.bz2"
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
