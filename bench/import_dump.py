@@ -1,0 +1,291 @@
+"""Benchmark: import a generated mysqldump of `scores` + `osu_beatmaps` and compare with DuckDB's read_csv.
+
+    .venv/bin/python bench/import_dump.py                  # 2 M score rows (about 730 MB of SQL)
+    .venv/bin/python bench/import_dump.py --rows 200000    # a quick run
+    .venv/bin/python bench/import_dump.py --tar            # also the .tar.bz2 path, per bz2 decompressor
+
+Data goes to bench/.work/ (kept between runs; generation is skipped when the files exist). The dump
+uses the fixture dump's real header, CREATE TABLE and trailer text; rows are synthetic but shaped like
+data.ppy.sh's (a `data` JSON column with escaped quotes, NULLs, timestamps, floats). The import runs
+as the real CLI in a subprocess, so its peak RSS is measured alone. The ceiling is DuckDB's own
+read_csv of the same rows written as CSV, into a table with the same column types.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "ppy_dump" / "2026_11_01_performance_osu_top_1000"
+MARIADB = {"seconds": 45.0, "rows": 2_000_000, "mb": 729.0}  # MariaDB 10.11 tuned for bulk load, this machine
+LINE_BYTES = 1_000_000  # mysqldump starts a new INSERT near net_buffer_length (1 MB)
+MODS = ["HD", "DT", "HR", "NC", "FL", "EZ", "NF", "SD", "PF", "CL"]
+RANKS = ["XH", "X", "SH", "S", "A", "B", "C", "D"]
+STATS = ["ok", "meh", "miss", "great", "small_bonus", "large_bonus", "large_tick_hit", "slider_tail_hit"]
+
+
+def _parts(table: str) -> tuple[str, str]:
+    """The fixture file's text before its INSERT line and after it."""
+    text = (FIXTURE / f"{table}.sql").read_text("utf-8")
+    start = text.index(f"INSERT INTO `{table}` VALUES")
+    end = text.index("\n", start) + 1
+    return text[:start], text[end:]
+
+
+def _ts(rng: random.Random) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(rng.randrange(1_500_000_000, 1_790_000_000)))
+
+
+def _score(i: int, rng: random.Random, beatmaps: int) -> tuple[list[str], str]:
+    """One score as SQL literals and the JSON text of its `data` column."""
+    mods = rng.sample(MODS, rng.randrange(0, 4))
+    stats = {k: rng.randrange(1, 1500) for k in rng.sample(STATS, rng.randrange(2, 7))}
+    maxs = {k: v + rng.randrange(0, 50) for k, v in stats.items() if k != "miss"}
+    mods_json = ", ".join(
+        f'{{"acronym": "{m}", "settings": {{"speed_change": 1.25}}}}'
+        if m == "DT" and rng.random() < 0.3
+        else f'{{"acronym": "{m}"}}'
+        for m in mods
+    )
+    data = f'{{"mods": [{mods_json}], "statistics": {json.dumps(stats)}, "maximum_statistics": {json.dumps(maxs)}}}'
+    legacy = rng.random() < 0.4
+    ended = _ts(rng)
+    values = [
+        str(1_000_000_000 + i * 3),
+        str(rng.randrange(2, 30_000_000)),
+        "0",
+        str(rng.randrange(1, beatmaps + 1)),
+        str(rng.randrange(2)),
+        "1",
+        "1",
+        f"'{rng.choice(RANKS)}'",
+        "1",
+        f"{rng.uniform(0.6, 1):.6g}",
+        str(rng.randrange(1, 3000)),
+        str(rng.randrange(100_000, 1_300_000)),
+        None,  # data, filled by the caller
+        f"{rng.uniform(10, 900):.6g}" if rng.random() < 0.95 else "NULL",
+        str(rng.randrange(1, 5_000_000_000)) if legacy else "NULL",
+        str(rng.randrange(0, 90_000_000)) if legacy else "0",
+        "NULL" if legacy else f"'{ended}'",
+        f"'{ended}'",
+        str(rng.randrange(1_600_000_000, 1_790_000_000)),
+        "NULL" if legacy else str(rng.randrange(5000, 9000)),
+    ]
+    return values, data
+
+
+def _beatmap(i: int, rng: random.Random) -> list[str]:
+    artist = rng.choice(["xi", "Camellia", "nano", "DragonForce", "Mili", "t+pazolite", "Team Grimoire"])
+    version = rng.choice(["Insane", "Extra", "Hard", "Expert", "Skystar's Insane", "Another"])
+    sql_version = version.replace("'", "\\'")
+    return [
+        str(i),
+        str(i // 4 + 1),
+        str(rng.randrange(2, 30_000_000)),
+        f"'{artist} - Song {i} (mapper) [{sql_version}].osu'",
+        f"'{rng.getrandbits(128):032x}'",
+        f"'{sql_version}'",
+        *(str(rng.randrange(30, 600)) for _ in range(2)),
+        *(str(rng.randrange(0, 2000)) for _ in range(4)),
+        *(f"{rng.uniform(2, 10):.2g}" for _ in range(4)),
+        "0",
+        str(rng.choice([1, 2, 4])),
+        f"'{_ts(rng)}'",
+        f"{rng.uniform(1, 10):.6g}",
+        str(rng.randrange(100, 3000)),
+        str(rng.randrange(0, 10_000_000)),
+        str(rng.randrange(0, 1_000_000)),
+        "NULL",
+        "1",
+        "NULL",
+        f"{rng.uniform(60, 300):.6g}",
+    ]
+
+
+def _csv_field(sql_literal: str) -> str:
+    if sql_literal == "NULL":
+        return ""
+    if sql_literal.startswith("'"):
+        text = sql_literal[1:-1].replace("\\'", "'")
+        return '"' + text.replace('"', '""') + '"'
+    return sql_literal
+
+
+def _write(table: str, folder: Path, rows) -> int:
+    """Write `table`.sql (mysqldump layout) and `table`.csv; return the row count."""
+    head, tail = _parts(table)
+    count = 0
+    with (
+        (folder / f"{table}.sql").open("w", encoding="utf-8") as sql,
+        (folder / f"{table}.csv").open("w", encoding="utf-8") as csv,
+    ):
+        sql.write(head)
+        line: list[str] = []
+        size = 0
+        for sql_values, csv_values in rows:
+            tuple_text = "(" + ",".join(sql_values) + ")"
+            line.append(tuple_text)
+            size += len(tuple_text) + 1
+            csv.write(",".join(csv_values) + "\n")
+            count += 1
+            if size >= LINE_BYTES:
+                sql.write(f"INSERT INTO `{table}` VALUES " + ",".join(line) + ";\n")
+                line, size = [], 0
+        if line:
+            sql.write(f"INSERT INTO `{table}` VALUES " + ",".join(line) + ";\n")
+        sql.write(tail)
+    return count
+
+
+def generate(folder: Path, rows: int, beatmaps: int) -> None:
+    if (folder / "done").exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7562902)
+    started = time.monotonic()
+
+    def scores():
+        for i in range(rows):
+            values, data = _score(i, rng, beatmaps)
+            sql_values = list(values)
+            sql_values[12] = "'" + data.replace('"', '\\"') + "'"
+            csv_values = [_csv_field(v) for v in values[:12]] + ['"' + data.replace('"', '""') + '"']
+            csv_values += [_csv_field(v) for v in values[13:]]
+            yield sql_values, csv_values
+
+    def maps():
+        for i in range(1, beatmaps + 1):
+            values = _beatmap(i, rng)
+            yield values, [_csv_field(v) for v in values]
+
+    _write("scores", folder, scores())
+    _write("osu_beatmaps", folder, maps())
+    (folder / "done").touch()
+    print(f"generated {rows:,} scores + {beatmaps:,} beatmaps in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def run_import(db: Path, target: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of `kiai import ppy-dump target` in a fresh warehouse."""
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "kiai", "--db", str(db), "import", "ppy-dump", str(target)]
+    started = time.monotonic()
+    proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.monotonic() - started
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"import failed:\n{stderr}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def read_csv_ceiling(folder: Path, db: Path) -> float:
+    """Seconds DuckDB takes to load the same rows from CSV into tables of the same column types."""
+    for suffix in ("", ".wal"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    types = duckdb.connect(str(folder.parent / "import.duckdb"), read_only=True)
+    specs = {}
+    for table in ("scores", "osu_beatmaps"):
+        cols = types.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'ppy' "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        specs[table] = cols
+    types.close()
+    con = duckdb.connect(str(db))
+    started = time.monotonic()
+    for table, cols in specs.items():
+        columns = ", ".join(f"'{name}': '{kind}'" for name, kind in cols)
+        con.execute(
+            f"CREATE TABLE {table} AS SELECT * FROM read_csv('{folder / (table + '.csv')}', header=false, "
+            f"auto_detect=false, columns={{{columns}}})"
+        )
+    seconds = time.monotonic() - started
+    con.close()
+    return seconds
+
+
+def decompress_rate(archive: Path, method: str) -> float:
+    from kiai.load.ppy_dump.streams import Meter, bz2_stream
+
+    started = time.monotonic()
+    total = 0
+    with bz2_stream(archive, Meter(), method) as stream:
+        while data := stream.read(8 << 20):
+            total += len(data)
+    return total / 1e6 / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000, help="score rows")
+    parser.add_argument("--beatmaps", type=int, default=100_000, help="osu_beatmaps rows")
+    parser.add_argument("--tar", action="store_true", help="also import the .tar.bz2 with each decompressor")
+    args = parser.parse_args()
+
+    work = ROOT / "bench" / ".work" / "import_dump"
+    folder = work / f"2026_11_01_bench_{args.rows}"
+    generate(folder, args.rows, args.beatmaps)
+    sql_files = [folder / "scores.sql", folder / "osu_beatmaps.sql"]
+    sql_mb = sum(f.stat().st_size for f in sql_files) / 1e6
+    rows = args.rows + args.beatmaps
+
+    sql_only = work / "sql"
+    shutil.rmtree(sql_only, ignore_errors=True)
+    sql_only.mkdir()
+    for f in sql_files:
+        os.link(f, sql_only / f.name)
+    seconds, rss = run_import(work / "import.duckdb", sql_only)
+    ceiling = read_csv_ceiling(folder, work / "csv.duckdb")
+
+    load = os.getloadavg()[0]  # the machine is shared: a busy neighbour slows both measurements
+    rate = rows / seconds
+    mariadb_rate = MARIADB["rows"] / MARIADB["seconds"]
+    print(f"dump: {rows:,} rows ({args.rows:,} scores + {args.beatmaps:,} beatmaps), {sql_mb:,.0f} MB of SQL")
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end of the runs")
+    print(f"kiai import ppy-dump : {seconds:6.1f} s  {rate:>10,.0f} rows/s  {sql_mb / seconds:6.1f} MB/s", end="")
+    print(f"  peak RSS {rss:,.0f} MiB")
+    print(f"DuckDB read_csv      : {ceiling:6.1f} s  {rows / ceiling:>10,.0f} rows/s  (same rows as CSV, same types)")
+    mariadb_mbps = MARIADB["mb"] / MARIADB["seconds"]
+    print(
+        f"MariaDB 10.11 (ref)  : {MARIADB['seconds']:6.1f} s  {mariadb_rate:>10,.0f} rows/s  {mariadb_mbps:6.1f} MB/s"
+    )
+    print(f"ratios: {rate / mariadb_rate:.1f}x MariaDB (bar 5x)", end="")
+    print(f"   {ceiling / seconds:.0%} of the read_csv ceiling (bar 50%)")
+
+    if args.tar:
+        from kiai.load.ppy_dump.streams import available_decompressors
+
+        archive = work / f"{folder.name}.tar.bz2"
+        if not archive.exists():
+            tmp = archive.with_suffix(".tmp")
+            with tmp.open("wb") as out:
+                tar = subprocess.Popen(["tar", "-c", "-C", str(work), "sql"], stdout=subprocess.PIPE)
+                packer = shutil.which("lbzip2") or "bzip2"
+                subprocess.run([packer, "-c"], stdin=tar.stdout, stdout=out, check=True)
+                tar.wait()
+            tmp.rename(archive)
+        print(f"archive: {archive.stat().st_size / 1e6:,.0f} MB .tar.bz2")
+        for method in available_decompressors():
+            mbps = decompress_rate(archive, method)
+            seconds, rss = run_import(work / "import.duckdb", archive, {"KIAI_BZ2": method})
+            print(
+                f"  {method:14s} decompress {mbps:6.1f} MB/s   import {seconds:6.1f} s  {rows / seconds:>10,.0f} rows/s"
+                f"  peak RSS {rss:,.0f} MiB"
+            )
+
+
+if __name__ == "__main__":
+    main()
