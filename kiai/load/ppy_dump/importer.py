@@ -227,6 +227,7 @@ class _Loader:
 
 def _read_csv(path: str, schema: TableSchema) -> str:
     columns = ", ".join(f"'{c.name}': '{c.csv_type}'" for c in schema.columns)
+    path = path.replace("'", "''")
     return (
         f"read_csv('{path}', header=false, delim=',', quote='''', escape='''', nullstr='NULL',"
         f" allow_quoted_nulls=false, auto_detect=false, strict_mode=true, new_line='\\n', columns={{{columns}}})"
