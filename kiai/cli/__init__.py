@@ -67,5 +67,5 @@ def main() -> None:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("interrupted: finished work is kept; run the same command again to resume")
+        err_console.print("interrupted: nothing half-written was kept; run the same command again to finish")
         sys.exit(130)
