@@ -45,41 +45,54 @@ description = "median distance (osu! px) between consecutive non-spinner objects
 [columns.distance_p90]
 description = "90th percentile of that distance: how big the jumps get"
 */
-WITH files AS (
-    SELECT md5, beatmap_id FROM parsed.beatmap_files WHERE mode = 0
+WITH files AS MATERIALIZED (
+    -- file_id: an integer key for this build only; sorting and joining on it is far cheaper than on md5
+    SELECT md5, beatmap_id, row_number() OVER (ORDER BY md5) AS file_id FROM parsed.beatmap_files WHERE mode = 0
 ),
 beats AS (
     -- valid uninherited points; at one timestamp the first in the file wins (osu!'s rule)
-    SELECT t.md5, t.time_ms, t.beat_length
-    FROM parsed.timing_points t SEMI JOIN files f ON t.md5 = f.md5
+    SELECT f.file_id, t.time_ms, t.beat_length
+    FROM parsed.timing_points t JOIN files f ON t.md5 = f.md5
     WHERE t.uninherited AND t.beat_length > 0 AND isfinite(t.beat_length)
-    QUALIFY row_number() OVER (PARTITION BY t.md5, t.time_ms ORDER BY t.point_index) = 1
+    QUALIFY row_number() OVER (PARTITION BY f.file_id, t.time_ms ORDER BY t.point_index) = 1
 ),
-first_beats AS (
-    SELECT md5, arg_min(beat_length, time_ms) AS beat_length FROM beats GROUP BY md5
+segments AS (
+    -- each BPM holds until the next timing point; notes before the first take the first (as osu!)
+    SELECT
+        file_id, time_ms AS start_ms, beat_length,
+        coalesce(lead(time_ms) OVER w, 'infinity'::DOUBLE) AS end_ms,
+        row_number() OVER w = 1 AS first
+    FROM beats
+    WINDOW w AS (PARTITION BY file_id ORDER BY time_ms)
+),
+sections AS (
+    SELECT f.file_id, k.start_ms, coalesce(k.end_ms, 'infinity'::DOUBLE) AS end_ms
+    FROM {{ ref('kiai_sections') }} k JOIN files f ON k.md5 = f.md5
 ),
 objects AS (
-    -- each object with the beat length and kiai state active when it starts
+    -- each object with the beat length and kiai state active when it starts: hash joins with a range
+    -- filter (a map has few segments and sections), which avoids sorting the objects for an as-of join
     SELECT
-        o.md5, o.time_ms, o.end_time_ms, o.x, o.y, o.kind = 'spinner' AS spinner,
-        coalesce(b.beat_length, fb.beat_length) AS beat_length,
-        k.start_ms IS NOT NULL AND (k.end_ms IS NULL OR o.time_ms < k.end_ms) AS in_kiai,
-        o.object_index
+        f.file_id, o.time_ms, o.end_time_ms, o.x, o.y, o.kind = 'spinner' AS spinner, o.object_index,
+        s.beat_length,
+        k.file_id IS NOT NULL AS in_kiai
     FROM parsed.hit_objects o
-    SEMI JOIN files f ON o.md5 = f.md5
-    ASOF LEFT JOIN beats b ON o.md5 = b.md5 AND o.time_ms >= b.time_ms
-    ASOF LEFT JOIN {{ ref('kiai_sections') }} k ON o.md5 = k.md5 AND o.time_ms >= k.start_ms
-    LEFT JOIN first_beats fb ON o.md5 = fb.md5
+    JOIN files f ON o.md5 = f.md5
+    LEFT JOIN segments s
+        ON f.file_id = s.file_id AND o.time_ms < s.end_ms AND (o.time_ms >= s.start_ms OR s.first)
+    LEFT JOIN sections k ON f.file_id = k.file_id AND o.time_ms >= k.start_ms AND o.time_ms < k.end_ms
 ),
 pairs AS (
+    -- one global sort by (file, time, file order); lag() across a file boundary is cut off
     SELECT
         *,
-        time_ms - lag(time_ms) OVER w AS interval_ms,
-        sqrt((x - lag(x) OVER w) ** 2 + (y - lag(y) OVER w) ** 2) AS distance,
-        lag(in_kiai) OVER w AND in_kiai AS both_kiai,
-        (spinner OR lag(spinner) OVER w) AS with_spinner
+        lag(file_id) OVER w = file_id AS has_previous,
+        CASE WHEN has_previous THEN time_ms - lag(time_ms) OVER w END AS interval_ms,
+        CASE WHEN has_previous THEN sqrt((x - lag(x) OVER w) ** 2 + (y - lag(y) OVER w) ** 2) END AS distance,
+        has_previous AND lag(in_kiai) OVER w AND in_kiai AS both_kiai,
+        has_previous AND (spinner OR lag(spinner) OVER w) AS with_spinner
     FROM objects
-    WINDOW w AS (PARTITION BY md5 ORDER BY time_ms, object_index)
+    WINDOW w AS (ORDER BY file_id, time_ms, object_index)
 ),
 marked AS (
     SELECT
@@ -90,21 +103,21 @@ marked AS (
     FROM pairs
 ),
 runs AS (
-    -- consecutive stream steps share a run id: the count of non-stream steps before them
-    SELECT md5, stream_step,
-        count(*) FILTER (WHERE NOT coalesce(stream_step, false)) OVER (
-            PARTITION BY md5 ORDER BY time_ms, object_index ROWS UNBOUNDED PRECEDING
+    -- consecutive stream steps share a run id: the count of other rows before them
+    SELECT file_id, stream_step,
+        sum(CASE WHEN stream_step THEN 0 ELSE 1 END) OVER (
+            ORDER BY file_id, time_ms, object_index ROWS UNBOUNDED PRECEDING
         ) AS run_id
     FROM marked
 ),
 longest AS (
-    SELECT md5, max(steps) + 1 AS longest_stream_notes
-    FROM (SELECT md5, run_id, count(*) AS steps FROM runs WHERE stream_step GROUP BY md5, run_id)
-    GROUP BY md5
+    SELECT file_id, max(steps) + 1 AS longest_stream_notes
+    FROM (SELECT file_id, run_id, count(*) AS steps FROM runs WHERE stream_step GROUP BY file_id, run_id)
+    GROUP BY file_id
 ),
 per_file AS (
     SELECT
-        md5,
+        file_id,
         count(*) AS n_objects,
         max(coalesce(end_time_ms, time_ms)) AS last_time,
         max(coalesce(end_time_ms, time_ms)) - min(time_ms) AS drain_ms,
@@ -115,13 +128,13 @@ per_file AS (
         avg(stream_step::INTEGER) AS stream_density,
         quantile_cont(distance, [0.5, 0.9]) FILTER (WHERE NOT with_spinner) AS distance_q
     FROM marked
-    GROUP BY md5
+    GROUP BY file_id
 ),
 bpm_spans AS (
     -- osu!: each timing point lasts until the next (the first from time 0, the last until the last
     -- object ends); a point after the last object counts for nothing
     SELECT
-        b.md5,
+        b.file_id,
         round(b.beat_length * 1000) / 1000 AS beat_length,
         b.time_ms,
         CASE WHEN b.time_ms > b.last_time THEN 0
@@ -130,25 +143,25 @@ bpm_spans AS (
         END AS duration
     FROM (
         -- a file without objects: its last timing point ends it
-        SELECT b.*, coalesce(p.last_time, max(b.time_ms) OVER (PARTITION BY b.md5)) AS last_time
-        FROM beats b LEFT JOIN per_file p ON b.md5 = p.md5
+        SELECT b.*, coalesce(p.last_time, max(b.time_ms) OVER (PARTITION BY b.file_id)) AS last_time
+        FROM beats b LEFT JOIN per_file p ON b.file_id = p.file_id
     ) b
-    WINDOW w AS (PARTITION BY b.md5 ORDER BY b.time_ms)
+    WINDOW w AS (PARTITION BY b.file_id ORDER BY b.time_ms)
 ),
 bpm AS (
     SELECT
-        md5,
+        file_id,
         60000 / arg_max(beat_length, [duration, -first_time]) AS bpm_most_common,
         60000 / max(beat_length) AS bpm_min,
         60000 / min(beat_length) AS bpm_max
     FROM (
-        SELECT md5, beat_length, sum(duration) AS duration, min(time_ms) AS first_time
-        FROM bpm_spans GROUP BY md5, beat_length
+        SELECT file_id, beat_length, sum(duration) AS duration, min(time_ms) AS first_time
+        FROM bpm_spans GROUP BY file_id, beat_length
     )
-    GROUP BY md5
+    GROUP BY file_id
 ),
 kiai AS (
-    SELECT md5, count(*) AS kiai_sections FROM {{ ref('kiai_sections') }} GROUP BY md5
+    SELECT file_id, count(*) AS kiai_sections FROM sections GROUP BY file_id
 )
 SELECT
     f.md5,
@@ -168,7 +181,7 @@ SELECT
     p.distance_q[1] AS distance_p50,
     p.distance_q[2] AS distance_p90
 FROM files f
-LEFT JOIN per_file p ON f.md5 = p.md5
-LEFT JOIN bpm ON f.md5 = bpm.md5
-LEFT JOIN kiai k ON f.md5 = k.md5
-LEFT JOIN longest l ON f.md5 = l.md5
+LEFT JOIN per_file p ON f.file_id = p.file_id
+LEFT JOIN bpm ON f.file_id = bpm.file_id
+LEFT JOIN kiai k ON f.file_id = k.file_id
+LEFT JOIN longest l ON f.file_id = l.file_id
