@@ -82,38 +82,50 @@ objects AS (
         ON f.file_id = s.file_id AND o.time_ms < s.end_ms AND (o.time_ms >= s.start_ms OR s.first)
     LEFT JOIN sections k ON f.file_id = k.file_id AND o.time_ms >= k.start_ms AND o.time_ms < k.end_ms
 ),
-pairs AS (
-    -- one global sort by (file, time, file order); lag() across a file boundary is cut off
+steps AS (
+    -- step k is the gap from object k-1 to object k. One global sort by (file, time, file order) gives
+    -- each object its own step and, through lag/lead, its neighbours' steps, so finding stream runs
+    -- needs no second sort. Values lagged across a file boundary are cut off by has_previous*.
     SELECT
         *,
-        lag(file_id) OVER w = file_id AS has_previous,
+        row_number() OVER w AS rn,
+        coalesce(lag(file_id) OVER w = file_id, false) AS has_previous,
         CASE WHEN has_previous THEN time_ms - lag(time_ms) OVER w END AS interval_ms,
         CASE WHEN has_previous THEN sqrt((x - lag(x) OVER w) ** 2 + (y - lag(y) OVER w) ** 2) END AS distance,
         has_previous AND lag(in_kiai) OVER w AND in_kiai AS both_kiai,
-        has_previous AND (spinner OR lag(spinner) OVER w) AS with_spinner
+        has_previous AND (spinner OR lag(spinner) OVER w) AS with_spinner,
+        coalesce(lag(file_id, 2) OVER w = file_id, false) AS has_previous_2,
+        lag(time_ms) OVER w - lag(time_ms, 2) OVER w AS previous_interval,
+        lag(beat_length) OVER w AS previous_beat,
+        lag(spinner) OVER w OR lag(spinner, 2) OVER w AS previous_with_spinner,
+        coalesce(lead(file_id) OVER w = file_id, false) AS has_next,
+        lead(time_ms) OVER w - time_ms AS next_interval,
+        lead(beat_length) OVER w AS next_beat,
+        lead(spinner) OVER w OR spinner AS next_with_spinner
     FROM objects
     WINDOW w AS (ORDER BY file_id, time_ms, object_index)
 ),
-marked AS (
+{% macro stream_step(has, interval, beat, spinner) -%}
+    coalesce({{ has }} AND NOT {{ spinner }} AND {{ interval }} > 0
+        AND {{ interval }} <= {{ beat }} / 4 + {{ var('stream_tolerance_ms') }}, false)
+{%- endmacro %}
+marked AS MATERIALIZED (
+    -- a stream step: at most a quarter beat at the BPM active at the later note (+ tolerance)
     SELECT
         *,
-        NOT with_spinner
-            AND interval_ms > 0
-            AND interval_ms <= beat_length / 4 + {{ var('stream_tolerance_ms') }} AS stream_step
-    FROM pairs
-),
-runs AS (
-    -- consecutive stream steps share a run id: the count of other rows before them
-    SELECT file_id, stream_step,
-        sum(CASE WHEN stream_step THEN 0 ELSE 1 END) OVER (
-            ORDER BY file_id, time_ms, object_index ROWS UNBOUNDED PRECEDING
-        ) AS run_id
-    FROM marked
+        {{ stream_step('has_previous', 'interval_ms', 'beat_length', 'with_spinner') }} AS stream_step,
+        {{ stream_step('has_previous_2', 'previous_interval', 'previous_beat', 'previous_with_spinner') }}
+            AS previous_stream_step,
+        {{ stream_step('has_next', 'next_interval', 'next_beat', 'next_with_spinner') }} AS next_stream_step
+    FROM steps
 ),
 longest AS (
-    SELECT file_id, max(steps) + 1 AS longest_stream_notes
-    FROM (SELECT file_id, run_id, count(*) AS steps FROM runs WHERE stream_step GROUP BY file_id, run_id)
-    GROUP BY file_id
+    -- pair each run's first step with the next run end at or after it
+    SELECT s.file_id, max(e.rn - s.rn) + 2 AS longest_stream_notes
+    FROM (SELECT file_id, rn FROM marked WHERE stream_step AND NOT previous_stream_step) s
+    ASOF JOIN (SELECT file_id, rn FROM marked WHERE stream_step AND NOT next_stream_step) e
+        ON s.file_id = e.file_id AND e.rn >= s.rn
+    GROUP BY s.file_id
 ),
 per_file AS (
     SELECT
@@ -125,7 +137,7 @@ per_file AS (
         avg(distance) FILTER (WHERE both_kiai AND NOT with_spinner) AS mean_kiai_distance,
         avg(interval_ms) AS mean_interval_ms,
         var_pop(interval_ms) AS note_interval_variance,
-        avg(stream_step::INTEGER) AS stream_density,
+        avg(stream_step::INTEGER) FILTER (WHERE has_previous AND NOT with_spinner) AS stream_density,
         quantile_cont(distance, [0.5, 0.9]) FILTER (WHERE NOT with_spinner) AS distance_q
     FROM marked
     GROUP BY file_id
