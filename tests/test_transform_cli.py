@@ -13,13 +13,6 @@ from tests.test_transform import OBJS, PER_MAP, SUMMARY, add_objects, write
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    # Not the default kiai.duckdb: warehouse.bootstrap cannot reopen such a file yet (its catalog and the
-    # `kiai` schema share a name, so `CREATE SCHEMA IF NOT EXISTS kiai` is ambiguous) - reported upstream.
-    return tmp_path / "warehouse" / "test.duckdb"
-
-
-@pytest.fixture
 def env(tmp_path: Path, db_path: Path) -> dict[str, str]:
     root = tmp_path / "sql"
     write(root, "vars.toml", "min_x = 100\n")

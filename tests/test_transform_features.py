@@ -19,7 +19,7 @@ SELECT = ["+file_features"]
 
 
 def ingest_and_build(tmp: Path, source: Path) -> duckdb.DuckDBPyConnection:
-    db = tmp / "golden.duckdb"  # not kiai.duckdb: see the note in test_transform_cli.py
+    db = tmp / "kiai.duckdb"
     run_kiai("ingest", "osu-files", str(source), db=db)
     con = warehouse.connect(db)
     report = build(con, SQL_DIR, select=SELECT)

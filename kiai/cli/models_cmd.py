@@ -23,9 +23,7 @@ STATUS_STYLE = {"built": "green", "reused": "green", "retested": "green", "skipp
 
 def build_features(
     select: list[str] = typer.Option([], "--select", "-s", help=SELECT_HELP),
-    full_refresh: bool = typer.Option(
-        False, "--full-refresh", help="Rebuild the selected models regardless."
-    ),
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild the selected models regardless."),
     var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
 ) -> None:
     """Build the SQL models that changed (SQL, vars, upstream or data), in dependency order.
@@ -49,9 +47,7 @@ def build_features(
     if not report.ok:
         failed = [r.model for r in report.results if r.status in ("error", "tests_failed")]
         skipped = [r.model for r in report.results if r.status == "skipped"]
-        raise KiaiError(
-            f"failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else "")
-        )
+        raise KiaiError(f"failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
 
 
 def _print_event(event: str, payload: Any) -> None:
@@ -146,9 +142,7 @@ def show(
     table = Table("version", "built at", "rows", "tests", "current", title="versions")
     for v in versions:
         tests = "passed" if v.tests_passed else "FAILED"
-        table.add_row(
-            v.relation, f"{v.created_at:%Y-%m-%d %H:%M:%S}", f"{v.rows or 0:,}", tests, "*" * v.current
-        )
+        table.add_row(v.relation, f"{v.created_at:%Y-%m-%d %H:%M:%S}", f"{v.rows or 0:,}", tests, "*" * v.current)
     console.print(table)
 
 
