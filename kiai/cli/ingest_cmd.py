@@ -7,7 +7,7 @@ from rich.progress import TextColumn
 
 from kiai.cli._common import console, err_console, state
 from kiai.load.osu_files import IngestSummary, ingest_sources
-from kiai.load.osu_sources import expand, read_sources
+from kiai.load.osu_sources import expand, is_archive, read_sources
 from kiai.progress import progress_bar
 
 app = typer.Typer(help="Land local files in the warehouse.", no_args_is_help=True)
@@ -19,7 +19,7 @@ def osu_files(
 ) -> None:
     """Parse .osu files into parsed.* and keep their bytes in raw.osu_files (idempotent, resumable)."""
     paths = expand(inputs)
-    archives = any(p.suffix.lower() in (".osz", ".bz2", ".gz", ".tar", ".xz", ".tbz2", ".tgz") for p in paths)
+    archives = any(is_archive(p) for p in paths)
     con = state.open(write=True)
     rates = TextColumn("{task.fields[rate]}")
     with progress_bar(rates) as progress:

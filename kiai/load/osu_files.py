@@ -225,7 +225,7 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
         )
         if good:
             _insert(con, "raw.osu_files", _raw_table(new, good, parsed, now))
-            _insert_parsed(con, new, good, parsed)
+            summary.hit_objects += _insert_parsed(con, new, good, parsed)
         if errors:
             _insert(
                 con,
@@ -243,8 +243,6 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
     summary.files_added += len(good)
     summary.parse_errors += len(errors)
     summary.error_examples.extend(f"{path}: {message}" for _, path, message in errors[:5])
-    keep = np.isin(parsed.hit_objects.file_index, good)
-    summary.hit_objects += int(keep.sum())
 
 
 def _drop_older_versions(con: duckdb.DuckDBPyConnection, files: list[tuple[str, int | None]]) -> int:
@@ -296,7 +294,8 @@ def _md5_column(file_index: np.ndarray, md5_by_index: list[str]) -> pa.Dictionar
 
 def _insert_parsed(
     con: duckdb.DuckDBPyConnection, new: list[tuple[str, OsuSource]], good: list[int], parsed: ParsedBatch
-) -> None:
+) -> int:
+    """Insert the parsed rows of the files at `good`; return how many hit objects landed."""
     md5s = [md5 for md5, _ in new]
     files = {column: [parsed.files[i].metadata.get(column) for i in good] for column in FILE_COLUMNS}
     files["md5"] = [md5s[i] for i in good]
@@ -337,6 +336,7 @@ def _insert_parsed(
     if not keep.all():
         table = table.filter(pa.array(keep))
     _insert(con, "parsed.hit_objects", table)
+    landed = int(keep.sum())
 
     tp = parsed.timing_points
     keep = np.isin(tp["file_index"], good)
@@ -358,3 +358,4 @@ def _insert_parsed(
             }
         ),
     )
+    return landed

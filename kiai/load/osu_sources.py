@@ -34,6 +34,11 @@ def _is_tar(path: Path) -> bool:
     return path.name.lower().endswith(TAR_SUFFIXES)
 
 
+def is_archive(path: Path) -> bool:
+    """An `.osz` or a tarball: how many `.osu` files it holds is unknown until read."""
+    return path.name.lower().endswith(".osz") or _is_tar(path)
+
+
 def expand(inputs: list[str | Path]) -> list[Path]:
     """Files, folders (searched recursively for .osu/.osz) and glob patterns → a sorted list of paths."""
     paths: list[Path] = []

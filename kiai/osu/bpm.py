@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
-DEFAULT_BEAT_LENGTH = 1000.0
+from kiai.osu.timing import DEFAULT_BEAT_LENGTH
 
 
 def most_common_beat_length(times: Sequence[float], beat_lengths: Sequence[float], last_time: float) -> float:
