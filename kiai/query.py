@@ -121,9 +121,7 @@ def write_delimited(result: Result, out: IO[str]) -> int:
 def write_jsonl(result: Result, out: IO[str]) -> int:
     count = 0
     for row in result.rows():
-        out.write(
-            json.dumps(dict(zip(result.columns, row, strict=True)), default=_json_default, ensure_ascii=False)
-        )
+        out.write(json.dumps(dict(zip(result.columns, row, strict=True)), default=_json_default, ensure_ascii=False))
         out.write("\n")
         count += 1
     return count
@@ -134,9 +132,7 @@ def write_json(result: Result, out: IO[str]) -> int:
     count = 0
     for row in result.rows():
         out.write(",\n" if count else "\n")
-        out.write(
-            json.dumps(dict(zip(result.columns, row, strict=True)), default=_json_default, ensure_ascii=False)
-        )
+        out.write(json.dumps(dict(zip(result.columns, row, strict=True)), default=_json_default, ensure_ascii=False))
         count += 1
     out.write("\n]\n")
     return count
@@ -176,9 +172,7 @@ def _write_parquet(result: Result, output: Path) -> int:
     """Re-run the statement inside DuckDB's COPY, which writes Parquet without passing through Python."""
     con = result.cursor
     try:
-        con.execute(
-            f"COPY ({result.statement}) TO '{_quote(str(output))}' (FORMAT parquet)", result.params or None
-        )
+        con.execute(f"COPY ({result.statement}) TO '{_quote(str(output))}' (FORMAT parquet)", result.params or None)
         (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{_quote(str(output))}')").fetchone()
     except duckdb.Error as exc:
         raise QueryError(_one_line(exc)) from None
