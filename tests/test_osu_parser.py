@@ -165,6 +165,14 @@ def test_mania_holds_and_breaks():
     assert meta.metadata["n_holds"] == 1
 
 
+def test_out_of_range_break_is_skipped_not_a_crash():
+    """A break time too big for an integer used to abort the whole batch."""
+    text = "osu file format v14\n[Events]\n2,12345678901234567890,5\n2,100,200\n[HitObjects]\n64,64,100,1,0\n"
+    batch = parse_batch([text.encode(), V14.encode()])
+    assert [f.error for f in batch.files] == [None, None]
+    assert list(batch.breaks["start_ms"]) == [100]
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
