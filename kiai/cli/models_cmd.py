@@ -51,6 +51,9 @@ def build_features(
 
 
 def _print_event(event: str, payload: Any) -> None:
+    if event == "plan":
+        for warning in payload.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if event == "plan" and payload.todo:
         up_to_date = len(payload.plan) - len(payload.todo)
         console.print(f"plan: {len(payload.todo)} to do, {up_to_date} up to date")

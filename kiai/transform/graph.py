@@ -50,6 +50,11 @@ def _closure(start: str, edges: Graph) -> set[str]:
     return seen
 
 
+def upstream_closure(name: str, deps: Graph) -> set[str]:
+    """Every model `name` reads, directly or through others (not itself)."""
+    return _closure(name, deps) - {name}
+
+
 def select(project: Project, deps: Graph, selectors: Iterable[str]) -> set[str]:
     """Models named by selectors such as `beatmap_features+` (and downstream) or `+dataset` (and upstream)."""
     chosen: set[str] = set()

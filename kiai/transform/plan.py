@@ -19,9 +19,7 @@ from kiai.transform import graph
 from kiai.transform.checks import check_dependencies
 from kiai.transform.project import Model, Project
 from kiai.transform.render import Analysis, Rendered, analyse, digest, render
-from kiai.transform.store import Version
-
-FINGERPRINT_CHARS = 12
+from kiai.transform.store import FINGERPRINT_CHARS, Version, code_fingerprint
 
 
 @dataclass
@@ -36,6 +34,7 @@ class Resolved:
     upstream: dict[str, str] = field(default_factory=dict)
     watermarks: dict[str, str] = field(default_factory=dict)
     fingerprint: str = ""
+    code_fingerprint: str = ""  # the same without data watermarks: the feature version
 
 
 @dataclass
@@ -54,11 +53,15 @@ class Graphs:
     resolved: dict[str, Resolved]
 
 
+class MissingSourceError(KiaiError):
+    """A model reads a raw/parsed/ppy table that the warehouse does not have (yet)."""
+
+
 def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model) -> str:
     try:
         count, total = con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {relation} t").fetchone()
     except duckdb.CatalogException:
-        raise KiaiError(f"{model.path}: reads {relation}, which does not exist in the warehouse") from None
+        raise MissingSourceError(f"{model.path}: reads {relation}, which does not exist in the warehouse") from None
     return f"{count}:{total}"
 
 
@@ -104,9 +107,13 @@ def fingerprint(item: Resolved, upstream: dict[str, str]) -> str:
 def assign_fingerprints(graphs: Graphs, selected: set[str], current: dict[str, Version]) -> None:
     """Selected models get new fingerprints; the others keep the version their stable name points at."""
     effective: dict[str, str] = {}
+    effective_code: dict[str, str] = {}
     for name in graphs.order:
         item = graphs.resolved[name]
         upstream = {}
+        missing = [up for up in graphs.deps[name] if up not in effective]
+        if missing and name not in selected:
+            continue  # neither built nor asked for: nothing to fingerprint
         for up in graphs.deps[name]:
             if up not in effective:
                 raise KiaiError(
@@ -115,10 +122,17 @@ def assign_fingerprints(graphs: Graphs, selected: set[str], current: dict[str, V
                 )
             upstream[up] = effective[up]
         item.fingerprint = fingerprint(item, upstream)
+        item.code_fingerprint = code_fingerprint(
+            item.sql_hash,
+            item.rendered.vars,
+            item.model.materialized,
+            {up: effective_code.get(up, "") for up in graphs.deps[name]},
+        )
         if name in selected:
-            effective[name] = item.fingerprint
+            effective[name], effective_code[name] = item.fingerprint, item.code_fingerprint
         elif name in current:
             effective[name] = current[name].fingerprint
+            effective_code[name] = current[name].code_fingerprint or ""
 
 
 def reasons(item: Resolved, old: Version | None) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +35,18 @@ def sql_literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def identifier(value: Any) -> str:
+    """A var value as a quoted column name: lower case, runs of other characters as `_` ("finger control")."""
+    name = re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_")
+    if not name:
+        raise ModelError(f"{value!r} gives an empty column name")
+    return f'"{name}"'
+
+
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _ENV.filters["sql"] = sql_literal
+_ENV.filters["identifier"] = identifier
+_ENV.filters["regex"] = lambda value: re.escape(str(value))  # a literal for regexp_matches (RE2)
 
 
 @dataclass
@@ -46,9 +57,14 @@ class Rendered:
 
 
 def render(
-    model: Model, project: Project, resolve: Callable[[Model], str] | None = None, text: str | None = None
+    model: Model,
+    project: Project,
+    resolve: Callable[[Model], str] | None = None,
+    text: str | None = None,
+    this: str | None = None,
 ) -> Rendered:
-    """Render the model (or `text` in its context); `resolve` maps an upstream model to its relation."""
+    """Render the model (or `text` in its context); `resolve` maps an upstream model to its relation and
+    `{{ this }}` is the model's own relation (for [counts] queries run after the build)."""
     result = Rendered(sql="")
 
     def ref(name: str) -> str:
@@ -71,9 +87,12 @@ def render(
         result.vars[name] = value
         return value
 
+    def fail(message: str) -> str:
+        raise ModelError(f"{model.path}: {message}")
+
     try:
         template = _ENV.from_string(model.body if text is None else text)
-        result.sql = template.render(ref=ref, var=var)
+        result.sql = template.render(ref=ref, var=var, this=this or model.relation, fail=fail)
     except jinja2.TemplateError as exc:
         line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
         raise ModelError(f"{model.path}:{line} template error: {exc}") from None

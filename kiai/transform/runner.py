@@ -14,10 +14,18 @@ import duckdb
 
 from kiai.config import Config
 from kiai.errors import KiaiError
-from kiai.load import ensure_tables as ensure_landing_tables
 from kiai.transform import graph, store
 from kiai.transform.checks import CheckResult, run_tests
-from kiai.transform.plan import Graphs, PlanItem, analyse_project, assign_fingerprints, plan
+from kiai.transform.plan import (
+    Graphs,
+    MissingSourceError,
+    PlanItem,
+    Resolved,
+    analyse_project,
+    assign_fingerprints,
+    plan,
+    reasons,
+)
 from kiai.transform.project import Model, Project, load_project, models_dir
 from kiai.transform.render import render
 from kiai.warehouse import transaction
@@ -46,6 +54,7 @@ class BuildReport:
     plan: list[PlanItem]
     results: list[ModelResult] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # e.g. a selected model built on a stale upstream
 
     @property
     def todo(self) -> list[PlanItem]:
@@ -91,13 +100,20 @@ def build(
     """
     started = time.perf_counter()
     store.ensure_tables(con)
-    ensure_landing_tables(con)
-    project, graphs = prepare(con, root, config, variables)
+    try:
+        project, graphs = prepare(con, root, config, variables)
+    except MissingSourceError:
+        # a new warehouse: create the landing tables (the loaders are imported only here, they are heavy)
+        from kiai.load import ensure_tables as ensure_landing_tables
+
+        ensure_landing_tables(con)
+        project, graphs = prepare(con, root, config, variables)
     selected = graph.select(project, graphs.deps, select) if select else set(project.models)
     current = store.current(con)
     stored = {(v.model, v.fingerprint): v for v in store.versions(con)}
     assign_fingerprints(graphs, selected, current)
     report = BuildReport(run_id=uuid.uuid4().hex[:12], plan=plan(graphs, selected, current, stored, full_refresh))
+    report.warnings = stale_upstream_warnings(graphs, selected, current)
     emit = listener or (lambda _event, _payload: None)
     emit("plan", report)
     failed: set[str] = set()
@@ -116,6 +132,31 @@ def build(
         emit("done", result)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def stale_upstream_warnings(graphs: Graphs, selected: set[str], current: dict[str, store.Version]) -> list[str]:
+    """Selected models that read, directly or not, an unselected model whose current version is out of date."""
+    stale: dict[str, list[str]] = {}
+    for name in graphs.order:
+        if name in selected or name not in current:
+            continue
+        item: Resolved = graphs.resolved[name]
+        if current[name].fingerprint != item.fingerprint:
+            stale[name] = reasons(item, current[name])
+        elif any(up in stale for up in graphs.deps[name]):
+            stale[name] = []  # its own version is fine, but it reads a stale one
+    warnings = []
+    for name in graphs.order:
+        if name not in selected:
+            continue
+        behind = [up for up in graphs.order if up in stale and up in graph.upstream_closure(name, graphs.deps)]
+        if behind:
+            roots = [up for up in behind if stale[up]]
+            why = "; ".join(f"{up} ({', '.join(stale[up])})" for up in roots)
+            between = [up for up in behind if not stale[up]]
+            via = f" and {', '.join(between)} downstream of it" if between else ""
+            warnings.append(f"{name} is built on stale upstream {why}{via}; build them too: --select +{name}")
+    return warnings
 
 
 def _run(
@@ -175,7 +216,8 @@ def _counts(con: duckdb.DuckDBPyConnection, model: Model, project: Project, grap
     upstream = graphs.resolved[model.name].upstream
     values = {}
     for label, query in model.counts:
-        sql = render(model, project, lambda up: up.version_relation(upstream[up.name]), text=query).sql
+        this = model.version_relation(graphs.resolved[model.name].fingerprint)
+        sql = render(model, project, lambda up: up.version_relation(upstream[up.name]), text=query, this=this).sql
         (values[label],) = con.execute(f"SELECT ({sql.strip().rstrip(';')})").fetchone()
     return values
 
@@ -198,6 +240,7 @@ def _version(resolved: Any, relation: str, columns: list[list[str]], rows: int, 
         tests_passed=passed,
         rows=rows,
         created_at=datetime.now(),
+        code_fingerprint=resolved.code_fingerprint,
     )
 
 

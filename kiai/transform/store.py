@@ -9,6 +9,10 @@ from typing import Any
 
 import duckdb
 
+from kiai.transform.render import digest
+
+FINGERPRINT_CHARS = 12
+
 DDL = """
 CREATE TABLE IF NOT EXISTS {K}.model_versions (
     model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, relation VARCHAR NOT NULL,
@@ -16,7 +20,8 @@ CREATE TABLE IF NOT EXISTS {K}.model_versions (
     sql VARCHAR,            -- rendered with ref() as stable names
     sql_hash VARCHAR,       -- hash of the sqlglot-canonical SQL
     vars VARCHAR, upstream VARCHAR, watermarks VARCHAR, columns VARCHAR,  -- JSON
-    tests_hash VARCHAR, tests_passed BOOLEAN, rows BIGINT, created_at TIMESTAMP NOT NULL
+    tests_hash VARCHAR, tests_passed BOOLEAN, rows BIGINT, created_at TIMESTAMP NOT NULL,
+    code_fingerprint VARCHAR  -- the feature version: SQL, vars, upstream code; no data watermark
 );
 CREATE TABLE IF NOT EXISTS {K}.model_current (
     model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, switched_at TIMESTAMP NOT NULL
@@ -52,6 +57,7 @@ class Version:
     tests_passed: bool | None
     rows: int | None
     created_at: datetime
+    code_fingerprint: str | None = None
     current: bool = False
 
 
@@ -66,8 +72,56 @@ def _execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> d
     return con.execute(_sql(con, text), params)
 
 
+def code_fingerprint(sql_hash: str, variables: dict[str, Any], materialized: str, upstream: dict[str, str]) -> str:
+    """The feature version: canonical SQL, vars, materialisation and upstream code fingerprints; no data."""
+    return digest("code", sql_hash, variables, materialized, upstream)[:FINGERPRINT_CHARS]
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the metadata tables; a warehouse from before code fingerprints gets the column, filled in."""
     _execute(con, DDL)
+    if _has_code_column(con):
+        return
+    _execute(con, "ALTER TABLE {K}.model_versions ADD COLUMN code_fingerprint VARCHAR")
+    for version in versions(con):
+        if version.code_fingerprint:
+            _execute(
+                con,
+                "UPDATE {K}.model_versions SET code_fingerprint = ? WHERE model = ? AND fingerprint = ?",
+                [version.code_fingerprint, version.model, version.fingerprint],
+            )
+
+
+def _has_code_column(con: duckdb.DuckDBPyConnection) -> bool:
+    (count,) = _execute(
+        con,
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'kiai' "
+        "AND table_name = 'model_versions' AND column_name = 'code_fingerprint'",
+    ).fetchone()
+    return count > 0
+
+
+def _fill_code_fingerprints(result: list[Version]) -> None:
+    """Versions stored before code fingerprints existed: derive them from the stored SQL hash, vars and
+    upstream versions (left None when an upstream version was pruned)."""
+    by_key = {(v.model, v.fingerprint): v for v in result}
+
+    def code(version: Version, seen: frozenset[tuple[str, str]]) -> str | None:
+        if version.code_fingerprint:
+            return version.code_fingerprint
+        upstream = {}
+        for name, fp in version.upstream.items():
+            up = by_key.get((name, fp))
+            if up is None or (name, fp) in seen:
+                return None
+            upstream[name] = code(up, seen | {(name, fp)})
+            if upstream[name] is None:
+                return None
+        version.code_fingerprint = code_fingerprint(version.sql_hash, version.vars, version.materialized, upstream)
+        return version.code_fingerprint
+
+    for version in result:
+        code(version, frozenset({(version.model, version.fingerprint)}))
 
 
 def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
@@ -81,17 +135,18 @@ def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[V
     """Stored versions, newest first; `current` marks the one the stable name points at."""
     if not has_tables(con):
         return []
+    code_column = "v.code_fingerprint" if _has_code_column(con) else "NULL"
     rows = _execute(
         con,
         """
         SELECT v.model, v.fingerprint, v.relation, v.materialized, v.path, v.sql, v.sql_hash, v.vars,
                v.upstream, v.watermarks, v.columns, v.tests_hash, v.tests_passed, v.rows, v.created_at,
-               c.fingerprint IS NOT NULL
+               CODE_COLUMN, c.fingerprint IS NOT NULL
         FROM {K}.model_versions v
         LEFT JOIN {K}.model_current c USING (model, fingerprint)
         WHERE $model IS NULL OR v.model = $model
         ORDER BY v.model, v.created_at DESC
-        """,
+        """.replace("CODE_COLUMN", code_column),
         {"model": model},
     ).fetchall()
     result = []
@@ -100,6 +155,7 @@ def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[V
         for name in _JSON_FIELDS:
             values[name] = json.loads(values[name] or "null") or ({} if name != "columns" else [])
         result.append(Version(**values))
+    _fill_code_fingerprints(result)
     return result
 
 
@@ -112,6 +168,12 @@ def current_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     if not has_tables(con):
         return {}
     return dict(_execute(con, "SELECT model, fingerprint FROM {K}.model_current ORDER BY model").fetchall())
+
+
+def current_code_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Model name -> code fingerprint (feature version) of its current version: equal in two warehouses built
+    from the same SQL and vars, whatever their data."""
+    return {name: v.code_fingerprint for name, v in sorted(current(con).items()) if v.code_fingerprint}
 
 
 def save_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
