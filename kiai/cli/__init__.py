@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from kiai import __version__
-from kiai.cli import demo_cmd, fetch_cmd, import_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
+from kiai.cli import demo_cmd, export_cmd, fetch_cmd, import_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
 from kiai.cli._common import err_console, state
 from kiai.errors import KiaiError
 
@@ -46,6 +46,7 @@ sql_cmd.register(app)
 app.add_typer(ingest_cmd.app, name="ingest")
 app.add_typer(import_cmd.app, name="import")
 models_cmd.register(app)
+export_cmd.register(app)
 fetch_cmd.register(app)
 
 
