@@ -77,6 +77,11 @@ def code_fingerprint(sql_hash: str, variables: dict[str, Any], materialized: str
     return digest("code", sql_hash, variables, materialized, upstream)[:FINGERPRINT_CHARS]
 
 
+def execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+    """Run SQL on the metadata tables, written as `{K}.table` (the catalog-qualified `kiai` schema)."""
+    return _execute(con, text, params)
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the metadata tables; a warehouse from before code fingerprints gets the column, filled in."""
     _execute(con, DDL)

@@ -1,0 +1,43 @@
+"""`kiai export dataset`: the labelled dataset as CSV or Parquet, with a manifest of the versions it came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kiai.cli._common import console, state
+
+app = typer.Typer(help="Export built models to files.", no_args_is_help=True)
+
+
+@app.command("dataset")
+def export_dataset(
+    out: Path = typer.Option(
+        Path("data/processed/dataset.csv"), "--out", "-o", help="Output file: .csv or .parquet (by suffix)."
+    ),
+) -> None:
+    """Write features.dataset (every feature and `label`) atomically, plus <out>.manifest.json.
+
+    The manifest and the warehouse table kiai.dataset_exports record the file's sha256 and the
+    fingerprints (data versions) and code fingerprints (feature versions) of the dataset and its upstream.
+    """
+    from kiai.transform.export import export_dataset as run_export
+    from kiai.transform.export import export_format
+
+    export_format(out)  # a bad suffix fails before the warehouse is opened
+    con = state.open(write=True)
+    result = run_export(con, out)
+    labels = ", ".join(f"{label} {count:,}" for label, count in result.labels.items()) or "no labels"
+    console.print(
+        f"wrote {result.rows:,} rows x {len(result.columns)} columns to {result.path} ({labels})", highlight=False
+    )
+    console.print(
+        f"dataset version {result.dataset_fingerprint} (feature version {result.dataset_code_fingerprint}); "
+        f"manifest {result.manifest}",
+        highlight=False,
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="export")
