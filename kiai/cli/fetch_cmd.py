@@ -6,18 +6,16 @@ import importlib.util
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import typer
 
 from kiai.cli._common import console, state
 from kiai.errors import KiaiError
-from kiai.load import api_responses, ensure_tables
-from kiai.progress import progress_bar
-from kiai.sources import osu_api
-from kiai.sources.clients import Sources
-from kiai.sources.downloads import Downloader
-from kiai.sources.settings import collection_categories, load_settings
+
+if TYPE_CHECKING:  # the sources import requests: slow, so only inside the commands
+    from kiai.sources.clients import Sources
 
 auth_app = typer.Typer(help="osu! API credentials.", no_args_is_help=True)
 fetch_app = typer.Typer(help="Fetch from the osu! API and osu!collector into raw.api_responses.", no_args_is_help=True)
@@ -25,10 +23,15 @@ download_app = typer.Typer(help="Download files (e.g. .osu) into the data folder
 
 
 def _sources() -> Sources:
+    from kiai.sources.clients import Sources
+    from kiai.sources.settings import load_settings
+
     return Sources(load_settings(state.config))
 
 
 def _warehouse() -> duckdb.DuckDBPyConnection:
+    from kiai.load import ensure_tables
+
     con = state.open(write=True)
     ensure_tables(con)
     return con
@@ -50,6 +53,10 @@ def fetch_collections(
     per_page: int = typer.Option(100, "--per-page", min=1, max=5000, help="Page size for --pages."),
 ) -> None:
     """Fetch the collections of kiai.toml [collections] (category = [ids]) and store their labels."""
+    from kiai.load import api_responses
+    from kiai.progress import progress_bar
+    from kiai.sources.settings import collection_categories
+
     pairs = collection_categories(state.config)
     if not pairs:
         raise KiaiError("no collections configured: add e.g. [collections] stream = [1234] to kiai.toml")
@@ -103,6 +110,9 @@ def fetch_beatmaps(
     refresh: bool = typer.Option(False, "--refresh", help="Ask again for ids already fetched."),
 ) -> None:
     """Fetch beatmaps from /api/v2/beatmaps in batches of 50 (default: every labelled beatmap)."""
+    from kiai.load import api_responses
+    from kiai.sources import osu_api
+
     con = _warehouse()
     if ids_file is not None:
         ids = _ids_from_file(ids_file)
@@ -129,6 +139,9 @@ def fetch_user_scores(
     refresh: bool = typer.Option(False, "--refresh", help="Ask again for pages already stored."),
 ) -> None:
     """Fetch a user's score list, paged up to the API's cap of 100."""
+    from kiai.load import api_responses
+    from kiai.sources import osu_api
+
     if score_type not in osu_api.SCORE_TYPES:
         raise KiaiError(f"--type must be one of {', '.join(osu_api.SCORE_TYPES)}, not {score_type!r}")
     con = _warehouse()
@@ -149,6 +162,8 @@ def fetch_user_scores(
 
 
 def _last_was_404(con: duckdb.DuckDBPyConnection, user_id: int) -> bool:
+    from kiai.sources import osu_api
+
     row = con.execute(
         "SELECT http_status FROM raw.api_responses WHERE endpoint = ? "
         "AND CAST(params->>'user_id' AS BIGINT) = ? ORDER BY response_id DESC LIMIT 1",
@@ -162,6 +177,9 @@ def download_osu_files(
     retry_missing: bool = typer.Option(False, "--retry-missing", help="Ask again for files that were 404."),
 ) -> None:
     """Download the .osu of every fetched beatmap into data/beatmaps/{id}.osu (md5-checked), then ingest."""
+    from kiai.load import api_responses
+    from kiai.sources.downloads import Downloader
+
     sources, con = _sources(), _warehouse()
     targets = api_responses.download_targets(con, retry_missing)
     if not targets:

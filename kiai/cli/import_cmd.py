@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import TextColumn
 
 from kiai.cli._common import err_console, state
-from kiai.load import ensure_tables
-from kiai.load.ppy_dump import Stats, import_dump
-from kiai.load.ppy_dump.streams import Meter, total_size
-from kiai.progress import progress_bar
+
+if TYPE_CHECKING:
+    from kiai.load.ppy_dump import Stats
+    from kiai.load.ppy_dump.streams import Meter
 
 app = typer.Typer(help="Import published dumps into the warehouse.", no_args_is_help=True)
 
@@ -31,6 +31,13 @@ def ppy_dump(
 
     Example: kiai import ppy-dump 2026_11_01_performance_osu_top_10000.tar.bz2 --tables scores,osu_beatmaps
     """
+    from rich.progress import TextColumn
+
+    from kiai.load import ensure_tables
+    from kiai.load.ppy_dump import import_dump
+    from kiai.load.ppy_dump.streams import total_size
+    from kiai.progress import progress_bar
+
     total = total_size(paths)
     con = state.open(write=True)
     ensure_tables(con)

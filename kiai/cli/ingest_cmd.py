@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.progress import TextColumn
 
 from kiai.cli._common import console, err_console, state
-from kiai.load.osu_files import IngestSummary, ingest_sources
-from kiai.load.osu_sources import expand, is_archive, read_sources
-from kiai.progress import progress_bar
+
+if TYPE_CHECKING:
+    from kiai.load.osu_files import IngestSummary
 
 app = typer.Typer(help="Land local files in the warehouse.", no_args_is_help=True)
 
@@ -18,6 +19,12 @@ def osu_files(
     inputs: list[str] = typer.Argument(..., metavar="PATH...", help="Files, folders, globs, .osz or *.tar.bz2."),
 ) -> None:
     """Parse .osu files into parsed.* and keep their bytes in raw.osu_files (idempotent, resumable)."""
+    from rich.progress import TextColumn
+
+    from kiai.load.osu_files import ingest_sources
+    from kiai.load.osu_sources import expand, is_archive, read_sources
+    from kiai.progress import progress_bar
+
     paths = expand(inputs)
     archives = any(is_archive(p) for p in paths)
     con = state.open(write=True)

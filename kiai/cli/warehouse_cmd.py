@@ -7,11 +7,12 @@ from rich.table import Table
 
 from kiai import warehouse
 from kiai.cli._common import console, state
-from kiai.load import ensure_tables
 
 
 def init() -> None:
     """Create the warehouse file, its schemas and tables (idempotent)."""
+    from kiai.load import ensure_tables
+
     con = state.open(write=True)
     ensure_tables(con)
     con.close()
