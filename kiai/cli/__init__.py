@@ -8,7 +8,17 @@ from pathlib import Path
 import typer
 
 from kiai import __version__
-from kiai.cli import demo_cmd, export_cmd, fetch_cmd, import_cmd, ingest_cmd, models_cmd, sql_cmd, warehouse_cmd
+from kiai.cli import (
+    demo_cmd,
+    export_cmd,
+    fetch_cmd,
+    import_cmd,
+    ingest_cmd,
+    ml_cmd,
+    models_cmd,
+    sql_cmd,
+    warehouse_cmd,
+)
 from kiai.cli._common import err_console, state
 from kiai.errors import KiaiError
 
@@ -48,6 +58,7 @@ app.add_typer(import_cmd.app, name="import")
 models_cmd.register(app)
 export_cmd.register(app)
 fetch_cmd.register(app)
+ml_cmd.register(app)
 
 
 demo_cmd.register(app)

@@ -1,0 +1,207 @@
+"""`kiai train lightgbm|keras`, `kiai compare`, `kiai predict`, `kiai report`.
+
+The ML stack (TensorFlow, LightGBM, scikit-learn, matplotlib) is imported inside the commands only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
+
+from kiai.cli._common import console, state
+from kiai.errors import KiaiError
+
+train_app = typer.Typer(help="Train a baseline classifier on features.dataset.", no_args_is_help=True)
+
+FORMATS = ("table", "json")
+SEED_HELP = "Seed of the split and of the model."
+FOLDS_HELP = "1: one 80/20 holdout split; K > 1: K-fold cross-validation (compare shows mean ± std)."
+PARAM_HELP = "Override a model parameter: NAME=VALUE (VALUE read as TOML), repeatable."
+MODELS_HELP = "Folder of the run folders [default: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, or models/]."
+VAR_HELP = "A var for featurising a .osu file: NAME=VALUE, as for build-features."
+
+
+def models_dir(option: Path | None) -> Path:
+    if option is not None:
+        return option
+    return Path(state.config.setting("KIAI_MODELS_DIR", "paths", "models_dir", "models"))
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise KiaiError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _train(
+    kind: str, seed: int, folds: int, epochs: int | None, param: list[str], models: Path | None, quiet: bool
+) -> None:
+    from kiai.ml.compare import format_metric
+    from kiai.ml.train import train
+    from kiai.transform.project import parse_var_overrides
+
+    params = parse_var_overrides(param)
+    con = state.open(write=True)
+    try:
+        run = train(
+            con, kind, models_dir=models_dir(models), seed=seed, folds=folds, epochs=epochs, params=params,
+            progress=not quiet,
+        )  # fmt: skip
+    finally:
+        con.close()
+    cells = ", ".join(
+        f"{name} {format_metric(run.metrics.get(name), run.folds)}"
+        for name in ("accuracy", "macro_f1", "log_loss", "top2_accuracy", "ece")
+    )
+    console.print(f"run {run.run_id} ({kind}): {cells}", highlight=False, soft_wrap=True)
+    console.print(f"stored in {escape(str(run.path))}", highlight=False, soft_wrap=True)
+
+
+@train_app.command("lightgbm")
+def train_lightgbm(
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    folds: int = typer.Option(1, "--folds", "-k", help=FOLDS_HELP),
+    epochs: int | None = typer.Option(None, "--epochs", help="Cap on boosting rounds [default: 400]."),
+    param: list[str] = typer.Option([], "--param", metavar="NAME=VALUE", help=PARAM_HELP),
+    models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
+) -> None:
+    """Multiclass LightGBM (NULL features as missing values), early stopping on a validation split."""
+    _train("lightgbm", seed, folds, epochs, param, models, quiet)
+
+
+@train_app.command("keras")
+def train_keras(
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    folds: int = typer.Option(1, "--folds", "-k", help=FOLDS_HELP),
+    epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs [default: 200, early stopping]."),
+    param: list[str] = typer.Option([], "--param", metavar="NAME=VALUE", help=PARAM_HELP),
+    models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
+) -> None:
+    """A Keras MLP (Normalization layer inside the model, NULLs imputed with training means), early stopping."""
+    _train("keras", seed, folds, epochs, param, models, quiet)
+
+
+def compare(fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:
+    """One row per training run: model, dataset and feature versions, split, and test metrics."""
+    from kiai.ml.compare import compare_rows, format_metric
+    from kiai.ml.versions import short
+
+    _check_format(fmt)
+    con = state.open(write=False)
+    try:
+        rows = compare_rows(con)
+    finally:
+        con.close()
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        console.print("no training runs yet: run `kiai train lightgbm` or `kiai train keras`")
+        return
+    titles = ("accuracy", "macro-F1", "log loss", "top-2 acc", "ECE", "train s")
+    names = ("accuracy", "macro_f1", "log_loss", "top2_accuracy", "ece", "train_seconds")
+    digits = {"train_seconds": 1}
+    cells = [
+        [
+            row["run_id"],
+            row["model"],
+            f"{short(row['dataset_hash'], 8)} ({row['dataset_rows']:,})",
+            short(row["feature_version"], 8),
+            row["split"],
+            *(format_metric(row["metrics"].get(n), row["folds"], digits.get(n, 3)) for n in names),
+        ]
+        for row in rows
+    ]
+    headers = ("run", "model", "dataset", "features", "split", *titles)
+    table = Table(*headers)
+    for column in table.columns:
+        column.no_wrap = True
+    for column in table.columns[5:]:
+        column.justify = "right"
+    for line in cells:
+        table.add_row(*line)
+    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
+        console.print(table)
+        return
+    # Too narrow for a row per run: runs side by side instead, as many of the latest as fit.
+    fit = max(1, (console.width - 14) // 32)
+    shown = cells[-fit:]
+    side = Table("", *(line[0] for line in shown))
+    for i, header in enumerate(headers[1:], start=1):
+        side.add_row(header, *(line[i] for line in shown))
+    console.print(side)
+    if len(shown) < len(cells):
+        console.print(f"(the latest {len(shown)} of {len(cells)} runs; widen the terminal or use --format json)")
+
+
+def predict(
+    target: str = typer.Argument(..., metavar="BEATMAP_ID|FILE.osu", help="A beatmap id or a .osu file."),
+    run: str | None = typer.Option(None, "--run", help="Run id (or a unique prefix) [default: the latest run]."),
+    fmt: str = typer.Option("table", "--format", help="table | json."),
+    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+) -> None:
+    """Every category's probability for a beatmap, highest first.
+
+    A beatmap id is looked up in the warehouse's features; a .osu file is parsed and featurised by the same
+    SQL models in a temporary warehouse. A model trained on another feature version is refused.
+    """
+    from kiai.ml.predict import predict_beatmap, predict_file
+    from kiai.transform.project import parse_var_overrides
+
+    _check_format(fmt)
+    con = state.open(write=False)
+    try:
+        if target.isdigit():
+            result = predict_beatmap(con, int(target), run_id=run)
+        else:
+            result = predict_file(
+                con, Path(target), config=state.config, variables=parse_var_overrides(var), run_id=run
+            )
+    finally:
+        con.close()
+    if fmt == "json":
+        typer.echo(json.dumps(result.to_json(), indent=2))
+        return
+    what = f"beatmap {result.beatmap_id}" if result.beatmap_id is not None else f"md5 {result.md5}"
+    console.print(
+        f"{escape(what)} (features from {escape(result.source)}) · run {result.run_id} ({result.kind})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table("category", "probability", "")
+    table.columns[1].justify = "right"
+    for label, probability in result.probabilities:
+        table.add_row(escape(label), f"{probability:.1%}", "█" * round(probability * 30))
+    console.print(table)
+
+
+def report(
+    out: Path = typer.Option(Path("reports/latest.html"), "--out", "-o", help="The HTML file to write."),
+    run: list[str] = typer.Option([], "--run", help="Runs to include (repeatable) [default: the latest ten]."),
+    models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
+) -> None:
+    """One self-contained HTML report of the runs (plots embedded; opens without a network).
+
+    Runs side by side, confusion matrices, per-class F1, feature importance and a calibration plot.
+    """
+    from kiai.ml.report import write_report
+
+    con = state.open(write=False)
+    try:
+        path = write_report(con, out, models_dir=models_dir(models), run_ids=run or None)
+    finally:
+        con.close()
+    console.print(f"report written to {escape(str(path))}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")
+    app.command("compare")(compare)
+    app.command("predict")(predict)
+    app.command("report")(report)

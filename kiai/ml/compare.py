@@ -1,0 +1,50 @@
+"""`compare_rows()`: one row per training run with its versions, split and metrics (mean and std over folds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from kiai.ml import runs
+from kiai.ml.metrics import SUMMARY
+
+METRICS = (*SUMMARY, "train_seconds")
+
+
+def split_label(folds: int, seed: int) -> str:
+    return f"holdout 80/20 seed {seed}" if folds == 1 else f"{folds}-fold seed {seed}"
+
+
+def compare_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every registered run, oldest first, as plain JSON-ready dicts."""
+    rows = []
+    for run in runs.list_runs(con):
+        rows.append(
+            {
+                "run_id": run.run_id,
+                "model": run.kind,
+                "created_at": run.created_at.isoformat(timespec="seconds") + "Z",
+                "dataset_hash": run.dataset_hash,
+                "dataset_rows": run.dataset_rows,
+                "labels": run.labels,
+                "n_features": run.n_features,
+                "feature_version": run.feature_version,
+                "dataset_version": run.dataset_version,
+                "split": split_label(run.folds, run.split_seed),
+                "split_seed": run.split_seed,
+                "folds": run.folds,
+                "split_hash": run.split_hash,
+                "metrics": {name: run.metrics[name] for name in METRICS if name in run.metrics},
+                "path": str(run.path),
+            }
+        )
+    return rows
+
+
+def format_metric(value: dict[str, float] | None, folds: int, digits: int = 3) -> str:
+    """`0.812` for one split, `0.812 ± 0.020` for folds."""
+    if not value:
+        return "-"
+    text = f"{value['mean']:.{digits}f}"
+    return text + f" ± {value['std']:.{digits}f}" if folds > 1 else text

@@ -1,0 +1,130 @@
+"""The Keras baseline: an MLP with a Normalization layer inside the model, NaN imputed with training means,
+early stopping on a validation split, seeded and deterministic on CPU."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kiai.ml.files import atomic_path
+
+KIND = "keras"
+MODEL_FILE = "model.keras"
+DEFAULT_PARAMS: dict[str, Any] = {
+    "hidden": [64, 32],
+    "dropout": 0.1,
+    "l2": 1e-4,
+    "learning_rate": 2e-3,
+    "batch_size": 32,
+    "epochs": 200,
+    "patience": 20,
+}
+
+
+def keras_module() -> Any:
+    """Import Keras on TensorFlow with TF's C++ start-up logs (oneDNN, CPU features) silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # also: the same numbers on every CPU
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import keras
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # already initialised in this process
+    return keras
+
+
+def versions() -> dict[str, str]:
+    keras = keras_module()
+    import tensorflow as tf
+
+    return {"keras": keras.__version__, "tensorflow": tf.__version__}
+
+
+def _impute(x: np.ndarray, means: list[float]) -> np.ndarray:
+    filled = np.where(np.isnan(x), np.asarray(means, dtype=np.float64)[None, :], x)
+    return filled.astype(np.float32)
+
+
+def fit(
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    n_classes: int,
+    params: dict[str, Any],
+    seed: int,
+    epochs: int | None = None,
+    progress: Any = None,
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Train; returns (model, state {"impute": training means}, info {"epochs_run", "best_epoch"})."""
+    keras = keras_module()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NULL column: mean of nothing
+        means = np.nanmean(x_fit, axis=0)
+    means = np.where(np.isfinite(means), means, 0.0).tolist()
+    fit_x, valid_x = _impute(x_fit, means), _impute(x_valid, means)
+    normalization = keras.layers.Normalization(name="normalization")
+    normalization.adapt(fit_x)  # mean and variance of the training part only
+    inputs = keras.Input(shape=(x_fit.shape[1],), name="features")
+    hidden = normalization(inputs)
+    for width in params["hidden"]:
+        hidden = keras.layers.Dense(
+            int(width), activation="relu", kernel_regularizer=keras.regularizers.l2(float(params["l2"]))
+        )(hidden)
+        if params["dropout"]:
+            hidden = keras.layers.Dropout(float(params["dropout"]), seed=seed)(hidden)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(hidden)
+    model = keras.Model(inputs, outputs, name="kiai_mlp")
+    model.compile(
+        optimizer=keras.optimizers.Adam(float(params["learning_rate"])),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=int(params["patience"]), restore_best_weights=True
+    )
+    history = model.fit(
+        fit_x,
+        y_fit,
+        validation_data=(valid_x, y_valid),
+        epochs=int(epochs or params["epochs"]),
+        batch_size=int(params["batch_size"]),
+        shuffle=True,
+        callbacks=[stop],
+        verbose=0,
+    )
+    losses = history.history["val_loss"]
+    info = {"epochs_run": len(losses), "best_epoch": int(np.argmin(losses)) + 1}
+    return model, {"impute": means}, info
+
+
+def predict(model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    if len(x) == 0:
+        return np.zeros((0, int(model.output_shape[-1])))
+    proba = np.asarray(model(_impute(x, state["impute"]), training=False), dtype=np.float64)
+    return proba / proba.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within ~1e-7
+
+
+def save(model: Any, path: Path) -> Path:
+    target = path / MODEL_FILE
+    with atomic_path(target, suffix=".keras") as tmp:
+        model.save(tmp)
+    return target
+
+
+def load(path: Path) -> Any:
+    keras = keras_module()
+    return keras.models.load_model(path / MODEL_FILE, compile=False)

@@ -1,0 +1,76 @@
+"""Classification metrics on predicted probabilities: accuracy, macro-F1, log loss, top-2, calibration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SUMMARY = ("accuracy", "macro_f1", "log_loss", "top2_accuracy", "ece")
+ECE_BINS = 10
+
+
+def evaluate(y: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Every metric of `SUMMARY`, plus the confusion matrix, per-class F1 and reliability bins."""
+    from sklearn.metrics import confusion_matrix, f1_score, log_loss
+
+    classes = list(range(len(labels)))
+    predicted = proba.argmax(axis=1)
+    top2 = np.argsort(-proba, axis=1, kind="stable")[:, :2]
+    per_class = f1_score(y, predicted, labels=classes, average=None, zero_division=0)
+    clipped = np.clip(proba, 1e-15, 1.0)
+    return {
+        "accuracy": float(np.mean(predicted == y)),
+        "macro_f1": float(np.mean(per_class)),
+        "log_loss": float(log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)),
+        "top2_accuracy": float(np.mean((top2 == y[:, None]).any(axis=1))),
+        "ece": expected_calibration_error(y, proba),
+        "n": len(y),
+        "confusion": confusion_matrix(y, predicted, labels=classes).tolist(),
+        "per_class_f1": {label: float(f) for label, f in zip(labels, per_class, strict=True)},
+        "reliability": reliability(y, proba),
+    }
+
+
+def _bins(confidence: np.ndarray) -> np.ndarray:
+    return np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+
+
+def expected_calibration_error(y: np.ndarray, proba: np.ndarray) -> float:
+    """Top-label ECE: the row-weighted gap between confidence and accuracy over 10 equal-width bins."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    bins = _bins(confidence)
+    total = 0.0
+    for b in range(ECE_BINS):
+        mask = bins == b
+        if mask.any():
+            total += mask.sum() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total / max(len(y), 1))
+
+
+def reliability(y: np.ndarray, proba: np.ndarray) -> list[dict[str, float]]:
+    """Per non-empty confidence bin: mean confidence, accuracy and row count (for the calibration plot)."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    bins = _bins(confidence)
+    return [
+        {
+            "confidence": float(confidence[bins == b].mean()),
+            "accuracy": float(correct[bins == b].mean()),
+            "count": int((bins == b).sum()),
+        }
+        for b in range(ECE_BINS)
+        if (bins == b).any()
+    ]
+
+
+def summarise(folds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and sample standard deviation (0 for one fold) of each summary metric over folds."""
+    result = {}
+    for name in (*SUMMARY, "train_seconds"):
+        values = np.array([fold[name] for fold in folds if name in fold], dtype=np.float64)
+        if len(values):
+            std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            result[name] = {"mean": float(values.mean()), "std": std}
+    return result

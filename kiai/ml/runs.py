@@ -1,0 +1,135 @@
+"""The run registry: `models/<run_id>/` folders and the `kiai.training_runs` table in the warehouse."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kiai.errors import KiaiError
+from kiai.ml.files import read_json
+
+MANIFEST = "manifest.json"
+METRICS = "metrics.json"
+PREDICTIONS = "predictions.csv"
+ENCODER = "encoder.json"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS {K}.training_runs (
+    run_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, path VARCHAR NOT NULL,
+    dataset_hash VARCHAR NOT NULL, dataset_rows BIGINT NOT NULL, n_features INTEGER NOT NULL,
+    labels VARCHAR NOT NULL,          -- JSON list, in model output order
+    feature_version VARCHAR,          -- code fingerprint of beatmap_features (NULL: unknown)
+    dataset_version VARCHAR,          -- code fingerprint of dataset
+    fingerprints VARCHAR,             -- JSON: current_fingerprints() at training time (with data watermarks)
+    split_seed INTEGER NOT NULL, folds INTEGER NOT NULL, split_hash VARCHAR NOT NULL,
+    params VARCHAR NOT NULL,          -- JSON
+    metrics VARCHAR NOT NULL          -- JSON: {metric: {mean, std}}
+)
+"""
+
+
+@dataclass
+class Run:
+    """One training run: where it lives and what it measured (`metrics`: name -> {"mean", "std"})."""
+
+    run_id: str
+    kind: str
+    created_at: datetime
+    path: Path
+    metrics: dict[str, Any]
+    labels: list[str] = field(default_factory=list)
+    dataset_hash: str = ""
+    dataset_rows: int = 0
+    n_features: int = 0
+    feature_version: str | None = None
+    dataset_version: str | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    split_seed: int = 0
+    folds: int = 1
+    split_hash: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, Any]:
+        path = self.path / MANIFEST
+        if not path.is_file():
+            raise KiaiError(f"run {self.run_id}: {path} is missing (was models/ moved or pruned?)")
+        return read_json(path)
+
+    def metrics_file(self) -> dict[str, Any]:
+        return read_json(self.path / METRICS)
+
+
+def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
+    (catalog,) = con.execute("SELECT current_database()").fetchone()
+    return text.replace("{K}", '"' + catalog.replace('"', '""') + '".kiai')
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS kiai")
+    con.execute(_sql(con, DDL))
+
+
+def has_table(con: duckdb.DuckDBPyConnection) -> bool:
+    (count,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'kiai' AND table_name = 'training_runs'"
+    ).fetchone()
+    return count > 0
+
+
+_COLUMNS = (
+    "run_id", "kind", "created_at", "path", "dataset_hash", "dataset_rows", "n_features", "labels",
+    "feature_version", "dataset_version", "fingerprints", "split_seed", "folds", "split_hash", "params", "metrics",
+)  # fmt: skip
+_JSON = {"labels", "fingerprints", "params", "metrics"}
+
+
+def register(con: duckdb.DuckDBPyConnection, run: Run) -> None:
+    ensure_table(con)
+    values = []
+    for name in _COLUMNS:
+        value = getattr(run, name)
+        if name in _JSON:
+            value = json.dumps(value, sort_keys=True)
+        elif name == "path":
+            value = str(value)
+        values.append(value)
+    placeholders = ", ".join("?" for _ in _COLUMNS)
+    con.execute(_sql(con, f"INSERT INTO {{K}}.training_runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})"), values)
+
+
+def list_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:
+    """Every registered run, oldest first."""
+    if not has_table(con):
+        return []
+    rows = con.execute(
+        _sql(con, f"SELECT {', '.join(_COLUMNS)} FROM {{K}}.training_runs ORDER BY created_at, run_id")
+    ).fetchall()
+    runs = []
+    for row in rows:
+        values = dict(zip(_COLUMNS, row, strict=True))
+        for name in _JSON:
+            values[name] = json.loads(values[name]) if values[name] else ({} if name != "labels" else [])
+        values["path"] = Path(values["path"])
+        runs.append(Run(**values))
+    return runs
+
+
+def get_run(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Run:
+    """A run by id (a unique prefix is enough), or the latest one."""
+    runs = list_runs(con)
+    if not runs:
+        raise KiaiError("no training runs yet: run `kiai train lightgbm` or `kiai train keras` first")
+    if run_id is None:
+        return runs[-1]
+    matches = [run for run in runs if run.run_id == run_id] or [run for run in runs if run.run_id.startswith(run_id)]
+    if len(matches) != 1:
+        known = ", ".join(run.run_id for run in runs[-5:])
+        what = "no run" if not matches else f"{len(matches)} runs match"
+        raise KiaiError(f"{what} {run_id!r} (latest: {known})")
+    return matches[0]

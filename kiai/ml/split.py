@@ -1,0 +1,42 @@
+"""Deterministic splits, stratified by label and grouped by beatmapset (difficulties of a set never straddle)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+HOLDOUT_SPLITS = 5  # one fold of five: an 80/20 train/test split
+VALIDATION_SPLITS = 6  # one sixth of the training part for early stopping
+
+
+def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class has only N members"
+        return [(np.sort(a), np.sort(b)) for a, b in splitter.split(np.zeros(len(y)), y, groups)]
+
+
+def splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row indices: one 80/20 holdout when `folds` is 1, else `folds`-fold cross-validation."""
+    if folds <= 1:
+        return _folds(y, groups, HOLDOUT_SPLITS, seed)[:1]
+    return _folds(y, groups, folds, seed)
+
+
+def validation(y: np.ndarray, groups: np.ndarray, train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split the training rows into (fit, validation) the same way, for early stopping."""
+    fit, valid = _folds(y[train], groups[train], VALIDATION_SPLITS, seed + 1)[0]
+    return train[fit], train[valid]
+
+
+def split_hash(parts: list[tuple[np.ndarray, np.ndarray]], beatmap_ids: np.ndarray) -> str:
+    """A short hash of which beatmaps are in each test part: equal hashes mean the same split."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for _, test in parts:
+        digest.update(np.sort(beatmap_ids[test]).astype("<i8").tobytes() + b"|")
+    return digest.hexdigest()[:12]

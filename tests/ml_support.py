@@ -1,0 +1,57 @@
+"""A small synthetic labelled dataset with the contract's columns, in a real DuckDB warehouse (for ML tests)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from kiai import warehouse
+
+CLASSES = ("jump", "stream", "tech")
+
+
+def make_dataset(db_path: Path, *, n_sets: int = 60, seed: int = 0, classes: tuple[str, ...] = CLASSES) -> int:
+    """Create `features.dataset` with learnable features: each class shifts a different feature.
+    Returns the row count. Sets hold 1-4 difficulties sharing the set's label."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    beatmap_id = 1000
+    for set_number in range(n_sets):
+        label = classes[set_number % len(classes)]
+        for _ in range(int(rng.integers(1, 5))):
+            beatmap_id += int(rng.integers(1, 50))
+            k = classes.index(label)
+            stream = rng.normal(0.65 if k == 1 else 0.25, 0.15)
+            jump = rng.normal(210.0 if k == 0 else 120.0, 40.0)
+            slider = rng.normal(0.55 if k == 2 else 0.3, 0.12)
+            rows.append(
+                (
+                    beatmap_id,
+                    50_000 + set_number,
+                    hashlib.md5(str(beatmap_id).encode()).hexdigest(),
+                    label,
+                    None if rng.random() < 0.1 else float(stream),  # NULL features are allowed
+                    float(jump),
+                    float(slider),
+                    float(rng.normal(180, 25)),
+                    int(rng.integers(60, 300)),
+                    bool(rng.random() < (0.7 if k == 1 else 0.1)),
+                    None if rng.random() < 0.1 else str(rng.choice(["Anime", "Rock", "Electronic", "Video Game"])),
+                    "ranked",
+                )
+            )
+    con = warehouse.connect(db_path)
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE features.dataset (
+            beatmap_id BIGINT NOT NULL, beatmapset_id BIGINT NOT NULL, md5 VARCHAR, label VARCHAR NOT NULL,
+            stream_density DOUBLE, jump_distance DOUBLE, slider_ratio FLOAT, bpm DOUBLE, hit_length INTEGER,
+            has_tag_stream BOOLEAN, genre VARCHAR, status VARCHAR, ranked_date DATE
+        )
+        """
+    )
+    con.executemany("INSERT INTO features.dataset VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, DATE '2020-01-01')", rows)
+    con.close()
+    return len(rows)
