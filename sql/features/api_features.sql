@@ -52,6 +52,10 @@ description = "ranked status: graveyard | wip | pending | ranked | approved | qu
 {%- macro tag_pattern(word) -%}
 (^|\s){{ word.split() | map('regex') | join('\\s+') }}(\s|$)
 {%- endmacro %}
+{%- set flags = var('tag_keywords') | map('identifier') | list %}
+{%- if flags | length != flags | unique | list | length %}
+{{- fail("var tag_keywords gives the same has_tag_ column twice: " ~ flags | join(', ')) }}
+{%- endif %}
 WITH maps AS (
     SELECT * FROM {{ ref('beatmaps') }} WHERE mode_int = 0
 )
