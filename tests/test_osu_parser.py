@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -122,6 +123,17 @@ def test_slider_end_times_use_multiplier_velocity_and_slides():
     assert list(timing["volume"]) == [60, 60, 60, 100]
 
 
+def test_a_fractional_timing_point_applies_only_from_its_time():
+    """A point at 1000.5 is after a slider at 1000 and before one at 1001 (exact, not rounded)."""
+    text = (
+        "osu file format v14\n[Difficulty]\nSliderMultiplier:1.5\n[TimingPoints]\n0,500,4,2,0,60,1,0\n"
+        "1000.5,-50,4,2,0,60,0,0\n[HitObjects]\n100,100,1000,2,0,B|200:100,1,150\n100,100,1001,2,0,B|200:100,1,150\n"
+    )
+    _, rows, _, _ = one(text)
+    # SV 1 at 1000: 0.3 px/ms, 150 px = 500 ms; SV 2 at 1001: 250 ms
+    assert [r["end"] for r in rows] == [1500, 1251]
+
+
 def test_old_format_times_get_osu_offset_and_trailing_empty_field():
     text = "osu file format v3\r\n\r\n[TimingPoints]\r\n1600,422.5\r\n\r\n[HitObjects]\r\n128,304,16811,1,0,\r\n"
     meta, rows, timing, _ = one(text)
@@ -226,8 +238,11 @@ def test_hit_object_noise_never_crashes(texts):
     st.lists(
         st.one_of(
             st.integers(-(10**9), 10**9).map(str),
+            st.integers(-(10**18) + 1, 10**18 - 1).map(str),
             st.decimals(-1e6, 1e6, places=6).map(str),
+            st.decimals(-1e3, 1e3, places=14).map(str),
             st.text(alphabet="0123456789.-", max_size=10),
+            st.text(alphabet="0123456789.-:e ", max_size=24),
         ),
         min_size=1,
         max_size=30,
@@ -242,5 +257,9 @@ def test_vectorised_numbers_agree_with_python_float(fields):
     start = np.array(starts, dtype=np.int64)
     values, ok = parse_decimal(np.frombuffer(data, np.uint8), start, start + [len(f) for f in fields])
     for field, value, good in zip(fields, values, ok, strict=True):
+        plain = re.fullmatch(r"-?(\d+\.?\d*|\.\d+)", field)
+        assert good == bool(plain and len(field.lstrip("-")) <= 18), field
         if good:
             assert value == pytest.approx(float(field), rel=1e-12, abs=1e-12)
+        if good and "." not in field:
+            assert value == float(int(field))  # integers of up to 18 digits: exact before the float conversion

@@ -58,70 +58,98 @@ def _kind(type_bits: np.ndarray) -> np.ndarray:
     return kind
 
 
-def _end_field(lines: Lines, kind: np.ndarray) -> np.ndarray:
-    """End of field 5's number: a hold writes `endTime:hitSample`, so stop at its colon."""
-    start, end = lines.field_start[5], lines.field_end[5]
-    colons = np.flatnonzero(lines.buf == COLON).astype(np.int64)
-    if len(colons) == 0:
-        return end
-    next_colon = colons[np.minimum(np.searchsorted(colons, start), len(colons) - 1)]
-    return np.where((kind == 3) & (next_colon >= start) & (next_colon < end), next_colon, end)
+def _end_times(lines: Lines, kind: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Field 5 as a number, for the kinds where it can be one (spinner and hold ends; circles are read too).
+
+    A hold writes `endTime:hitSample`, so its number stops at the colon. Sliders write curve
+    points there, which are never a number, so they are not read at all.
+    """
+    stop = end
+    holds = np.flatnonzero(kind == 3)
+    if len(holds):
+        colons = np.flatnonzero(lines.buf == COLON)
+        if len(colons):
+            next_colon = colons[np.minimum(np.searchsorted(colons, start[holds]), len(colons) - 1)]
+            inside = (next_colon >= start[holds]) & (next_colon < end[holds])
+            stop = end.copy()
+            stop[holds[inside]] = next_colon[inside]
+    rows = np.flatnonzero((kind != 1) & (stop > start))
+    values = np.zeros(len(kind), dtype=np.float64)
+    ok = np.zeros(len(kind), dtype=bool)
+    values[rows], ok[rows] = parse_decimal(lines.buf, start[rows], stop[rows])
+    return values, ok
 
 
-def _curve_points(lines: Lines, is_slider: np.ndarray, lettered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sliders' control-point text (after `B|`), gathered into one buffer with offsets."""
-    start = np.where(lettered, lines.field_start[5] + 2, lines.field_start[5])
-    length = np.where(is_slider & lines.has_field(5), np.maximum(lines.field_end[5] - start, 0), 0)
+def _curve_points(
+    lines: Lines, sliders: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sliders' control-point text (`start:end` of each slider row), gathered into one buffer with offsets."""
+    length = np.zeros(len(lines), dtype=np.int64)
+    length[sliders] = np.maximum(end - start, 0)
     offsets = np.zeros(len(lines) + 1, dtype=np.int64)
     np.cumsum(length, out=offsets[1:])
     total = int(offsets[-1])
-    gather = np.repeat(start - offsets[:-1], length) + np.arange(total, dtype=np.int64)
+    gather = np.repeat(start - offsets[:-1][sliders], length[sliders]) + np.arange(total, dtype=np.int64)
     return (lines.buf[gather] if total else np.zeros(0, dtype=np.uint8)), offsets
+
+
+def _first_row_of_file(file_index: np.ndarray, n_files: int) -> np.ndarray:
+    """For each row of a file-sorted batch, the row number where its file's rows begin."""
+    counts = np.bincount(file_index, minlength=n_files)
+    return np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def parse_hit_objects(
     sections: list[bytes], offsets: np.ndarray, slider_multiplier: np.ndarray, timing: TimingColumns
 ) -> HitObjectColumns:
     """Parse the [HitObjects] sections of a batch; `sections[i]` belongs to file i."""
-    lines = split_fields(sections, 8)
+    lines = split_fields(sections)
     numbers = [parse_column(lines, k) for k in range(5)]
     usable = lines.has_field(4) & np.logical_and.reduce([ok for _, ok in numbers])
-    type_bits = np.where(usable, numbers[3][0], 0).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        type_bits = np.where(usable, numbers[3][0], 0).astype(np.int64)
     kind = _kind(type_bits)
     in_range = np.abs(numbers[2][0]) < TIME_LIMIT
     keep = usable & (kind >= 0) & in_range
     skipped = np.bincount(lines.file_index[~keep], minlength=len(sections))
 
-    rows = np.flatnonzero(keep)
-    lines, kind, type_bits = lines.select(rows), kind[rows], type_bits[rows]
-    x, y, time, _, hit_sound = (values[rows] for values, _ in numbers)
+    x, y, time, _, hit_sound = (values for values, _ in numbers)
+    if not keep.all():
+        rows = np.flatnonzero(keep)
+        lines, kind, type_bits = lines.select(rows), kind[rows], type_bits[rows]
+        x, y, time, hit_sound = x[rows], y[rows], time[rows], hit_sound[rows]
     file_offset = offsets[lines.file_index]
     time_ms = np.trunc(time).astype(np.int64) + file_offset
 
     # spinner and hold ends (field 5)
-    raw_end, end_ok = parse_decimal(lines.buf, lines.field_start[5], _end_field(lines, kind))
+    field5_start, field5_end = lines.bounds(5)
+    raw_end, end_ok = _end_times(lines, kind, field5_start, field5_end)
     end_ok &= lines.has_field(5) & (np.abs(raw_end) < TIME_LIMIT)
     raw_end = np.trunc(np.where(end_ok, raw_end, 0.0)).astype(np.int64) + file_offset
     end_time = np.where(end_ok, np.maximum(time_ms, raw_end), time_ms)
     end_valid = (kind == 0) | (((kind == 2) | (kind == 3)) & end_ok)
 
     # sliders: curve type and points (field 5), slides (field 6), pixel length (field 7)
-    is_slider = kind == 1
-    last = max(len(lines.buf) - 1, 0)
-    first_char = lines.buf[np.minimum(lines.field_start[5], last)]
-    lettered = is_slider & lines.has_field(5) & (lines.buf[np.minimum(lines.field_start[5] + 1, last)] == PIPE)
+    sliders = np.flatnonzero(kind == 1)
+    s_start, s_end = field5_start[sliders], field5_end[sliders]
+    s_has5 = lines.has_field(5)[sliders]
+    first_char = lines.buf[s_start]  # buf ends with PAD zero bytes: reading at a line end stays in bounds
+    lettered = s_has5 & (lines.buf[s_start + 1] == PIPE)
     curve_type = np.full(len(lines), -1, dtype=np.int8)
+    s_curve = np.full(len(sliders), -1, dtype=np.int8)
     for code, letter in enumerate(CURVE_TYPES):
-        curve_type[lettered & (first_char == ord(letter))] = code
-    slides_value, slides_ok = parse_column(lines, 6)
-    slides_ok &= is_slider & lines.has_field(6)
-    slides = np.where(slides_ok, np.trunc(np.where(slides_ok, slides_value, 1)).clip(-TIME_LIMIT, TIME_LIMIT), 1)
-    slides = np.where(is_slider, slides, 0).astype(np.int32)
-    length_value, length_ok = parse_column(lines, 7, allow_nan=True)
-    length = np.where(is_slider & lines.has_field(7) & length_ok, length_value, np.nan)
+        s_curve[lettered & (first_char == ord(letter))] = code
+    curve_type[sliders] = s_curve
+    slides_value, slides_ok = parse_column(lines, 6, rows=sliders)
+    slides_ok &= lines.has_field(6)[sliders]
+    s_slides = np.where(slides_ok, np.trunc(np.where(slides_ok, slides_value, 1)).clip(-TIME_LIMIT, TIME_LIMIT), 1)
+    slides = np.zeros(len(lines), dtype=np.int32)
+    slides[sliders] = s_slides
+    length_value, length_ok = parse_column(lines, 7, allow_nan=True, rows=sliders)
+    length = np.full(len(lines), np.nan)
+    length[sliders] = np.where(lines.has_field(7)[sliders] & length_ok, length_value, np.nan)
 
-    sliders = np.flatnonzero(is_slider)
-    s_file, s_time = lines.file_index[sliders], time_ms[sliders].astype(np.float64)
+    s_file, s_time = lines.file_index[sliders], time_ms[sliders]
     velocity = timing.velocity.at(s_file, s_time, 1.0, before_first="default")
     beat_length = timing.beat_length.at(s_file, s_time, DEFAULT_BEAT_LENGTH, before_first="first")
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -134,8 +162,9 @@ def parse_hit_objects(
     end_time[sliders[good]] = time_ms[sliders[good]] + np.trunc(duration[good]).astype(np.int64)
     end_valid[sliders] = good
 
-    points_data, points_offsets = _curve_points(lines, is_slider, lettered)
-    first_row_of_file = np.searchsorted(lines.file_index, lines.file_index, side="left")
+    points_start = np.where(lettered, s_start + 2, s_start)
+    points_data, points_offsets = _curve_points(lines, sliders, points_start, np.where(s_has5, s_end, points_start))
+    first_row_of_file = _first_row_of_file(lines.file_index, len(sections))
     return HitObjectColumns(
         file_index=lines.file_index,
         object_index=(np.arange(len(lines)) - first_row_of_file).astype(np.int32),

@@ -71,8 +71,7 @@ def parse_batch(files: list[bytes]) -> ParsedBatch:
     multipliers = np.asarray([float(s.metadata["slider_multiplier"]) if s else 1.4 for s in parsed])
     hit_objects = parse_hit_objects([s.hit_objects if s else b"" for s in parsed], offsets, multipliers, timing)
     n_timing = np.bincount(timing.columns["file_index"], minlength=len(files))
-    kind_counts = np.zeros((len(files), 4), dtype=np.int64)
-    np.add.at(kind_counts, (hit_objects.file_index, hit_objects.kind), 1)
+    kind_counts = np.bincount(hit_objects.file_index * 4 + hit_objects.kind, minlength=4 * len(files)).reshape(-1, 4)
     for index, result in enumerate(results):
         if result.error is None:
             sections = parsed[index]

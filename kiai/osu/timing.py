@@ -17,6 +17,8 @@ from kiai.osu.numparse import Lines, parse_column, split_fields
 DEFAULT_BEAT_LENGTH = 1000.0  # osu!'s timing when a map has no uninherited point
 ZERO = 48
 INT32 = 2**31 - 1
+KEY_HALF = 2**33  # query times are integers within +-2**31; point times are clamped to +-KEY_HALF
+KEY_SPAN = 4 * KEY_HALF  # room for one file's clamped times in a composite (file, time) key
 
 
 @dataclass
@@ -28,7 +30,7 @@ class ControlPoints:
     value: np.ndarray  # float64: slider velocity, or beat length
 
     def at(self, file_index: np.ndarray, time_ms: np.ndarray, default: float, before_first: str) -> np.ndarray:
-        """The value of the last point at or before each time in its own file.
+        """The value of the last point at or before each (integer) time in its own file.
 
         Before a file's first point: `default` (before_first="default", as osu! does for slider
         velocity) or the file's first point (before_first="first", as for timing).
@@ -36,11 +38,10 @@ class ControlPoints:
         result = np.full(len(time_ms), default, dtype=np.float64)
         if len(self.time_ms) == 0 or len(time_ms) == 0:
             return result
-        # exact composite keys (file, rank of time) so one searchsorted serves the whole batch
-        ranks = np.unique(np.concatenate((self.time_ms, time_ms)))
-        width = len(ranks) + 1
-        point_key = self.file_index * width + np.searchsorted(ranks, self.time_ms)
-        query_key = file_index * width + np.searchsorted(ranks, time_ms)
+        # one searchsorted for the whole batch on exact integer keys (file, time): for an integer
+        # query time t, a point at time p is at or before it exactly when ceil(p) <= t
+        point_key = self.file_index * KEY_SPAN + np.clip(np.ceil(self.time_ms), -KEY_HALF, KEY_HALF).astype(np.int64)
+        query_key = file_index * KEY_SPAN + np.asarray(time_ms, dtype=np.int64)
         position = np.searchsorted(point_key, query_key, side="right") - 1
         found = position >= 0
         found[found] = self.file_index[position[found]] == file_index[found]
@@ -70,7 +71,7 @@ def _int_column(lines: Lines, k: int, default: int) -> np.ndarray:
 
 def parse_timing_points(sections: list[bytes], offsets: np.ndarray) -> TimingColumns:
     """Parse the [TimingPoints] sections of a batch; `sections[i]` belongs to file i."""
-    lines = split_fields(sections, 8)
+    lines = split_fields(sections)
     time, time_ok = parse_column(lines, 0)
     beat_length, beat_ok = parse_column(lines, 1, allow_nan=True)  # NaN disables slider ticks in some maps
     usable = time_ok & beat_ok & lines.has_field(1)
@@ -79,9 +80,9 @@ def parse_timing_points(sections: list[bytes], offsets: np.ndarray) -> TimingCol
     time, beat_length = time[usable] + offsets[lines.file_index], beat_length[usable]
 
     meter = _int_column(lines, 2, 4)
-    meter_zero = lines.buf[np.minimum(lines.field_start[2], max(len(lines.buf) - 1, 0))] == ZERO
+    meter_zero = lines.buf[lines.bounds(2)[0]] == ZERO  # buf ends with PAD zero bytes: always in bounds
     meter = np.where(lines.has_field(2) & meter_zero, 4, meter).astype(np.int32)
-    flag = lines.buf[np.minimum(lines.field_start[6], max(len(lines.buf) - 1, 0))]
+    flag = lines.buf[lines.bounds(6)[0]]
     uninherited = ~lines.has_field(6) | (flag == ord("1"))
     first_row = np.searchsorted(lines.file_index, lines.file_index, side="left")
     columns = {
