@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -182,3 +184,20 @@ def test_select_warns_when_an_unselected_upstream_is_stale(world):
     report = build(world, SQL_DIR, select=["+dataset"])
     assert report.ok and not report.warnings
     assert world.execute("SELECT count(*) FROM features.dataset WHERE label = 'tech'").fetchone() == (3,)
+
+
+def test_noop_build_process_imports_no_heavy_module(world_db, tmp_path):
+    """The parse cache and lazy imports: a no-op `kiai build-features` never loads sqlglot, numpy, pyarrow,
+    requests (speed itself is measured in bench/build_features.py)."""
+    db = tmp_path / "kiai.duckdb"
+    shutil.copy(world_db, db)
+    con = warehouse.connect(db)
+    assert len(store.load_sql_cache(con)) == 10  # one parse result per model
+    con.close()
+    script = (
+        "import sys\nfrom kiai.cli import main\nsys.argv = ['kiai', '--db', sys.argv[1], 'build-features']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('sqlglot', 'numpy', 'pyarrow', 'requests') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, text=True, check=True)
+    assert "nothing to do" in out.stdout and out.stdout.strip().endswith("[]"), out.stdout + out.stderr

@@ -133,7 +133,12 @@ def test_new_or_updated_data_rebuilds(con, sql_dir):
     report = build(con, sql_dir)
     assert report.todo[0].reasons == ["data changed in parsed.hit_objects"]
     assert con.execute("SELECT maps FROM features.summary").fetchone()[0] == 5
-    con.execute("UPDATE parsed.hit_objects SET x = 5 WHERE md5 = 'new0'")  # in place: same row count
+    # parsed.hit_objects is content-addressed: its rows for a file change only with the file (md5) or the
+    # parser version, which parsed.beatmap_files holds; the watermark hashes md5s, not whole rows
+    con.execute("INSERT INTO parsed.beatmap_files (md5, mode, parser_version) VALUES ('new0', 0, 1)")
+    assert build(con, sql_dir).todo[0].reasons == ["data changed in parsed.hit_objects"]
+    con.execute("UPDATE parsed.hit_objects SET x = 5 WHERE md5 = 'new0'")  # a re-parse by a new parser
+    con.execute("UPDATE parsed.beatmap_files SET parser_version = 2 WHERE md5 = 'new0'")
     build(con, sql_dir)
     assert con.execute("SELECT maps FROM features.summary").fetchone()[0] == 4
 

@@ -6,7 +6,6 @@ import difflib
 from dataclasses import dataclass, field
 
 import duckdb
-import sqlglot
 
 from kiai.transform import graph, store
 from kiai.transform.plan import Graphs, Resolved, assign_fingerprints, reasons
@@ -69,6 +68,8 @@ class Diff:
 
 
 def _pretty(sql: str) -> list[str]:
+    import sqlglot  # slow to import: only when a diff is shown
+
     try:
         return sqlglot.transpile(sql, read="duckdb", write="duckdb", pretty=True, comments=False)[0].splitlines()
     except sqlglot.errors.SqlglotError:

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-import sqlglot
-from sqlglot import exp
 
 from kiai.transform.project import SOURCE_SCHEMAS, Model, ModelError, Project
 
@@ -105,24 +103,69 @@ class Analysis:
     sources: list[str]  # raw/parsed/ppy tables read, as schema.table
 
 
-def analyse(model: Model, project: Project, rendered: Rendered) -> Analysis:
-    """Check the rendered SQL is one query whose model tables all come through `ref()`."""
-    try:
-        statements = [s for s in sqlglot.parse(rendered.sql, read="duckdb") if s is not None]
-    except sqlglot.errors.ParseError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelError(f"{model.path}: SQL does not parse: {first}") from None
+def cache_key(sql: str) -> str:
+    """The parse cache's key: the SQL text and the sqlglot version (read without importing sqlglot, which
+    takes ~50 ms: a build whose models are all in the cache never imports it)."""
+    global _SQLGLOT_VERSION
+    if _SQLGLOT_VERSION is None:
+        from importlib.metadata import version
+
+        _SQLGLOT_VERSION = version("sqlglot")
+    return digest("sqlglot", _SQLGLOT_VERSION, sql)[:32]
+
+
+_SQLGLOT_VERSION: str | None = None
+
+
+def parse_sql(sql: str) -> dict[str, Any]:
+    """What the checks and the fingerprint need from sqlglot, as JSON (cached by `analyse`): the canonical
+    SQL, the named tables read (schema, name), the CTE names, and whether it is exactly one query."""
+    import sqlglot
+    from sqlglot import exp
+
+    statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
-        raise ModelError(f"{model.path}: a model is exactly one SELECT (found {len(statements)} statements)")
+        return {"statements": len(statements), "query": False}
     tree = statements[0]
-    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    tables = [
+        [table.db.lower(), table.name.lower()]
+        for table in tree.find_all(exp.Table)
+        if isinstance(table.this, exp.Identifier)  # not table functions: range(), read_parquet(), ...
+    ]
+    return {
+        "statements": 1,
+        "query": True,
+        "canonical": tree.sql(dialect="duckdb", comments=False, normalize=True),
+        "tables": tables,
+        "ctes": sorted({cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}),
+    }
+
+
+def analyse(
+    model: Model, project: Project, rendered: Rendered, cache: dict[str, dict[str, Any]] | None = None
+) -> Analysis:
+    """Check the rendered SQL is one query whose model tables all come through `ref()`.
+
+    `cache` maps a hash of the rendered SQL to `parse_sql`'s answer: parsing is most of a no-op build."""
+    key = cache_key(rendered.sql)
+    parsed = cache.get(key) if cache is not None else None
+    if parsed is None:
+        from sqlglot.errors import ParseError
+
+        try:
+            parsed = parse_sql(rendered.sql)
+        except ParseError as exc:
+            first = str(exc).splitlines()[0]
+            raise ModelError(f"{model.path}: SQL does not parse: {first}") from None
+        if cache is not None:
+            cache[key] = parsed
+    if not parsed["query"]:
+        raise ModelError(f"{model.path}: a model is exactly one SELECT (found {parsed['statements']} statements)")
+    ctes = set(parsed["ctes"])
     schemas = {m.schema for m in project.models.values()}
     refs = {project.models[name].relation for name in rendered.refs}
     sources: set[str] = set()
-    for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):
-            continue  # table functions: range(), read_parquet(), ...
-        schema, name = table.db.lower(), table.name.lower()
+    for schema, name in parsed["tables"]:
         if not schema:
             if name in ctes:
                 continue
@@ -136,8 +179,7 @@ def analyse(model: Model, project: Project, rendered: Rendered) -> Analysis:
             if base in project.models:
                 raise ModelError(f"{model.path}: reads {relation} directly; write {{{{ ref('{base}') }}}}")
             raise ModelError(f"{model.path}: reads {relation}, which is no model")
-    canonical = tree.sql(dialect="duckdb", comments=False, normalize=True)
-    return Analysis(canonical=canonical, sources=sorted(sources))
+    return Analysis(canonical=parsed["canonical"], sources=sorted(sources))
 
 
 def digest(*parts: Any) -> str:

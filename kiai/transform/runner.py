@@ -108,6 +108,9 @@ def build(
 
         ensure_landing_tables(con)
         project, graphs = prepare(con, root, config, variables)
+    if graphs.sql_cache_changed:
+        with transaction(con):
+            store.save_sql_cache(con, graphs.sql_cache)
     selected = graph.select(project, graphs.deps, select) if select else set(project.models)
     current = store.current(con)
     stored = {(v.model, v.fingerprint): v for v in store.versions(con)}

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS {K}.model_builds (
     status VARCHAR NOT NULL,  -- built | reused | retested | tests_failed | error | skipped
     message VARCHAR, counts VARCHAR  -- counts: JSON of the model's [counts], e.g. rows left out
 );
+CREATE TABLE IF NOT EXISTS {K}.sql_cache (
+    key VARCHAR NOT NULL, parsed VARCHAR NOT NULL  -- hash of a model's rendered SQL -> sqlglot's answer (JSON)
+);
 CREATE TABLE IF NOT EXISTS {K}.model_test_results (
     model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, test VARCHAR NOT NULL,
     failures BIGINT NOT NULL, checked_at TIMESTAMP NOT NULL
@@ -173,6 +176,31 @@ def current_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     if not has_tables(con):
         return {}
     return dict(_execute(con, "SELECT model, fingerprint FROM {K}.model_current ORDER BY model").fetchall())
+
+
+def load_sql_cache(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    """The stored parse results of the models' SQL (empty on a warehouse that has none yet)."""
+    (count,) = _execute(
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'kiai' "
+        "AND table_name = 'sql_cache'",
+    ).fetchone()
+    if not count:
+        return {}
+    return {
+        key: json.loads(parsed) for key, parsed in _execute(con, "SELECT key, parsed FROM {K}.sql_cache").fetchall()
+    }
+
+
+def save_sql_cache(con: duckdb.DuckDBPyConnection, entries: dict[str, dict[str, Any]]) -> None:
+    """Keep the parse results of the current models only."""
+    _execute(con, "DELETE FROM {K}.sql_cache")
+    if entries:
+        _execute(
+            con,
+            "INSERT INTO {K}.sql_cache SELECT * FROM (VALUES " + ", ".join(["(?, ?)"] * len(entries)) + ")",
+            [v for key, parsed in entries.items() for v in (key, json.dumps(parsed))],
+        )
 
 
 def current_code_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
