@@ -113,7 +113,7 @@ def plan_song(rng: np.random.Generator, archetype: str) -> SongPlan:
         for p in rng.choice(candidates, size=min(len(candidates), int(rng.integers(1, 3))), replace=False):
             rests.add(int(p))
     weights = np.array([a.mix.get(p, 0.0) for p in PATTERNS]) + 0.02
-    mix = dict(zip(PATTERNS, rng.dirichlet(weights / weights.sum() * 14), strict=True))
+    mix = dict(zip(PATTERNS, rng.dirichlet(weights / weights.sum() * 45), strict=True))
     return SongPlan(
         archetype=archetype,
         segments=segments,
@@ -372,7 +372,7 @@ def generate_map(plan: SongPlan, level: float, generator: np.random.Generator) -
     jump_px = plan.jump_px * spacing_scale
     stream_px = plan.stream_px * (0.7 + 0.3 * level)
     alt_px = plan.alt_px * (0.6 + 0.4 * level)
-    down = float(np.clip((0.8 - level) * 1.8, 0.0, 0.95))
+    down = float(np.clip((0.65 - level) * 1.6, 0.0, 0.9))
     cursor = _Cursor(rng)
     objects: list[HitObject] = []
     timing: list[TimingPoint] = []
