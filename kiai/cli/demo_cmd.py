@@ -1,7 +1,16 @@
-"""`kiai demo`: the main job end to end on the sample data bundled in the repo, offline."""
+"""`kiai demo`: the main job end to end, offline, on the generated sample world served by the local sandbox.
+
+It generates the sample world (kiai.sample), serves it on 127.0.0.1 (kiai.sandbox), points the settings at it and
+runs the same commands a real run uses: fetch collections → fetch beatmaps (+ user scores) → download osu-files →
+ingest → import ppy-dump → build-features → train lightgbm → train keras → compare → report.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -10,46 +19,146 @@ from kiai.cli._common import console, state
 from kiai.errors import KiaiError
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE_OSU = REPO / "tests" / "fixtures" / "osu"
-SAMPLE_DUMP = REPO / "tests" / "fixtures" / "ppy_dump" / "2026_11_01_performance_osu_top_1000.tar.bz2"
-FIRST_QUERY = """
-SELECT f.title, f.version, f.mode, round(t.bpm_most_common) AS bpm, t.n_objects,
-       round(t.stream_density, 2) AS stream_density, round(t.kiai_note_ratio, 2) AS kiai_ratio
-FROM parsed.beatmap_files f JOIN features.file_features t USING (md5)
-ORDER BY t.n_objects DESC LIMIT 10
-"""
-NEXT_QUERIES = (
-    'kiai sql "SELECT mode, count(*) AS maps, sum(n_circles + n_sliders) AS objects FROM parsed.beatmap_files '
-    'GROUP BY ALL ORDER BY mode"',
-    'kiai sql "SELECT b.beatmap_id, b.version, count(*) AS replays FROM scores s JOIN osu_beatmaps b USING '
-    '(beatmap_id) WHERE s.has_replay GROUP BY ALL ORDER BY replays DESC LIMIT 10"',
-    'kiai sql --dialect mysql "SHOW COLUMNS FROM scores;"',
-)
+REAL_OSU_FIXTURES = REPO / "tests" / "fixtures" / "osu"
+# demo-only credentials of the local sandbox: not a secret of any real service
+DEMO_CLIENT_ID = "4242"
+DEMO_CLIENT_SECRET = "kiai-demo-sandbox-not-a-secret"
+QUICK_SETS = 30
 
 
-def demo() -> None:
-    """Run the main job on the bundled sample data: ingest .osu files, import a data.ppy.sh dump,
-    build the feature models, and print a first query. Running it again changes nothing."""
-    from kiai.cli import build_command  # the full app, to run its commands as a user would
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set env vars for the demo's commands and put the old values back afterwards."""
+    old = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
-    if not SAMPLE_OSU.is_dir() or not SAMPLE_DUMP.is_file():
-        raise KiaiError(f"the bundled sample data is not here ({SAMPLE_OSU.parent}); run kiai demo from a checkout")
-    command = build_command()
-    db = ["--db", str(state.config.db_path)]
-    steps = [
-        ("Ingest the bundled .osu files", ["ingest", "osu-files", str(SAMPLE_OSU)]),
-        ("Import the bundled data.ppy.sh dump", ["import", "ppy-dump", str(SAMPLE_DUMP)]),
-        ("Build the feature models", ["build-features"]),
-        ("A first query", ["sql", FIRST_QUERY]),
+
+def _demo_config(path: Path, base_url: str, categories: dict[str, int], data_dir: Path) -> Path:
+    lines = [
+        "# Written by `kiai demo`: the sandbox on 127.0.0.1 stands in for osu.ppy.sh and osucollector.com.",
+        "[paths]",
+        f"data_dir = {str(data_dir)!r}",
+        "[osu]",
+        f'base_url = "{base_url}"',
+        "[collector]",
+        f'base_url = "{base_url}"',
+        "[http]  # a local server: no pacing needed",
+        *(f"{source}_{key} = 0" for source in ("api", "collector", "download") for key in ("min_gap", "max_gap")),
+        *(f"{source}_failure_gap = 0.05" for source in ("api", "collector", "download")),
+        "backoff_base = 0.05",
+        "[collections]",
+        *(f"{category} = [{cid}]" for category, cid in categories.items()),
     ]
-    for number, (title, args) in enumerate(steps, start=1):
-        console.rule(f"[bold]{number}/{len(steps)} {title}")
-        command.main(args=[*db, *args], prog_name="kiai", standalone_mode=False)
-    console.rule("[bold]Done")
-    console.print(f"warehouse: {state.config.db_path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def next_queries(user_id: int) -> list[str]:
+    """Three `kiai sql` queries to try after the demo (one: which maps does this player have replays on)."""
+    return [
+        f'kiai sql "SELECT b.beatmap_id, b.version, s.rank, round(s.pp) AS pp FROM scores s JOIN osu_beatmaps b '
+        f'USING (beatmap_id) WHERE s.user_id = {user_id} AND s.has_replay ORDER BY s.pp DESC"',
+        'kiai sql "SELECT label, count(*) AS maps, round(avg(bpm)) AS bpm, round(avg(stream_density), 2) AS stream, '
+        'round(avg(distance_p90)) AS jump_px FROM features.dataset GROUP BY label ORDER BY label"',
+        'kiai sql "SELECT c.category, count(*) AS maps, round(avg(f.star_rating), 2) AS stars FROM '
+        'staging.collection_members c JOIN features.beatmap_features f USING (beatmap_id) GROUP BY ALL ORDER BY 1"',
+    ]
+
+
+def demo(
+    quick: bool = typer.Option(False, "--quick", help=f"A small world ({QUICK_SETS} sets) and short training."),
+    sets: int | None = typer.Option(None, "--sets", min=6, help="Beatmapsets in the sample world [default: 96]."),
+    seed: int = typer.Option(7, "--seed", help="Seed of the sample world."),
+    train: bool = typer.Option(True, "--train/--no-train", help="Train, compare and report at the end."),
+    report_path: Path = typer.Option(Path("reports/demo.html"), "--report", help="Where the report goes."),
+) -> None:
+    """Run the main job end to end on a generated sample world served by a local sandbox (offline):
+    fetch → download → ingest → import ppy-dump → build-features → train → compare → report. Running it again
+    reuses what is already there."""
+    from kiai.cli import build_command  # the full app, to run its commands as a user would
+    from kiai.cli.ml_cmd import models_dir
+    from kiai.sample import generate_world
+    from kiai.sandbox import SandboxServer
+
+    started = time.monotonic()
+    db_path = state.config.db_path
+    models = models_dir(None)
+    data_dir = state.config.data_dir / "sample"
+    n_sets = sets or (QUICK_SETS if quick else 96)
+    console.rule("[bold]Generate the sample world")
+    world = generate_world(data_dir / "world", seed=seed, n_sets=n_sets)
+    console.print(
+        f"{len(world.osu_files)} maps in {len(world.sets)} sets, {len(world.categories)} collections, "
+        f"{len(world.plays)} scores of {len(world.users)} players in {time.monotonic() - started:.1f} s "
+        f"-> {world.root}",
+        highlight=False,
+    )
+    command = build_command()
+    sandbox_world = world.sandbox_world(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+    with SandboxServer(sandbox_world) as server:
+        config = _demo_config(data_dir / "kiai.toml", server.base_url, world.categories, data_dir)
+        env = {
+            "KIAI_CONFIG": str(config),
+            "KIAI_DATA_DIR": str(data_dir),
+            "KIAI_OSU_BASE_URL": server.base_url,
+            "KIAI_COLLECTOR_BASE_URL": server.base_url,
+            "KIAI_OSU_CLIENT_ID": DEMO_CLIENT_ID,
+            "KIAI_OSU_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+            "KIAI_MODELS_DIR": str(models),
+        }
+        console.print(f"sandbox for osu.ppy.sh and osucollector.com on {server.base_url}", highlight=False)
+        steps = [
+            ("Fetch the collections (labels)", ["fetch", "collections"]),
+            ("Fetch their beatmaps from /api/v2/beatmaps", ["fetch", "beatmaps"]),
+            *(
+                (f"Fetch the best scores of user {user}", ["fetch", "user-scores", str(user), "--type", "best"])
+                for user, kind in sorted(world.user_scores)
+                if kind == "best"
+            ),
+            ("Download and ingest the .osu files", ["download", "osu-files"]),
+        ]
+        if REAL_OSU_FIXTURES.is_dir():
+            steps.append(("Ingest the real .osu fixtures", ["ingest", "osu-files", str(REAL_OSU_FIXTURES)]))
+        steps += [
+            ("Import the data.ppy.sh dump", ["import", "ppy-dump", str(world.dump_path)]),
+            ("Build the feature models", ["build-features"]),
+        ]
+        if train:
+            epochs = ["--epochs", "40"] if quick else []
+            steps += [
+                ("Train LightGBM", ["train", "lightgbm", *epochs]),
+                ("Train Keras", ["train", "keras", *epochs]),
+                ("Compare the runs", ["compare"]),
+                ("Write the report", ["report", "--out", str(report_path)]),
+            ]
+        missing = [title for title, args in steps if args[0] not in command.commands]
+        if missing:
+            raise KiaiError(f"this kiai lacks the commands for: {', '.join(missing)}")
+        with _environment(env):
+            for number, (title, args) in enumerate(steps, start=1):
+                console.rule(f"[bold]{number}/{len(steps)} {title}")
+                command.main(args=["--db", str(db_path), *args], prog_name="kiai", standalone_mode=False)
+    console.rule(f"[bold]Done in {time.monotonic() - started:.0f} s")
+    console.print(f"warehouse: {db_path}", highlight=False)
+    if train:
+        console.print(f"report:    {report_path}", highlight=False)
+    console.print(f"sample world: {world.root} (seed {seed}); models: {models}", highlight=False)
     console.print("try next:")
-    for query in NEXT_QUERIES:
-        console.print(f"  {query}", highlight=False, soft_wrap=True)
+    db = [] if db_path == Path("warehouse/kiai.duckdb") else ["--db", str(db_path)]
+    for query in next_queries(world.replay_query_user()):
+        text = query if not db else query.replace("kiai sql", f"kiai --db {db[1]} sql", 1)
+        console.print(f"  {text}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
