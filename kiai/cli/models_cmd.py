@@ -142,10 +142,11 @@ def show(
         tests = ", ".join(t.label(col) for t in doc.tests) if doc else ""
         table.add_row(col, types.get(col, "?"), escape(doc.description if doc else ""), escape(tests))
     console.print(table)
-    table = Table("version", "built at", "rows", "tests", "current", title="versions")
+    table = Table("version", "feature version", "built at", "rows", "tests", "current", title="versions")
     for v in versions:
         tests = "passed" if v.tests_passed else "FAILED"
-        table.add_row(v.relation, f"{v.created_at:%Y-%m-%d %H:%M:%S}", f"{v.rows or 0:,}", tests, "*" * v.current)
+        when = f"{v.created_at:%Y-%m-%d %H:%M:%S}"
+        table.add_row(v.relation, v.code_fingerprint or "?", when, f"{v.rows or 0:,}", tests, "*" * v.current)
     console.print(table)
 
 
