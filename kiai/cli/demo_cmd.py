@@ -97,7 +97,11 @@ def demo(
     data_dir = state.config.data_dir / "sample"
     n_sets = sets or (QUICK_SETS if quick else 96)
     console.rule("[bold]Generate the sample world")
+    manifest = data_dir / "world" / "world.json"
+    before = manifest.read_bytes() if manifest.is_file() else b""
     world = generate_world(data_dir / "world", seed=seed, n_sets=n_sets)
+    # another world than last time (seed, size, generator): ask the sandbox again instead of reusing what landed
+    refresh = ["--refresh"] if manifest.read_bytes() != before else []
     console.print(
         f"{len(world.osu_files)} maps in {len(world.sets)} sets, {len(world.categories)} collections, "
         f"{len(world.plays)} scores of {len(world.users)} players in {time.monotonic() - started:.1f} s "
@@ -119,10 +123,13 @@ def demo(
         }
         console.print(f"sandbox for osu.ppy.sh and osucollector.com on {server.base_url}", highlight=False)
         steps = [
-            ("Fetch the collections (labels)", ["fetch", "collections"]),
-            ("Fetch their beatmaps from /api/v2/beatmaps", ["fetch", "beatmaps"]),
+            ("Fetch the collections (labels)", ["fetch", "collections", *refresh]),
+            ("Fetch their beatmaps from /api/v2/beatmaps", ["fetch", "beatmaps", *refresh]),
             *(
-                (f"Fetch the best scores of user {user}", ["fetch", "user-scores", str(user), "--type", "best"])
+                (
+                    f"Fetch the best scores of user {user}",
+                    ["fetch", "user-scores", str(user), "--type", "best", *refresh],
+                )
                 for user, kind in sorted(world.user_scores)
                 if kind == "best"
             ),

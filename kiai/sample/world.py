@@ -742,6 +742,9 @@ def _write_world(world: SampleWorld, tables: dict[str, list], n_sets: int, n_use
         "n_sets": n_sets,
         "n_users": n_users,
         "maps": len(world.osu_files),
+        "files_digest": hashlib.md5(
+            "".join(f"{i}:{hashlib.md5(d).hexdigest()}\n" for i, d in sorted(world.osu_files.items())).encode()
+        ).hexdigest(),
         "categories": world.categories,
         "labels": {str(k): v for k, v in sorted(world.labels.items())},
         "archetype": {str(k): v for k, v in sorted(world.archetype.items())},
