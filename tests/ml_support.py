@@ -55,3 +55,40 @@ def make_dataset(db_path: Path, *, n_sets: int = 60, seed: int = 0, classes: tup
     con.executemany("INSERT INTO features.dataset VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, DATE '2020-01-01')", rows)
     con.close()
     return len(rows)
+
+
+def sample_warehouse(folder: Path, *, seed: int = 7, n_sets: int = 96) -> tuple[Path, object]:
+    """The sample world (kiai.sample) landed as a real run would land it: its .osu files ingested, its
+    /api/v2/beatmaps bodies (50 a body) and osu!collector bodies in raw.api_responses, its categories set,
+    and the SQL models built. Returns (warehouse path, SampleWorld)."""
+    import json
+    from datetime import datetime, timedelta
+
+    from kiai.load import api_responses
+    from kiai.load.osu_files import ingest_paths
+    from kiai.sample import generate_world
+    from kiai.sources.http import Fetched
+    from kiai.transform import build
+
+    world = generate_world(folder / "world", seed=seed, n_sets=n_sets)
+    db = folder / "kiai.duckdb"
+    con = warehouse.connect(db)
+    ingest_paths(con, [world.osu_dir])
+    api_responses.ensure_tables(con)
+    t0 = datetime(2026, 11, 1)
+    bodies = []
+    ids = sorted(world.beatmaps)
+    for start in range(0, len(ids), 50):
+        chunk = ids[start : start + 50]
+        body = {"beatmaps": [world.beatmaps[i] for i in chunk]}
+        bodies.append(("osu_api", "/api/v2/beatmaps", {"ids": chunk}, body))
+    for cid, body in world.collections.items():
+        bodies.append(("collector", "/api/collections/{id}", {"collection_id": cid}, body))
+    for n, (source, endpoint, params, body) in enumerate(bodies):
+        fetched = Fetched(source, endpoint, params, 200, json.dumps(body), fetched_at=t0 + timedelta(seconds=n))
+        api_responses.land(con, fetched)
+    api_responses.set_collection_labels(con, list(world.categories.items()))
+    report = build(con)
+    assert report.ok, [(r.model, r.message) for r in report.failed]
+    con.close()
+    return db, world

@@ -22,6 +22,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "batch_size": 32,
     "epochs": 200,
     "patience": 20,
+    "signed_log": True,  # x -> sign(x) * log1p(|x|) before imputation: tames heavy tails (variances, lengths)
 }
 
 
@@ -49,8 +50,11 @@ def versions() -> dict[str, str]:
     return {"keras": keras.__version__, "tensorflow": tf.__version__}
 
 
-def _impute(x: np.ndarray, means: list[float]) -> np.ndarray:
-    filled = np.where(np.isnan(x), np.asarray(means, dtype=np.float64)[None, :], x)
+def _prepare(x: np.ndarray, state: dict[str, Any]) -> np.ndarray:
+    """The fixed transform (if any), then NaN -> the training mean of the column, as float32."""
+    if state.get("signed_log"):
+        x = np.sign(x) * np.log1p(np.abs(x))
+    filled = np.where(np.isnan(x), np.asarray(state["impute"], dtype=np.float64)[None, :], x)
     return filled.astype(np.float32)
 
 
@@ -65,19 +69,26 @@ def fit(
     epochs: int | None = None,
     progress: Any = None,
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Train; returns (model, state {"impute": training means}, info {"epochs_run", "best_epoch"})."""
+    """Train; returns (model, state {"signed_log", "impute": training means}, info {"epochs_run", "best_epoch"})."""
     keras = keras_module()
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    state: dict[str, Any] = {"signed_log": bool(params["signed_log"])}
+    base = np.sign(x_fit) * np.log1p(np.abs(x_fit)) if state["signed_log"] else x_fit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NULL column: mean of nothing
-        means = np.nanmean(x_fit, axis=0)
-    means = np.where(np.isfinite(means), means, 0.0).tolist()
-    fit_x, valid_x = _impute(x_fit, means), _impute(x_valid, means)
-    normalization = keras.layers.Normalization(name="normalization")
-    normalization.adapt(fit_x)  # mean and variance of the training part only
+        means = np.nanmean(base, axis=0)
+    state["impute"] = np.where(np.isfinite(means), means, 0.0).tolist()
+    fit_x, valid_x = _prepare(x_fit, state), _prepare(x_valid, state)
+    # Mean and variance of the training part only; a constant column gets variance 1 (Keras would divide by
+    # ~1e-7 and turn any other value at prediction time into a huge input).
+    variance = fit_x.astype(np.float64).var(axis=0)
+    variance = np.where(variance > 1e-12, variance, 1.0)
+    normalization = keras.layers.Normalization(
+        mean=fit_x.astype(np.float64).mean(axis=0), variance=variance, name="normalization"
+    )
     inputs = keras.Input(shape=(x_fit.shape[1],), name="features")
     hidden = normalization(inputs)
     for width in params["hidden"]:
@@ -108,13 +119,13 @@ def fit(
     )
     losses = history.history["val_loss"]
     info = {"epochs_run": len(losses), "best_epoch": int(np.argmin(losses)) + 1}
-    return model, {"impute": means}, info
+    return model, state, info
 
 
 def predict(model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
     if len(x) == 0:
         return np.zeros((0, int(model.output_shape[-1])))
-    proba = np.asarray(model(_impute(x, state["impute"]), training=False), dtype=np.float64)
+    proba = np.asarray(model(_prepare(x, state), training=False), dtype=np.float64)
     return proba / proba.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within ~1e-7
 
 
