@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from kiai import __version__
 from kiai.cli import (
@@ -76,7 +77,7 @@ def main() -> None:
     try:
         build_command()(prog_name="kiai")
     except KiaiError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted: nothing half-written was kept; run the same command again to finish")
