@@ -1,0 +1,107 @@
+"""`kiai demo --quick` end to end in a subprocess (sandbox on 127.0.0.1, real DuckDB file): every stage leaves
+what it should in the warehouse, and a second run reuses it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import run_kiai
+
+pytestmark = pytest.mark.slow
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return con.execute(sql).fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    cwd = tmp_path_factory.mktemp("demo")
+    first = run_kiai("demo", "--quick", cwd=cwd, env={"KIAI_DB": "", "KIAI_CONFIG": "", "KIAI_DATA_DIR": ""})
+    return cwd, first
+
+
+def test_every_stage_landed(demo_run) -> None:
+    cwd, result = demo_run
+    manifest = json.loads((cwd / "data" / "sample" / "world" / "world.json").read_text())
+    labelled = {int(k) for k in manifest["labels"]}
+    categories = manifest["categories"]
+    con = duckdb.connect(str(cwd / "warehouse" / "kiai.duckdb"), read_only=True)
+    try:
+        responses = dict(
+            con.execute(
+                "SELECT source || ' ' || endpoint, count(*) FROM raw.api_responses WHERE http_status = 200 GROUP BY 1"
+            ).fetchall()
+        )
+        assert responses["collector /api/collections/{id}"] == len(categories)
+        assert responses["osu_api /api/v2/beatmaps"] == -(-len(labelled) // 50)  # chunks of 50
+        assert responses["osu_api /api/v2/users/{user}/scores/{type}"] >= 3
+        fetched = _one(con, "SELECT count(DISTINCT beatmap_id) FROM staging.beatmaps")
+        assert fetched == len(labelled)
+        # downloaded files (md5-checked) and the real fixtures, parsed
+        files = {int(p.stem) for p in (cwd / "data" / "sample" / "beatmaps").glob("*.osu")}
+        assert files == labelled
+        parsed = _one(con, f"SELECT count(*) FROM parsed.beatmap_files WHERE beatmap_id IN {tuple(labelled)}")
+        assert parsed == len(labelled)
+        fixtures = len(list((Path(__file__).parent / "fixtures" / "osu").glob("*.osu")))
+        assert _one(con, "SELECT count(*) FROM raw.osu_files") >= len(labelled) + fixtures - 5
+        assert _one(con, "SELECT count(*) FROM parsed.hit_objects") > 100 * len(labelled)
+        assert _one(con, "SELECT count(*) FROM parsed.parse_errors") == 0
+        # the dump, consistent with the API
+        assert _one(con, "SELECT count(*) FROM ppy.osu_beatmaps") == manifest["maps"]
+        assert _one(con, "SELECT count(*) FROM ppy.sample_users") == manifest["n_users"]
+        assert _one(con, "SELECT count(*) FROM ppy.scores") > 0
+        mismatched = _one(
+            con, "SELECT count(*) FROM staging.beatmaps a JOIN ppy.osu_beatmaps b USING (beatmap_id) "
+            "WHERE a.checksum <> b.checksum"
+        )  # fmt: skip
+        assert mismatched == 0
+        # features and the labelled dataset: every category, conflicts flagged
+        per_label = dict(con.execute("SELECT label, count(*) FROM features.dataset GROUP BY label").fetchall())
+        assert set(per_label) == set(categories)
+        conflicts = {int(k) for k, v in manifest["labels"].items() if len(v) > 1}
+        assert sum(per_label.values()) == len(labelled)  # a conflict keeps the first category of kiai.toml
+        for beatmap_id, label in con.execute("SELECT beatmap_id, label FROM features.dataset").fetchall():
+            assert label in manifest["labels"][str(beatmap_id)]
+        assert _one(con, "SELECT count(*) FROM features.label_conflicts") >= len(conflicts)
+        assert _one(con, "SELECT count(*) FROM features.beatmap_features WHERE stream_density IS NOT NULL") > 0
+        # training runs, both baselines, on the same dataset
+        runs = con.execute("SELECT kind, dataset_rows FROM kiai.kiai.training_runs ORDER BY kind").fetchall()
+        assert [k for k, _ in runs] == ["keras", "lightgbm"]
+        assert {rows for _, rows in runs} == {sum(per_label.values())}
+    finally:
+        con.close()
+    assert (cwd / "reports" / "demo.html").stat().st_size > 1000
+    out = result.stdout
+    assert "warehouse: warehouse/kiai.duckdb" in out and "report:" in out
+    queries = re.findall(r"^\s+(kiai sql .*)$", out, re.MULTILINE)
+    assert len(queries) == 3 and "has_replay" in queries[0] and "osu_beatmaps" in queries[0]
+    assert "kiai-demo-sandbox-not-a-secret" not in out + result.stderr
+
+
+def test_the_printed_queries_run(demo_run) -> None:
+    cwd, result = demo_run
+    replay_query = re.findall(r'^\s+kiai sql "(.*)"$', result.stdout, re.MULTILINE)[0]
+    rows = run_kiai("sql", "--format", "csv", replay_query, cwd=cwd, env={"KIAI_DB": "", "KIAI_CONFIG": ""})
+    assert len(rows.stdout.strip().splitlines()) > 1
+
+
+def test_running_it_again_reuses_what_landed(demo_run) -> None:
+    cwd, _ = demo_run
+    again = run_kiai(
+        "demo", "--quick", "--no-train", cwd=cwd, env={"KIAI_DB": "", "KIAI_CONFIG": "", "KIAI_DATA_DIR": ""}
+    )
+    assert "0 fetched, 6 already stored" in again.stdout
+    assert re.search(r"0 downloaded, \d+ already there, 0 failed", again.stdout)
+    assert "0 added" in again.stdout
+    con = duckdb.connect(str(cwd / "warehouse" / "kiai.duckdb"), read_only=True)
+    try:
+        assert _one(con, "SELECT count(*) FROM kiai.kiai.training_runs") == 2
+        assert _one(con, "SELECT count(*) FROM features.dataset") > 0
+    finally:
+        con.close()
