@@ -83,14 +83,23 @@ def _end_times(lines: Lines, kind: np.ndarray, start: np.ndarray, end: np.ndarra
 def _curve_points(
     lines: Lines, sliders: np.ndarray, start: np.ndarray, end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The sliders' control-point text (`start:end` of each slider row), gathered into one buffer with offsets."""
+    """The sliders' control-point text (`start:end` of each slider row), gathered into one buffer with offsets.
+
+    The ranges lie in distinct lines, in order: a byte mask of alternating gaps and ranges selects them at once.
+    """
     length = np.zeros(len(lines), dtype=np.int64)
     length[sliders] = np.maximum(end - start, 0)
     offsets = np.zeros(len(lines) + 1, dtype=np.int64)
     np.cumsum(length, out=offsets[1:])
-    total = int(offsets[-1])
-    gather = np.repeat(start - offsets[:-1][sliders], length[sliders]) + np.arange(total, dtype=np.int64)
-    return (lines.buf[gather] if total else np.zeros(0, dtype=np.uint8)), offsets
+    if offsets[-1] == 0:
+        return np.zeros(0, dtype=np.uint8), offsets
+    nonempty = end > start
+    edges = np.empty(2 * int(nonempty.sum()) + 2, dtype=np.int64)
+    edges[0], edges[-1] = 0, len(lines.buf)
+    edges[1:-1:2], edges[2:-1:2] = start[nonempty], end[nonempty]
+    selected = np.zeros(len(edges) - 1, dtype=bool)
+    selected[1::2] = True
+    return lines.buf[np.repeat(selected, np.diff(edges))], offsets
 
 
 def _first_row_of_file(file_index: np.ndarray, n_files: int) -> np.ndarray:

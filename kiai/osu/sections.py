@@ -28,6 +28,7 @@ KNOWN_SECTIONS = {
     b"HitObjects",
 }
 MODES = {0, 1, 2, 3}
+NEWLINE = 10
 BREAK_LIMIT = 2**31 - 10_000  # break times must fit the INTEGER columns
 
 
@@ -59,18 +60,26 @@ def normalise_bytes(data: bytes) -> bytes:
     return data
 
 
+def _next_header(data: bytes, position: int) -> int:
+    """The next `[` at or after `position` that starts a line, or -1 (one memchr-fast find per candidate)."""
+    while True:
+        position = data.find(b"[", position)
+        if position <= 0 or data[position - 1] == NEWLINE:
+            return position
+        position += 1
+
+
 def find_sections(data: bytes) -> dict[bytes, bytes]:
     """Known sections by name → their body (first occurrence wins). Uses bytes.find, not a regex scan."""
     headers: list[tuple[int, int, bytes]] = []  # (header start, body start, name)
-    position = 0 if data.startswith(b"[") else data.find(b"\n[")
-    while position != -1:
-        start = position if data.startswith(b"[", position) else position + 1
+    start = _next_header(data, 0)
+    while start != -1:
         close = data.find(b"]", start, start + 40)
         line_end = data.find(b"\n", start)
         line_end = len(data) if line_end == -1 else line_end
         if close != -1 and close < line_end and not data[close + 1 : line_end].strip():
             headers.append((start, line_end + 1, data[start + 1 : close]))
-        position = data.find(b"\n[", start)
+        start = _next_header(data, start + 1)
     sections: dict[bytes, bytes] = {}
     for index, (_, body_start, name) in enumerate(headers):
         body_end = headers[index + 1][0] if index + 1 < len(headers) else len(data)
