@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+
 from kiai import warehouse
 from kiai.load import ensure_tables
 from kiai.transform import build
@@ -100,6 +102,13 @@ def main() -> None:
     out = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "KIAI_SQL_DIR": str(SQL_DIR)})
     wall = time.perf_counter() - started
     print(f"no-op rebuild (kiai build-features, whole process): {wall:.3f} s -> {out.stdout.strip()}")
+    emit(
+        [
+            figure("full feature build", rate, "objects/s", peer="bar", peer_value=FULL_BAR, at_least=1),
+            figure("no-op rebuild, in process", noop.seconds, "s", peer="bar", peer_value=NOOP_BAR, at_most=1),
+            figure("no-op rebuild, kiai build-features", wall, "s", peer="bar", peer_value=NOOP_BAR, at_most=1),
+        ]
+    )
     folder.cleanup()
 
 

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "ppy_dump" / "2026_11_01_performance_osu_top_1000"
@@ -264,6 +265,18 @@ def main() -> None:
     )
     print(f"ratios: {rate / mariadb_rate:.1f}x MariaDB (bar 5x)", end="")
     print(f"   {ceiling / seconds:.0%} of the read_csv ceiling (bar 50%)")
+    emit(
+        [
+            figure(
+                "import ppy-dump", rate, "rows/s", peer="DuckDB read_csv, same rows (ceiling)",
+                peer_value=rows / ceiling, at_least=0.5,
+            ),
+            figure(
+                "import ppy-dump vs MariaDB", rate, "rows/s", peer="MariaDB 10.11 LOAD (recorded)",
+                peer_value=mariadb_rate, at_least=5,
+            ),
+        ]
+    )  # fmt: skip
 
     if args.tar:
         from kiai.load.ppy_dump.streams import available_decompressors

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "osu"
 WORK = ROOT / "bench" / ".work" / "ingest_osu"
@@ -92,6 +94,18 @@ def main() -> dict[str, float]:
         f"kiai peak RSS: {half_rss / 2**20:,.0f} MiB at {len(half):,} files ({half_seconds:.2f} s), "
         f"{kiai_rss / 2**20:,.0f} MiB at {len(full):,} files"
     )
+    emit(
+        [
+            figure(
+                "ingest .osu end to end", kiai_rate, "objects/s", peer="rosu-pp-py parse only",
+                peer_value=rosu_rate, at_least=BAR,
+            ),
+            figure(
+                "ingest peak RSS", kiai_rss / 2**20, "MiB", peer=f"same at {len(half):,} files",
+                peer_value=half_rss / 2**20, at_most=1.5,
+            ),
+        ]
+    )  # fmt: skip
     return {
         "kiai_rate": kiai_rate,
         "rosu_rate": rosu_rate,
