@@ -20,9 +20,6 @@ from kiai.errors import KiaiError
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_OSU_FIXTURES = REPO / "tests" / "fixtures" / "osu"
-# demo-only credentials of the local sandbox: not a secret of any real service
-DEMO_CLIENT_ID = "4242"
-DEMO_CLIENT_SECRET = "kiai-demo-sandbox-not-a-secret"
 QUICK_SETS = 30
 
 
@@ -88,7 +85,7 @@ def demo(
     reuses what is already there."""
     from kiai.cli import build_command  # the full app, to run its commands as a user would
     from kiai.cli.ml_cmd import models_dir
-    from kiai.sample import generate_world
+    from kiai.sample import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, generate_world
     from kiai.sandbox import SandboxServer
 
     started = time.monotonic()

@@ -7,6 +7,6 @@ data.ppy.sh-format dump, all consistent with each other (same ids, md5s, counts)
 """
 
 from kiai.sample.archetypes import CATEGORIES
-from kiai.sample.world import SampleWorld, generate_world, kiai_toml
+from kiai.sample.world import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SampleWorld, generate_world, kiai_toml
 
-__all__ = ["CATEGORIES", "SampleWorld", "generate_world", "kiai_toml"]
+__all__ = ["CATEGORIES", "DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "SampleWorld", "generate_world", "kiai_toml"]

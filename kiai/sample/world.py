@@ -39,6 +39,9 @@ MAPPER_ID_BASE = 95_000_000
 SCORE_ID_BASE = 7_300_000_000
 LEGACY_SCORE_ID_BASE = 5_200_000_000
 COLLECTION_ID_BASE = 70_000
+# credentials the sandbox accepts for this world: demo-only, not a credential of any real service
+DEMO_CLIENT_ID = "4242"
+DEMO_CLIENT_SECRET = "kiai-demo-sandbox-not-a-secret"
 DUMP_NAME = "2026_11_01_performance_osu_top_1000"
 DUMP_TIME = datetime(2026, 11, 1, 2, 31, 39, tzinfo=UTC)
 
@@ -205,7 +208,7 @@ class SampleWorld:
             counts[p.user_id] = counts.get(p.user_id, 0) + p.has_replay
         return max(counts, key=lambda u: (counts[u], -u))
 
-    def sandbox_world(self, client_id: str = "4242", client_secret: str = "sandbox-client-secret"):
+    def sandbox_world(self, client_id: str = DEMO_CLIENT_ID, client_secret: str = DEMO_CLIENT_SECRET):
         """A `kiai.sandbox.SandboxWorld` serving this world."""
         from kiai.sandbox.world import SandboxWorld
 
