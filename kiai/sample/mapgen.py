@@ -113,7 +113,7 @@ def plan_song(rng: np.random.Generator, archetype: str) -> SongPlan:
         for p in rng.choice(candidates, size=min(len(candidates), int(rng.integers(1, 3))), replace=False):
             rests.add(int(p))
     weights = np.array([a.mix.get(p, 0.0) for p in PATTERNS]) + 0.02
-    mix = dict(zip(PATTERNS, rng.dirichlet(weights / weights.sum() * 45), strict=True))
+    mix = dict(zip(PATTERNS, rng.dirichlet(weights / weights.sum() * 60), strict=True))
     return SongPlan(
         archetype=archetype,
         segments=segments,
