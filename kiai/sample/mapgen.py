@@ -332,6 +332,19 @@ def _slider_path(rng: Draws, x: float, y: float, heading: float, length: float, 
     return f"L|{round(tail[0])}:{round(tail[1])}", tail
 
 
+def written(value: float) -> float:
+    """A number as a reader gets it back from the file (kiai.sample.osu_text writes 12 significant digits)."""
+    return float(f"{value:.12g}")
+
+
+def _duration(length: float, slides: int, sm: float, sv: float, beat_length: float) -> float:
+    """Slider duration in ms from the values as written, in the order a reader computes it (so that the
+    truncated end time is the one kiai's parser and osu! get, not one ms off)."""
+    velocity = 100.0 / -written(-100.0 / sv)
+    px_per_ms = 100.0 * sm * velocity / written(beat_length)
+    return max(slides, 1) * written(length) / px_per_ms
+
+
 def _slider_combo(length: float, slides: int, sv: float, beat_length: float, sm: float, tick_rate: int) -> int:
     """Head + ticks per span + repeats + tail, with lazer's rule (no tick within 10 ms of the span end)."""
     scoring = 100.0 * sm * sv
@@ -435,9 +448,9 @@ def generate_map(plan: SongPlan, level: float, generator: np.random.Generator) -
                     span /= 2
                     length = span * plan.slider_multiplier * 100.0 * sv
                 curve, tail = _slider_path(rng, obj.x, obj.y, cursor.heading, length, plan.curve_share)
-                duration = length / (plan.slider_multiplier * 100.0 * sv) * beat_length * event.slides
                 obj.kind, obj.curve, obj.slides, obj.length = "slider", curve, event.slides, round(length, 4)
-                obj.end_time = round(start_ms + duration)
+                duration = _duration(obj.length, obj.slides, plan.slider_multiplier, sv, beat_length)
+                obj.end_time = obj.time + int(duration)  # as osu! reads it: start + truncated duration
                 obj.combo = _slider_combo(
                     obj.length, obj.slides, sv, beat_length, plan.slider_multiplier, plan.tick_rate
                 )
