@@ -75,7 +75,9 @@ def next_queries(user_id: int) -> list[str]:
 
 def demo(
     quick: bool = typer.Option(False, "--quick", help=f"A small world ({QUICK_SETS} sets) and short training."),
-    sets: int | None = typer.Option(None, "--sets", min=6, help="Beatmapsets in the sample world [default: 96]."),
+    sets: int | None = typer.Option(
+        None, "--sets", min=6, help="Beatmapsets in the world (default 96; training needs ~24+)."
+    ),
     seed: int = typer.Option(7, "--seed", help="Seed of the sample world."),
     train: bool = typer.Option(True, "--train/--no-train", help="Train, compare and report at the end."),
     report_path: Path = typer.Option(Path("reports/demo.html"), "--report", help="Where the report goes."),
