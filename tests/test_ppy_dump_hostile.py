@@ -69,7 +69,11 @@ def _refused(con: duckdb.DuckDBPyConnection, path: Path, match: str) -> None:
         (b"INSERT INTO `t` VALUES (3,'x',NULL,1),(4,'y',NULL);\n", r"t\.sql:14: row 2 has 3 values; .* 4 columns"),
         (b"INSERT INTO `t` VALUES (3,'x',NULL,1,5);\n", r"t\.sql:14: row 1 has 5 values"),
         (b"INSERT INTO `u` VALUES (3);\n", r"t\.sql:14: INSERT into `u` without a CREATE TABLE"),
-        (b"INSERT INTO `t` (id) VALUES (3);\n", r"t\.sql:14: only INSERT INTO `table` VALUES"),
+        (b"INSERT INTO `t` (id, nope) VALUES (3, 1);\n", r"t\.sql:14: INSERT names column `nope`"),
+        (b"INSERT INTO `t` (id, `a b`) VALUES (3, 1);\n", r"t\.sql:14: column 'a b' .* not a plain identifier"),
+        (b"INSERT INTO `t` (id, id) VALUES (3, 1);\n", r"t\.sql:14: the INSERT column list names a column twice"),
+        (b"INSERT INTO `t` (`name`) VALUES ('x');\n", r"t\.sql:14: .*NOT NULL"),  # id is NOT NULL in the DDL
+        (b"INSERT INTO `t` (id, name) SELECT 1, 'x';\n", r"t\.sql:14: only INSERT INTO `table` \[\(columns\)\] VALUES"),
         (b"INSERT INTO `t` VALUES (3,'x',NULL,'abc');\n", r"t\.sql:14: .*abc"),
         (
             b"INSERT INTO `t` VALUES (3,'\xff\xfe',NULL,1);\n",

@@ -55,5 +55,6 @@ def ppy_dump(
     elapsed = time.monotonic() - started
     rows = sum(r.rows for r in results)
     for result in results:
-        err_console.print(f"ppy.{result.name}: {result.rows:,} rows", highlight=False)
+        same = " (unchanged: same sha256 as its last import, nothing logged)" if result.unchanged else ""
+        err_console.print(f"ppy.{result.name}: {result.rows:,} rows{same}", highlight=False)
     err_console.print(f"imported {len(results)} tables, {rows:,} rows in {elapsed:.1f} s", highlight=False)

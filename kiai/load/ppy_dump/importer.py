@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from kiai.errors import KiaiError
-from kiai.load.ppy_dump.schema import SchemaError, TableSchema, parse_create_table
+from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSchema, parse_create_table, plain_identifier
 from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, exact_csv, fast_csv
 
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.import_log (
 );
 """
 
-_INSERT = re.compile(rb"INSERT INTO `?([^`\s(]+)`? VALUES ?", re.I)
+_INSERT = re.compile(rb"INSERT INTO `?([^`\s(]+)`?\s*(?:\(([^)]*)\)\s*)?VALUES ?", re.I)
 _SKIP = (
     re.compile(rb"SET [^;]*;", re.I),
     re.compile(rb"(?:UN)?LOCK TABLES[^;]*;", re.I),
@@ -81,6 +81,7 @@ class TableResult:
     name: str
     file: str
     rows: int = 0
+    unchanged: bool = False  # the file has the sha256 of this table's last import: reloaded identically, not logged
 
 
 @dataclass
@@ -96,6 +97,7 @@ class Stats:
 class _Batch:
     table: str
     schema: TableSchema
+    columns: tuple[Column, ...]  # those the INSERTs name (all, without a column list), in their order
     where: str  # file name, for messages
     lines: list[tuple[int, bytes]] = field(default_factory=list)  # (dump line, its CSV)
     size: int = 0
@@ -225,30 +227,50 @@ class _Loader:
             raise self.error
 
 
-def _read_csv(path: str, schema: TableSchema) -> str:
-    columns = ", ".join(f"'{c.name}': '{c.csv_type}'" for c in schema.columns)
+def _read_csv(path: str, columns: tuple[Column, ...]) -> str:
+    types = ", ".join(f"'{c.name}': '{c.csv_type}'" for c in columns)
     path = path.replace("'", "''")
     return (
         f"read_csv('{path}', header=false, delim=',', quote='''', escape='''', nullstr='NULL',"
-        f" allow_quoted_nulls=false, auto_detect=false, strict_mode=true, new_line='\\n', columns={{{columns}}})"
+        f" allow_quoted_nulls=false, auto_detect=false, strict_mode=true, new_line='\\n', columns={{{types}}})"
     )
 
 
-def _select(schema: TableSchema) -> str:
-    def expr(c) -> str:
+def _select(columns: tuple[Column, ...]) -> str:
+    def expr(c: Column) -> str:
         name = f'"{c.name}"'
         if c.type == "BLOB":
             return f"unhex({name})"
         if c.type == "JSON":
             return f"{name}::JSON"
+        if c.type in DATE_TYPES:  # MySQL's zero date ('0000-00-00 00:00:00') is no date: NULL
+            return f"CASE WHEN starts_with({name}, '0000-00-00') THEN NULL ELSE CAST({name} AS {c.type}) END"
         return name
 
-    return ", ".join(expr(c) for c in schema.columns)
+    return ", ".join(expr(c) for c in columns)
 
 
 def _insert_sql(batch: _Batch, path: str) -> str:
     table = _qualified(batch.table)
-    return f"INSERT INTO {table} SELECT {_select(batch.schema)} FROM {_read_csv(path, batch.schema)}"
+    names = ", ".join(f'"{c.name}"' for c in batch.columns)
+    return f"INSERT INTO {table} ({names}) SELECT {_select(batch.columns)} FROM {_read_csv(path, batch.columns)}"
+
+
+def _named_columns(schema: TableSchema, text: bytes) -> tuple[Column, ...]:
+    """The columns of an `INSERT INTO t (a, b) VALUES` list, checked against the CREATE TABLE."""
+    by_name = {c.name.lower(): c for c in schema.columns}
+    columns: list[Column] = []
+    for part in text.decode("utf-8", "replace").split(","):
+        name = part.strip()
+        name = name[1:-1] if len(name) > 1 and name[0] == name[-1] == "`" else name
+        if not plain_identifier(name):
+            raise ValueError(f"column {name!r} in the INSERT column list is not a plain identifier")
+        if name.lower() not in by_name:
+            raise ValueError(f"INSERT names column `{name}` that the CREATE TABLE of `{schema.name}` does not have")
+        columns.append(by_name[name.lower()])
+    if len({c.name for c in columns}) != len(columns):
+        raise ValueError("the INSERT column list names a column twice")
+    return tuple(columns)
 
 
 def _qualified(table: str) -> str:
@@ -286,11 +308,11 @@ class _Import:
 
         self.loader.submit(job)
 
-    def add(self, table: str, schema: TableSchema, where: str, line: int, csv: bytes) -> None:
-        if self.batch is not None and self.batch.table != table:
+    def add(self, schema: TableSchema, columns: tuple[Column, ...], where: str, line: int, csv: bytes) -> None:
+        if self.batch is not None and (self.batch.table != schema.name or self.batch.columns != columns):
             self.flush()
         if self.batch is None:
-            self.batch = _Batch(table, schema, where)
+            self.batch = _Batch(schema.name, schema, columns, where)
         self.batch.lines.append((line, csv))
         self.batch.size += len(csv)
         if self.batch.size >= BATCH_BYTES:
@@ -298,7 +320,7 @@ class _Import:
 
     def create(self, schema: TableSchema) -> None:
         self.flush()
-        columns = ", ".join(f'"{c.name}" {c.type}' for c in schema.columns)
+        columns = ", ".join(c.ddl for c in schema.columns)
         table = _qualified(schema.name)
         self.loader.submit(lambda: self.con.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})"))
 
@@ -343,7 +365,9 @@ class _Import:
     ) -> None:
         match = _INSERT.match(statement)
         if not match:
-            raise DumpError(f"{name}:{line}: only INSERT INTO `table` VALUES (…) is allowed: {_describe(statement)}")
+            raise DumpError(
+                f"{name}:{line}: only INSERT INTO `table` [(columns)] VALUES (…) is allowed: {_describe(statement)}"
+            )
         table = match.group(1).decode("utf-8", "replace")
         key = table.lower()
         if key not in tables:
@@ -351,22 +375,38 @@ class _Import:
         schema = tables[key]
         if schema is None:
             return
+        columns = schema.columns
+        if match.group(2) is not None:
+            try:
+                columns = _named_columns(schema, match.group(2))
+            except ValueError as exc:
+                raise DumpError(f"{name}:{line}: {exc}") from None
         values = statement[match.end() :].rstrip()[:-1].rstrip()  # drop the final ;
-        converted = None if schema.has_blob else fast_csv(values, len(schema.columns))
+        blobs = tuple(c.type == "BLOB" for c in columns)
+        converted = None if any(blobs) else fast_csv(values, len(columns))
         if converted is None:
             try:
-                converted = exact_csv(values, tuple(c.type == "BLOB" for c in schema.columns))
+                converted = exact_csv(values, blobs)
             except ValuesError as exc:
                 raise DumpError(f"{name}:{line}: {exc}") from None
         csv, rows = converted
         results[key].rows += rows
         self.stats.rows += rows
-        self.add(schema.name, schema, name, line, csv)
+        self.add(schema, columns, name, line, csv)
 
     def _log(self, source: Path, name: str, result: TableResult, size: int, sha: str, started: dt.datetime) -> None:
+        """Log the table's import, unless its file is the one its last import came from (same sha256)."""
         row = (str(source), name, dump_date(source.name) or dump_date(name), result.name, result.rows, size, sha)
 
         def job() -> None:
+            last = self.con.execute(
+                f"SELECT sha256, rows FROM {SCHEMA}.import_log WHERE lower(table_name) = lower(?) "
+                "ORDER BY finished_at DESC LIMIT 1",
+                [result.name],
+            ).fetchone()
+            if last is not None and last == (sha, result.rows):
+                result.unchanged = True  # reloaded with the very same rows: nothing to record
+                return
             self.con.execute(
                 f"INSERT INTO {SCHEMA}.import_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [*row, started, _now()],
@@ -382,7 +422,7 @@ def _now() -> dt.datetime:
 def _locate(batch: _Batch, exc: duckdb.Error) -> str:
     """Find the statement of a batch that DuckDB rejected, probing each one on a scratch database."""
     probe = duckdb.connect()
-    columns = ", ".join(f'"{c.name}" {c.type}' for c in batch.schema.columns)
+    columns = ", ".join(c.ddl for c in batch.schema.columns)
     probe.execute(f"CREATE SCHEMA {SCHEMA}; CREATE TABLE {_qualified(batch.table)} ({columns})")
     with tempfile.TemporaryDirectory(prefix="kiai-probe-") as tmp:
         path = Path(tmp) / "line.csv"

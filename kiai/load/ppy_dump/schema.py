@@ -48,16 +48,24 @@ class SchemaError(ValueError):
     """A CREATE TABLE that cannot be used."""
 
 
+DATE_TYPES = ("DATE", "TIMESTAMP")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     type: str  # DuckDB type of the table column
     mysql_type: str
+    not_null: bool = False  # NOT NULL or PRIMARY KEY in the dump; never on dates (a zero date becomes NULL)
 
     @property
     def csv_type(self) -> str:
-        """How the column is read from the intermediate CSV (BLOBs travel as hex text)."""
-        return "VARCHAR" if self.type in ("BLOB", "JSON") else self.type
+        """How the column is read from the intermediate CSV (BLOBs travel as hex text, dates as text)."""
+        return "VARCHAR" if self.type in ("BLOB", "JSON", *DATE_TYPES) else self.type
+
+    @property
+    def ddl(self) -> str:
+        return f'"{self.name}" {self.type}' + (" NOT NULL" if self.not_null else "")
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,17 @@ def _duck_type(column: exp.ColumnDef) -> str:
     raise SchemaError(f"column {column.name} has a type kiai does not map: {kind.sql('mysql')}")
 
 
+def _not_null(column: exp.ColumnDef) -> bool:
+    """NOT NULL or an inline PRIMARY KEY (which MySQL makes NOT NULL)."""
+    for constraint in column.args.get("constraints") or []:
+        kind = constraint.args.get("kind")
+        if isinstance(kind, exp.NotNullColumnConstraint) and not kind.args.get("allow_null"):
+            return True
+        if isinstance(kind, exp.PrimaryKeyColumnConstraint):
+            return True
+    return False
+
+
 def _json_checked(column: exp.ColumnDef) -> bool:
     checks = column.find_all(exp.CheckColumnConstraint)
     return any(isinstance(f, exp.Anonymous) and str(f.this).lower() == "json_valid" for c in checks for f in c.walk())
@@ -125,12 +144,20 @@ def parse_create_table(ddl: str) -> TableSchema:
     table = schema.this
     if table.args.get("db") or not plain_identifier(table.name):
         raise SchemaError(f"table name {table.sql('mysql')} is not a plain identifier")
+    keys = {
+        column.name.lower()
+        for item in schema.expressions
+        if isinstance(item, exp.PrimaryKey)
+        for column in item.find_all(exp.Column, exp.Identifier)
+    }
     columns = []
     for item in schema.expressions:
         if isinstance(item, exp.ColumnDef):
             if not plain_identifier(item.name):
                 raise SchemaError(f"column name {item.name!r} is not a plain identifier")
-            columns.append(Column(item.name, _duck_type(item), item.args["kind"].sql("mysql")))
+            duck_type = _duck_type(item)
+            not_null = (_not_null(item) or item.name.lower() in keys) and duck_type not in DATE_TYPES
+            columns.append(Column(item.name, duck_type, item.args["kind"].sql("mysql"), not_null))
     if not columns:
         raise SchemaError(f"table {table.name} has no columns")
     names = [c.name.lower() for c in columns]
