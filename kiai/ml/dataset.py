@@ -160,7 +160,7 @@ def check_classes(frame: Frame, folds: int) -> None:
     classes, counts = np.unique(frame.labels.astype(str), return_counts=True)
     if len(classes) < 2:
         raise DatasetError(
-            f"the dataset has a single class ({classes[0]!r}, {counts[0]} rows): training needs at least two "
+            f"the dataset has a single class ({str(classes[0])!r}, {int(counts[0])} rows): training needs at least two "
             "categories in kiai.toml [collections]"
         )
     need_sets = max(3, folds)
@@ -168,8 +168,8 @@ def check_classes(frame: Frame, folds: int) -> None:
         sets = len(np.unique(frame.beatmapset_ids[frame.labels == label]))
         if count < MIN_ROWS_PER_CLASS or sets < need_sets:
             raise DatasetError(
-                f"too few rows in class {label!r}: {count} rows in {sets} beatmapset(s); a class needs at least "
-                f"{MIN_ROWS_PER_CLASS} rows in {need_sets} beatmapsets (train, validation and test"
+                f"too few rows in class {str(label)!r}: {int(count)} rows in {sets} beatmapset(s); a class needs "
+                f"at least {MIN_ROWS_PER_CLASS} rows in {need_sets} beatmapsets (train, validation and test"
                 + (f", {folds} folds" if folds > 3 else "")
                 + ")"
             )
