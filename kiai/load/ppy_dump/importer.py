@@ -55,6 +55,7 @@ _SKIP = (
     re.compile(rb"DROP TABLE IF EXISTS `?[A-Za-z0-9_$]+`?;", re.I),
 )
 _DATE = re.compile(r"(\d{4})_(\d{2})_(\d{2})")
+_BLANK = (b"", b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c")  # what bytes.strip() removes, and nothing
 
 
 class DumpError(KiaiError):
@@ -152,18 +153,24 @@ def _statements(stream, name: str, stats: Stats, digest: _Hasher) -> Iterator[tu
             rest = b""
         for line in lines:
             number += 1
-            line = line.rstrip(b"\r")
+            # mysqldump's lines are up to ~1 MB: the checks avoid copying them (strip) unless they must
+            if line.endswith(b"\r"):
+                line = line.rstrip(b"\r")
             if not pending:
-                stripped = line.strip()
-                if not stripped or stripped.startswith(b"--"):
-                    continue
+                if line[:1] in _BLANK or line.startswith(b"--"):
+                    stripped = line.strip()
+                    if not stripped or stripped.startswith(b"--"):
+                        continue
                 start = number
             pending.append(line)
             pending_size += len(line)
             if pending_size > MAX_STATEMENT:
                 raise DumpError(f"{name}:{start}: a statement longer than {MAX_STATEMENT >> 20} MB")
-            if line.rstrip().endswith(b";"):
-                yield start, pending[0].strip() if len(pending) == 1 else b"\n".join(pending).strip()
+            if line.endswith(b";") or line.rstrip().endswith(b";"):
+                if len(pending) == 1 and line[:1] not in _BLANK and line.endswith(b";"):
+                    yield start, line  # nothing to strip
+                else:
+                    yield start, pending[0].strip() if len(pending) == 1 else b"\n".join(pending).strip()
                 pending, pending_size = [], 0
         if not chunk:
             break
@@ -381,7 +388,9 @@ class _Import:
                 columns = _named_columns(schema, match.group(2))
             except ValueError as exc:
                 raise DumpError(f"{name}:{line}: {exc}") from None
-        values = statement[match.end() :].rstrip()[:-1].rstrip()  # drop the final ;
+        values = statement[match.end() : -1]  # drop the final ; (statements end with it, stripped)
+        if values[-1:] in _BLANK:
+            values = values.rstrip()
         blobs = tuple(c.type == "BLOB" for c in columns)
         converted = None if any(blobs) else fast_csv(values, len(columns))
         if converted is None:
