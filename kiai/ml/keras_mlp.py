@@ -133,7 +133,9 @@ def predict(model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 def save(model: Any, path: Path) -> Path:
     target = path / MODEL_FILE
-    with atomic_path(target, suffix=".keras") as tmp:
+    with atomic_path(target, suffix=".keras") as tmp, warnings.catch_warnings():
+        # Keras 3 on TF under numpy 2 warns about __array__(copy=...) while saving; nothing we can act on
+        warnings.simplefilter("ignore", DeprecationWarning)
         model.save(tmp)
     return target
 
