@@ -31,8 +31,9 @@ from kiai.load.osu_tables import ensure_tables
 from kiai.osu import CURVE_TYPES, KINDS, PARSER_VERSION, ParsedBatch, parse_batch
 from kiai.warehouse import transaction
 
-BATCH_FILES = 1000
+BATCH_FILES = 500
 BATCH_BYTES = 48 * 1024 * 1024
+INGEST_DUCKDB_THREADS: int | None = 1  # the other cores parse; None keeps DuckDB's default
 PARSED_TABLES = ("parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
 FILE_COLUMNS = (
     "beatmap_id", "beatmapset_id", "format_version", "mode", "title", "title_unicode", "artist", "artist_unicode",
@@ -81,8 +82,9 @@ def ingest_sources(
 ) -> IngestSummary:
     """Ingest `.osu` bytes batch by batch; a source error still lands what was read before it.
 
-    Parsing runs in `workers` processes (default: one per core) while this process reads the next
-    batch and lands finished ones in order, each in its own transaction.
+    This process reads and hashes the files and lands finished batches in order, each in its own
+    transaction; `workers` processes (default: one per core) parse them and build their Arrow
+    tables meanwhile. DuckDB gets one thread for the inserts: the cores are busy parsing.
     """
     ensure_tables(con)
     summary = IngestSummary()
@@ -98,10 +100,13 @@ def ingest_sources(
         if on_progress:
             on_progress(summary)
 
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     try:
+        if workers > 1 and INGEST_DUCKDB_THREADS:
+            con.execute(f"SET threads = {INGEST_DUCKDB_THREADS}")
         try:
             for number, batch in enumerate(_batches(sources)):
-                if number == 1 and workers > 1:  # a second batch: worth starting the workers
+                if pool is None and workers > 1 and (number > 0 or _is_full(batch)):  # more batches: start workers
                     pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
                 pending.append(_prepare_batch(con, batch, submitted, pool))
                 while len(pending) > max(workers, 1) or (pending and pending[0].ready()):
@@ -115,6 +120,7 @@ def ingest_sources(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        con.execute(f"SET threads = {int(threads)}")
         summary.seconds = time.perf_counter() - started
     return summary
 
@@ -131,19 +137,35 @@ def _quiet_worker() -> None:
 
 
 @dataclass
+class _Landing:
+    """A parsed batch, ready to land: which new files land, their errors, and their rows as Arrow tables."""
+
+    good: list[int]  # indexes into the batch's new files
+    beatmap_ids: list[int | None]  # of the good files
+    errors: list[tuple[int, str]]  # (index, message)
+    replaced: int  # files superseded by a later version of the same beatmap in this batch
+    hit_objects: int
+    tables: dict[str, pa.Table]  # parsed.* table -> rows of the good files
+
+
+@dataclass
 class _Pending:
     """A batch on its way: its new files (md5, source) and their parse, done or in a worker."""
 
     files_seen: int
     bytes_read: int
     new: list[tuple[str, OsuSource]]
-    parsed: Future[ParsedBatch] | ParsedBatch | None
+    parsed: Future[_Landing] | _Landing | None
 
     def ready(self) -> bool:
         return not isinstance(self.parsed, Future) or self.parsed.done()
 
-    def result(self) -> ParsedBatch | None:
+    def result(self) -> _Landing | None:
         return self.parsed.result() if isinstance(self.parsed, Future) else self.parsed
+
+
+def _is_full(batch: list[OsuSource]) -> bool:
+    return len(batch) >= BATCH_FILES or sum(len(s.data) for s in batch) >= BATCH_BYTES
 
 
 def _prepare_batch(
@@ -158,11 +180,35 @@ def _prepare_batch(
     known = _known_md5s(con, list(by_md5)) if by_md5 else set()
     new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
     submitted.update(by_md5)
-    datas = [source.data for _, source in new]
-    parsed: Future[ParsedBatch] | ParsedBatch | None = None
-    if datas:
-        parsed = pool.submit(parse_batch, datas) if pool is not None else parse_batch(datas)
+    parsed: Future[_Landing] | _Landing | None = None
+    if new:
+        args = ([s.data for _, s in new], [md5 for md5, _ in new], [s.id_from_name for _, s in new])
+        parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
     return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed)
+
+
+def parse_for_landing(datas: list[bytes], md5s: list[str], ids_from_names: list[int | None]) -> _Landing:
+    """Parse a batch of new files and build the rows they land (runs in a worker process)."""
+    parsed = parse_batch(datas)
+    good: list[int] = []
+    errors: list[tuple[int, str]] = []
+    latest_for_id: dict[int, int] = {}
+    replaced = 0
+    for index, result in enumerate(parsed.files):
+        if result.error is not None:
+            errors.append((index, result.error))
+            continue
+        beatmap_id = result.metadata.get("beatmap_id") or ids_from_names[index]
+        result.metadata["beatmap_id"] = beatmap_id
+        if beatmap_id is not None:
+            if beatmap_id in latest_for_id:  # two versions in one batch: the later one wins
+                replaced += 1
+                good.remove(latest_for_id[beatmap_id])
+            latest_for_id[beatmap_id] = index
+        good.append(index)
+    tables, landed = _parsed_tables(md5s, good, parsed) if good else ({}, 0)
+    beatmap_ids = [parsed.files[i].metadata["beatmap_id"] for i in good]
+    return _Landing(good, beatmap_ids, errors, replaced, landed, tables)
 
 
 def _batches(sources: Iterable[OsuSource]) -> Iterator[list[OsuSource]]:
@@ -198,34 +244,21 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
     summary.files_seen += pending.files_seen
     summary.bytes_read += pending.bytes_read
     summary.files_unchanged += pending.files_seen - len(pending.new)
-    parsed, new = pending.result(), pending.new
-    if parsed is None:
+    landing, new = pending.result(), pending.new
+    if landing is None:
         return
-
-    good: list[int] = []
-    errors: list[tuple[str, str, str]] = []
-    latest_for_id: dict[int, int] = {}
-    for index, ((md5, source), result) in enumerate(zip(new, parsed.files, strict=True)):
-        if result.error is not None:
-            errors.append((md5, source.path, result.error))
-            continue
-        beatmap_id = result.metadata.get("beatmap_id") or source.id_from_name
-        result.metadata["beatmap_id"] = beatmap_id
-        if beatmap_id is not None:
-            if beatmap_id in latest_for_id:  # two versions in one batch: the later one wins
-                summary.files_replaced += 1
-                good.remove(latest_for_id[beatmap_id])
-            latest_for_id[beatmap_id] = index
-        good.append(index)
-
+    summary.files_replaced += landing.replaced
+    errors = [(new[i][0], new[i][1].path, message) for i, message in landing.errors]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with transaction(con):
         summary.files_replaced += _drop_older_versions(
-            con, [(new[i][0], parsed.files[i].metadata["beatmap_id"]) for i in good]
+            con, [(new[i][0], beatmap_id) for i, beatmap_id in zip(landing.good, landing.beatmap_ids, strict=True)]
         )
-        if good:
-            _insert(con, "raw.osu_files", _raw_table(new, good, parsed, now))
-            summary.hit_objects += _insert_parsed(con, new, good, parsed)
+        if landing.good:
+            _insert(con, "raw.osu_files", _raw_table(new, landing, now))
+            for table, rows in landing.tables.items():
+                _insert(con, table, rows)
+            summary.hit_objects += landing.hit_objects
         if errors:
             _insert(
                 con,
@@ -240,7 +273,7 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
                     }
                 ),
             )
-    summary.files_added += len(good)
+    summary.files_added += len(landing.good)
     summary.parse_errors += len(errors)
     summary.error_examples.extend(f"{path}: {message}" for _, path, message in errors[:5])
 
@@ -275,14 +308,22 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
         con.unregister("_kiai_batch")
 
 
-def _raw_table(new: list[tuple[str, OsuSource]], good: list[int], parsed: ParsedBatch, now: dt.datetime) -> pa.Table:
+def _raw_table(new: list[tuple[str, OsuSource]], landing: _Landing, now: dt.datetime) -> pa.Table:
+    good = landing.good
+    datas = [new[i][1].data for i in good]
+    sizes = np.fromiter((len(d) for d in datas), dtype=np.int64, count=len(datas))
+    offsets = np.zeros(len(datas) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    content = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(datas), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(datas))]
+    )
     return pa.table(
         {
             "md5": [new[i][0] for i in good],
-            "beatmap_id": pa.array([parsed.files[i].metadata["beatmap_id"] for i in good], pa.int64()),
+            "beatmap_id": pa.array(landing.beatmap_ids, pa.int64()),
             "path": [new[i][1].path for i in good],
-            "size_bytes": pa.array([len(new[i][1].data) for i in good], pa.int64()),
-            "content": pa.array([new[i][1].data for i in good], pa.binary()),
+            "size_bytes": sizes,
+            "content": content,
             "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
         }
     )
@@ -292,15 +333,13 @@ def _md5_column(file_index: np.ndarray, md5_by_index: list[str]) -> pa.Dictionar
     return pa.DictionaryArray.from_arrays(pa.array(file_index.astype(np.int32)), pa.array(md5_by_index))
 
 
-def _insert_parsed(
-    con: duckdb.DuckDBPyConnection, new: list[tuple[str, OsuSource]], good: list[int], parsed: ParsedBatch
-) -> int:
-    """Insert the parsed rows of the files at `good`; return how many hit objects landed."""
-    md5s = [md5 for md5, _ in new]
+def _parsed_tables(md5s: list[str], good: list[int], parsed: ParsedBatch) -> tuple[dict[str, pa.Table], int]:
+    """The parsed.* rows of the files at `good`, and how many hit objects they hold."""
+    tables: dict[str, pa.Table] = {}
     files = {column: [parsed.files[i].metadata.get(column) for i in good] for column in FILE_COLUMNS}
     files["md5"] = [md5s[i] for i in good]
     files["parser_version"] = [PARSER_VERSION] * len(good)
-    _insert(con, "parsed.beatmap_files", pa.table(files))
+    tables["parsed.beatmap_files"] = pa.table(files)
 
     ho = parsed.hit_objects
     keep = np.isin(ho.file_index, good)
@@ -335,7 +374,7 @@ def _insert_parsed(
     )
     if not keep.all():
         table = table.filter(pa.array(keep))
-    _insert(con, "parsed.hit_objects", table)
+    tables["parsed.hit_objects"] = table
     landed = int(keep.sum())
 
     tp = parsed.timing_points
@@ -343,19 +382,15 @@ def _insert_parsed(
     timing = {name: values[keep] for name, values in tp.items() if name != "file_index"}
     timing["point_index"] = timing["point_index"].astype(np.int32)
     timing["kiai"] = (timing["effects"] & 1) == 1
-    _insert(con, "parsed.timing_points", pa.table({"md5": _md5_column(tp["file_index"][keep], md5s), **timing}))
+    tables["parsed.timing_points"] = pa.table({"md5": _md5_column(tp["file_index"][keep], md5s), **timing})
 
     br = parsed.breaks
     keep = np.isin(br["file_index"], good)
-    _insert(
-        con,
-        "parsed.breaks",
-        pa.table(
-            {
-                "md5": _md5_column(br["file_index"][keep], md5s),
-                "start_ms": br["start_ms"][keep].astype(np.int32),
-                "end_ms": br["end_ms"][keep].astype(np.int32),
-            }
-        ),
+    tables["parsed.breaks"] = pa.table(
+        {
+            "md5": _md5_column(br["file_index"][keep], md5s),
+            "start_ms": br["start_ms"][keep].astype(np.int32),
+            "end_ms": br["end_ms"][keep].astype(np.int32),
+        }
     )
-    return landed
+    return tables, landed
