@@ -34,6 +34,7 @@ from kiai.warehouse import transaction
 BATCH_FILES = 500
 BATCH_BYTES = 48 * 1024 * 1024
 INGEST_DUCKDB_THREADS: int | None = 1  # the other cores parse; None keeps DuckDB's default
+INGEST_MEMORY_LIMIT = "256MB"  # DuckDB caches written blocks up to its limit: without one, RSS grows with the corpus
 PARSED_TABLES = ("parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
 FILE_COLUMNS = (
     "beatmap_id", "beatmapset_id", "format_version", "mode", "title", "title_unicode", "artist", "artist_unicode",
@@ -84,7 +85,8 @@ def ingest_sources(
 
     This process reads and hashes the files and lands finished batches in order, each in its own
     transaction; `workers` processes (default: one per core) parse them and build their Arrow
-    tables meanwhile. DuckDB gets one thread for the inserts: the cores are busy parsing.
+    tables meanwhile. DuckDB gets one thread for the inserts (the cores are busy parsing) and a
+    memory limit, so peak memory does not grow with the corpus; both are restored afterwards.
     """
     ensure_tables(con)
     summary = IngestSummary()
@@ -100,8 +102,9 @@ def ingest_sources(
         if on_progress:
             on_progress(summary)
 
-    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    threads, memory_limit = con.execute("SELECT current_setting('threads'), current_setting('memory_limit')").fetchone()
     try:
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
         if workers > 1 and INGEST_DUCKDB_THREADS:
             con.execute(f"SET threads = {INGEST_DUCKDB_THREADS}")
         try:
@@ -121,6 +124,7 @@ def ingest_sources(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         con.execute(f"SET threads = {int(threads)}")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
         summary.seconds = time.perf_counter() - started
     return summary
 
