@@ -33,6 +33,8 @@ from kiai.warehouse import transaction
 
 BATCH_FILES = 500
 BATCH_BYTES = 48 * 1024 * 1024
+IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: they never wait for the main process to hand out work
+WORKER_NICENESS = 10
 INGEST_DUCKDB_THREADS: int | None = 1  # the other cores parse; None keeps DuckDB's default
 INGEST_MEMORY_LIMIT = "256MB"  # DuckDB caches written blocks up to its limit: without one, RSS grows with the corpus
 PARSED_TABLES = ("parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
@@ -112,7 +114,7 @@ def ingest_sources(
                 if pool is None and workers > 1 and (number > 0 or _is_full(batch)):  # more batches: start workers
                     pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
                 pending.append(_prepare_batch(con, batch, submitted, pool))
-                while len(pending) > max(workers, 1) or (pending and pending[0].ready()):
+                while len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or (pending and pending[0].ready()):
                     land_oldest()
         except KiaiError:
             while pending:  # a broken archive: keep everything read before the break
@@ -136,8 +138,13 @@ def _process_context() -> BaseContext:
 
 
 def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them and keeps finished batches."""
+    """Workers leave Ctrl-C to the main process, which stops them and keeps finished batches.
+
+    They also yield the CPU to it: the main process (hashing, inserting) is the critical path.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICENESS)
 
 
 @dataclass
