@@ -353,7 +353,9 @@ def _parsed_tables(md5s: list[str], good: list[int], parsed: ParsedBatch) -> tup
     tables["parsed.beatmap_files"] = pa.table(files)
 
     ho = parsed.hit_objects
-    keep = np.isin(ho.file_index, good)
+    is_good = np.zeros(len(md5s), dtype=bool)
+    is_good[good] = True
+    keep = is_good[ho.file_index]
     slider = ho.kind == 1
     offsets = ho.curve_points_offsets
     points = pa.LargeStringArray.from_buffers(
@@ -389,14 +391,14 @@ def _parsed_tables(md5s: list[str], good: list[int], parsed: ParsedBatch) -> tup
     landed = int(keep.sum())
 
     tp = parsed.timing_points
-    keep = np.isin(tp["file_index"], good)
+    keep = is_good[tp["file_index"]]
     timing = {name: values[keep] for name, values in tp.items() if name != "file_index"}
     timing["point_index"] = timing["point_index"].astype(np.int32)
     timing["kiai"] = (timing["effects"] & 1) == 1
     tables["parsed.timing_points"] = pa.table({"md5": _md5_column(tp["file_index"][keep], md5s), **timing})
 
     br = parsed.breaks
-    keep = np.isin(br["file_index"], good)
+    keep = is_good[br["file_index"]]
     tables["parsed.breaks"] = pa.table(
         {
             "md5": _md5_column(br["file_index"][keep], md5s),
