@@ -8,10 +8,14 @@ re-running finishes the job.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +41,7 @@ IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: they never wait for the m
 WORKER_NICENESS = 10
 INGEST_DUCKDB_THREADS: int | None = 1  # the other cores parse; None keeps DuckDB's default
 INGEST_MEMORY_LIMIT = "256MB"  # DuckDB caches written blocks up to its limit: without one, RSS grows with the corpus
+_SPOOLED = itertools.count()
 PARSED_TABLES = ("parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
 FILE_COLUMNS = (
     "beatmap_id", "beatmapset_id", "format_version", "mode", "title", "title_unicode", "artist", "artist_unicode",
@@ -97,6 +102,7 @@ def ingest_sources(
     submitted: set[str] = set()
     pending: deque[_Pending] = deque()
     pool: ProcessPoolExecutor | None = None
+    spool: str | None = None  # where workers leave their Arrow files
 
     def land_oldest() -> None:
         _land_batch(con, pending.popleft(), summary)
@@ -113,7 +119,8 @@ def ingest_sources(
             for number, batch in enumerate(_batches(sources)):
                 if pool is None and workers > 1 and (number > 0 or _is_full(batch)):  # more batches: start workers
                     pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
-                pending.append(_prepare_batch(con, batch, submitted, pool))
+                    spool = tempfile.mkdtemp(prefix="kiai-ingest-")
+                pending.append(_prepare_batch(con, batch, submitted, pool, spool))
                 while len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or (pending and pending[0].ready()):
                     land_oldest()
         except KiaiError:
@@ -125,6 +132,8 @@ def ingest_sources(
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if spool is not None:
+            shutil.rmtree(spool, ignore_errors=True)
         con.execute(f"SET threads = {int(threads)}")
         con.execute(f"SET memory_limit = '{memory_limit}'")
         summary.seconds = time.perf_counter() - started
@@ -156,7 +165,17 @@ class _Landing:
     errors: list[tuple[int, str]]  # (index, message)
     replaced: int  # files superseded by a later version of the same beatmap in this batch
     hit_objects: int
-    tables: dict[str, pa.Table]  # parsed.* table -> rows of the good files
+    tables: dict[str, pa.Table | str]  # parsed.* table -> rows of the good files (or an Arrow IPC file of them)
+
+    def table(self, name: str) -> pa.Table:
+        rows = self.tables[name]
+        return rows if isinstance(rows, pa.Table) else pa.ipc.open_file(pa.memory_map(rows)).read_all()
+
+    def discard(self) -> None:
+        for rows in self.tables.values():
+            if isinstance(rows, str):
+                with contextlib.suppress(OSError):  # the folder is removed at the end anyway
+                    Path(rows).unlink()
 
 
 @dataclass
@@ -180,7 +199,11 @@ def _is_full(batch: list[OsuSource]) -> bool:
 
 
 def _prepare_batch(
-    con: duckdb.DuckDBPyConnection, batch: list[OsuSource], submitted: set[str], pool: ProcessPoolExecutor | None
+    con: duckdb.DuckDBPyConnection,
+    batch: list[OsuSource],
+    submitted: set[str],
+    pool: ProcessPoolExecutor | None,
+    spool: str | None = None,
 ) -> _Pending:
     """Hash the batch, drop files already in the warehouse (or earlier in this run), start parsing the rest."""
     by_md5: dict[str, OsuSource] = {}
@@ -194,12 +217,18 @@ def _prepare_batch(
     parsed: Future[_Landing] | _Landing | None = None
     if new:
         args = ([s.data for _, s in new], [md5 for md5, _ in new], [s.id_from_name for _, s in new])
-        parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
+        parsed = pool.submit(parse_for_landing, *args, spool) if pool is not None else parse_for_landing(*args)
     return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed)
 
 
-def parse_for_landing(datas: list[bytes], md5s: list[str], ids_from_names: list[int | None]) -> _Landing:
-    """Parse a batch of new files and build the rows they land (runs in a worker process)."""
+def parse_for_landing(
+    datas: list[bytes], md5s: list[str], ids_from_names: list[int | None], spool: str | None = None
+) -> _Landing:
+    """Parse a batch of new files and build the rows they land (runs in a worker process).
+
+    With a `spool` folder the tables are written there as Arrow IPC files, which the main process
+    maps without copying: cheaper than pickling them through a pipe.
+    """
     parsed = parse_batch(datas)
     good: list[int] = []
     errors: list[tuple[int, str]] = []
@@ -219,7 +248,14 @@ def parse_for_landing(datas: list[bytes], md5s: list[str], ids_from_names: list[
         good.append(index)
     tables, landed = _parsed_tables(md5s, good, parsed) if good else ({}, 0)
     beatmap_ids = [parsed.files[i].metadata["beatmap_id"] for i in good]
-    return _Landing(good, beatmap_ids, errors, replaced, landed, tables)
+    landing = _Landing(good, beatmap_ids, errors, replaced, landed, dict(tables))
+    if spool is not None:
+        for name, rows in tables.items():
+            path = os.path.join(spool, f"{os.getpid()}-{next(_SPOOLED)}-{name}.arrow")
+            with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, rows.schema) as writer:
+                writer.write_table(rows)
+            landing.tables[name] = path
+    return landing
 
 
 def _batches(sources: Iterable[OsuSource]) -> Iterator[list[OsuSource]]:
@@ -258,6 +294,15 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
     landing, new = pending.result(), pending.new
     if landing is None:
         return
+    try:
+        _land(con, landing, new, summary)
+    finally:
+        landing.discard()
+
+
+def _land(
+    con: duckdb.DuckDBPyConnection, landing: _Landing, new: list[tuple[str, OsuSource]], summary: IngestSummary
+) -> None:
     summary.files_replaced += landing.replaced
     errors = [(new[i][0], new[i][1].path, message) for i, message in landing.errors]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -267,8 +312,8 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
         )
         if landing.good:
             _insert(con, "raw.osu_files", _raw_table(new, landing, now))
-            for table, rows in landing.tables.items():
-                _insert(con, table, rows)
+            for table in landing.tables:
+                _insert(con, table, landing.table(table))
             summary.hit_objects += landing.hit_objects
         if errors:
             _insert(
