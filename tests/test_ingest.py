@@ -122,10 +122,13 @@ def test_truncated_tarball_keeps_what_was_read(tmp_path, db_path):
 
 def test_ingest_in_worker_processes_matches_inline(tmp_path):
     """Several batches parsed by worker processes land exactly what one inline batch does."""
+    import tempfile
+
     from kiai.load import osu_files
 
     paths = sorted(OSU_FIXTURES.glob("*.osu"))
     results = {}
+    spools_before = set(Path(tempfile.gettempdir()).glob("kiai-ingest-*"))
     for workers in (0, 2):
         con = warehouse.connect(tmp_path / f"w{workers}.duckdb")
         old = osu_files.BATCH_FILES
@@ -140,6 +143,7 @@ def test_ingest_in_worker_processes_matches_inline(tmp_path):
         ).fetchall()
         assert summary.files_added == N_FIXTURES
     assert results[0] == results[2]
+    assert set(Path(tempfile.gettempdir()).glob("kiai-ingest-*")) == spools_before  # the workers' Arrow files are gone
 
 
 def test_missing_input_is_a_clean_error(db_path):
