@@ -19,6 +19,7 @@ from tests.conftest import FIXTURES, run_kiai
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 T0 = datetime(2026, 1, 1)
+FILE_ONLY_TAGS = "Stream FINGER control jumps"
 CATEGORIES = [("stream", 501), ("jump", 502), ("farm", 503)]
 
 OSU = """osu file format v14
@@ -29,7 +30,7 @@ Mode: 0
 [Metadata]
 Title:{title}
 Version:test
-{id_line}
+{id_line}{tags_line}
 [Difficulty]
 HPDrainRate:5
 CircleSize:4
@@ -46,10 +47,11 @@ SliderTickRate:1
 """
 
 
-def osu_text(title: str, beatmap_id: int | None, step_ms: int) -> str:
+def osu_text(title: str, beatmap_id: int | None, step_ms: int, tags: str = "") -> str:
     objects = "\n".join(f"{100 + i % 7 * 40},{100 + i % 5 * 40},{1000 + i * step_ms},1,0,0:0:0:0:" for i in range(40))
     id_line = f"BeatmapID:{beatmap_id}\nBeatmapSetID:{9000 + (beatmap_id or 0)}\n" if beatmap_id else ""
-    return OSU.format(title=title, id_line=id_line, objects=objects)
+    tags_line = f"Tags:{tags}\n" if tags else ""
+    return OSU.format(title=title, id_line=id_line, tags_line=tags_line, objects=objects)
 
 
 def md5(text: str) -> str:
@@ -94,7 +96,7 @@ def make_world(folder: Path) -> Path:
     files.mkdir(parents=True)
     texts = {
         "by_id": osu_text("by_id", 2906626, 150),  # the API's map 2906626, but not the file the API has
-        "file_only": osu_text("file_only", 900003, 75),
+        "file_only": osu_text("file_only", 900003, 75, tags=FILE_ONLY_TAGS),
         "no_id": osu_text("no_id", None, 300),  # matched to 900002 by md5
         "orphan": osu_text("orphan", None, 200),  # no id, unknown to the API: beatmap_id NULL
     }

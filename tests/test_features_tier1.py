@@ -111,3 +111,21 @@ def test_a_keyword_list_with_two_spellings_of_one_column_is_a_clear_error(tmp_pa
     con = warehouse.connect(tmp_path / "k.duckdb")
     with pytest.raises(KiaiError, match=r"api_features.sql: var tag_keywords gives the same has_tag_ column twice"):
         build(con, SQL_DIR, variables={"tag_keywords": ["hip hop", "Hip-Hop"]})
+
+
+def test_file_only_maps_get_the_tier1_columns_the_file_gives(world):
+    got = {r["beatmap_id"]: r for r in rows(world, "SELECT * FROM features.beatmap_features")}
+    file_only = got[900003]  # 40 circles from 1000 ms every 75 ms (last at 3925 ms), no break, FILE_ONLY_TAGS
+    assert (file_only["ar"], file_only["cs"], file_only["od"], file_only["hp"]) == (9, 4, 8, 5)
+    assert file_only["bpm"] == pytest.approx(180, rel=1e-5)
+    assert (file_only["n_circles"], file_only["n_sliders"], file_only["n_spinners"]) == (40, 0, 0)
+    assert file_only["slider_ratio"] == 0
+    assert (file_only["total_length"], file_only["hit_length"], file_only["break_time"]) == (3, 2, 1)
+    assert file_only["break_ratio"] == pytest.approx(1 / 3)
+    assert file_only["has_tag_stream"] and file_only["has_tag_finger_control"] and not file_only["has_tag_jump"]
+    for column in ("star_rating", "max_combo", "genre", "status"):  # only the API knows these
+        assert file_only[column] is None, column
+    orphan = got[None]  # no id and unknown to the API: filled as well, no tags at all
+    assert orphan["ar"] == 9 and orphan["n_circles"] == 40 and orphan["has_tag_stream"] is False
+    assert got[2906626]["ar"] == 9.2 and got[2906626]["n_circles"] == 241  # the API's values win over the file's
+    assert got[2354779]["n_objects"] is None and got[2354779]["ar"] is not None  # API only: unchanged

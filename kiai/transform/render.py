@@ -47,6 +47,15 @@ _ENV.filters["identifier"] = identifier
 _ENV.filters["regex"] = lambda value: re.escape(str(value))  # a literal for regexp_matches (RE2)
 
 
+def tag_regex(word: Any) -> str:
+    """The `tag_regex` filter: an RE2 pattern for a whole tag, case left to the caller; a keyword of several
+    words matches those tags in a row ("finger control"). Shared by every model that reads tags."""
+    return r"(^|\s)" + r"\s+".join(re.escape(w) for w in str(word).split()) + r"(\s|$)"
+
+
+_ENV.filters["tag_regex"] = tag_regex
+
+
 @dataclass
 class Rendered:
     sql: str

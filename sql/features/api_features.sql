@@ -49,9 +49,6 @@ description = "ranked status: graveyard | wip | pending | ranked | approved | qu
 */
 {#- one has_tag_<word> column per var tag_keywords: a whole-tag match, case-insensitive; a keyword of
     several words matches those tags in a row ("finger control") -#}
-{%- macro tag_pattern(word) -%}
-(^|\s){{ word.split() | map('regex') | join('\\s+') }}(\s|$)
-{%- endmacro %}
 {%- set flags = var('tag_keywords') | map('identifier') | list %}
 {%- if flags | length != flags | unique | list | length %}
 {{- fail("var tag_keywords gives the same has_tag_ column twice: " ~ flags | join(', ')) }}
@@ -85,7 +82,7 @@ SELECT
         ELSE 'unknown'
     END AS genre,
     {%- for word in var('tag_keywords') %}
-    coalesce(regexp_matches(s.tags, {{ tag_pattern(word) | sql }}, 'i'), false) AS {{ ('has_tag_' ~ word) | identifier }},
+    coalesce(regexp_matches(s.tags, {{ word | tag_regex | sql }}, 'i'), false) AS {{ ('has_tag_' ~ word) | identifier }},
     {%- endfor %}
     coalesce(b.status, s.status) AS status
 FROM maps AS b
