@@ -1,30 +1,18 @@
-"""Atomic file writes for run folders: write a temp file beside the target, then rename."""
+"""File writes for run folders: JSON and text through kiai.files' atomic writes."""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kiai.files import atomic_path, atomic_write
 
-@contextmanager
-def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temp path next to `target` (ending in `suffix`); renamed onto `target` if the block succeeds."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp{suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+__all__ = ["atomic_path", "read_json", "write_json", "write_text"]
 
 
 def write_text(target: Path, text: str) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    atomic_write(target, text)
 
 
 def write_json(target: Path, data: Any) -> None:
