@@ -12,15 +12,17 @@ from kiai import warehouse
 CLASSES = ("jump", "stream", "tech")
 
 
-def make_dataset(db_path: Path, *, n_sets: int = 60, seed: int = 0, classes: tuple[str, ...] = CLASSES) -> int:
+def make_dataset(
+    db_path: Path, *, n_sets: int = 60, seed: int = 0, classes: tuple[str, ...] = CLASSES, min_difficulties: int = 1
+) -> int:
     """Create `features.dataset` with learnable features: each class shifts a different feature.
-    Returns the row count. Sets hold 1-4 difficulties sharing the set's label."""
+    Returns the row count. Sets hold `min_difficulties`-4 difficulties sharing the set's label."""
     rng = np.random.default_rng(seed)
     rows = []
     beatmap_id = 1000
     for set_number in range(n_sets):
         label = classes[set_number % len(classes)]
-        for _ in range(int(rng.integers(1, 5))):
+        for _ in range(int(rng.integers(min_difficulties, 5))):
             beatmap_id += int(rng.integers(1, 50))
             k = classes.index(label)
             stream = rng.normal(0.65 if k == 1 else 0.25, 0.15)

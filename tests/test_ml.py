@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -191,3 +192,115 @@ def test_cli_startup_does_not_import_the_ml_stack() -> None:
     code = f"import sys, kiai.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_small_dataset_that_passes_the_class_check_trains(db_path: Path, tmp_path: Path) -> None:
+    """2 classes x 3 beatmapsets: the holdout leaves 4-5 sets for training, fewer than the six validation parts."""
+    make_dataset(db_path, n_sets=6, classes=("jump", "stream"), min_difficulties=3)
+    result = run_kiai("train", "lightgbm", "--models-dir", str(tmp_path), db=db_path, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_params_are_checked(synthetic: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    cases = [
+        ("lightgbm", "num_leavs=3", "unknown lightgbm parameter 'num_leavs'"),
+        ("lightgbm", "num_leaves=abc", "lightgbm parameter num_leaves must be a whole number, not 'abc'"),
+        ("lightgbm", "learning_rate=-1", "lightgbm parameter learning_rate must be above 0.0"),
+        ("lightgbm", "seed=3", "'seed' cannot be overridden: set by --seed"),
+        ("lightgbm", "objective=binary", "'objective' cannot be overridden"),
+        ("lightgbm", "num_class=2", "'num_class' cannot be overridden"),
+        ("keras", "hidden=abc", "keras parameter hidden must be a non-empty list"),
+        ("keras", "hidden=[8, 0]", "items must be at least 1"),
+        ("keras", "dropout=2", "at most 0.95"),
+        ("lightgbm", "num_leaves", "--param takes NAME=VALUE, not 'num_leaves'"),
+    ]
+    for kind, param, message in cases:
+        result = run_kiai("train", kind, "--param", param, "--models-dir", str(models), db=synthetic, check=False)
+        assert result.returncode == 1 and message in result.stderr, (param, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert not models.exists() or not list(models.iterdir()), "nothing stored for a refused parameter"
+    con = warehouse.connect(synthetic)
+    run = train(con, "lightgbm", models_dir=models, params={"num_leaves": 4.0, "learning_rate": 1}, progress=False)
+    assert run.params["num_leaves"] == 4 and isinstance(run.params["num_leaves"], int)
+    assert run.params["learning_rate"] == 1.0 and isinstance(run.params["learning_rate"], float)
+
+
+def test_a_diverging_keras_run_is_a_clear_error(synthetic: Path, tmp_path: Path) -> None:
+    result = run_kiai(
+        "train", "keras", "--param", "learning_rate=1e12", "--epochs", "3", "--models-dir", str(tmp_path),
+        db=synthetic, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "the keras model diverged" in result.stderr and "lower learning_rate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_macro_f1_ignores_a_class_absent_from_the_part() -> None:
+    y = np.array([0, 0, 1, 1])
+    proba = np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.6, 0.3, 0.1]])
+    result = evaluate(y, proba, ["a", "b", "c"])  # "c" neither in y nor predicted
+    f1_a, f1_b = 2 * 2 / (2 * 2 + 1), 2 * 1 / (2 * 1 + 1)
+    assert result["macro_f1"] == pytest.approx((f1_a + f1_b) / 2)
+    assert result["per_class_f1"] == pytest.approx({"a": f1_a, "b": f1_b, "c": 0.0})
+    wrong = np.array([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1]])
+    result = evaluate(y, wrong, ["a", "b", "c"])  # "c" predicted once though absent: a false positive, F1 0
+    assert result["macro_f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+
+
+def test_training_opens_the_warehouse_for_writing_only_to_register(synthetic: Path, tmp_path: Path) -> None:
+    from kiai.ml.train import train_with
+
+    models = tmp_path / "models"
+    events: list[tuple[str, bool, int]] = []
+
+    def open_db(write: bool) -> duckdb.DuckDBPyConnection:
+        finished = len([p for p in models.iterdir() if not p.name.startswith(".")]) if models.exists() else 0
+        events.append(("open", write, finished))
+        if not write:
+            # while the read-only connection is closed, another process can write (the CLI's `kiai sql`)
+            assert all(kind == "close" for kind, *_ in events[:-1]) or len(events) == 1
+        return warehouse.connect(synthetic, read_only=not write)
+
+    run = train_with(open_db, "lightgbm", models_dir=models, progress=False)
+    assert events == [("open", False, 0), ("open", True, 1)], "read-only to read; write only once the run is on disk"
+    other = warehouse.connect(synthetic)  # nothing left open or locked
+    assert other.execute("SELECT run_id FROM kiai.training_runs").fetchall() == [(run.run_id,)]
+    other.close()
+
+
+def test_a_failed_registration_leaves_no_run_folder(synthetic: Path, tmp_path: Path) -> None:
+    con = warehouse.connect(synthetic)
+    con.execute("CREATE TABLE kiai.training_runs (run_id VARCHAR PRIMARY KEY)")  # an incompatible registry
+    models = tmp_path / "models"
+    with pytest.raises(KiaiError, match=r"registering run \S+ failed \(Binder Error.*\); folder removed"):
+        train(con, "lightgbm", models_dir=models, progress=False)
+    assert list(models.iterdir()) == []
+    assert con.execute("SELECT count(*) FROM kiai.training_runs").fetchone() == (0,)
+
+
+def test_keras_imputation_and_normalisation_come_from_fit_rows_only(synthetic: Path, tmp_path: Path) -> None:
+    import csv
+
+    from kiai.ml.keras_mlp import _prepare, load
+
+    con = warehouse.connect(synthetic)
+    run = train(con, "keras", models_dir=tmp_path, epochs=2, progress=False)
+    frame = load_dataset(con)
+    manifest = json.loads((run.path / "manifest.json").read_text())
+    with (run.path / "predictions.csv").open(newline="") as handle:
+        parts = {int(row["beatmap_id"]): row["part"] for row in csv.DictReader(handle)}
+    fit = np.array([parts[int(i)] == "train" for i in frame.beatmap_ids])
+    assert 0 < fit.sum() < len(fit)
+    x = Encoder.from_json(manifest["encoder"]).transform(frame)
+    logged = np.sign(x) * np.log1p(np.abs(x))
+    impute = np.array(manifest["preprocessing"]["impute"])
+    with np.errstate(invalid="ignore"):
+        assert np.allclose(impute, np.nan_to_num(np.nanmean(logged[fit], axis=0)), atol=1e-9)
+        assert not np.allclose(impute, np.nan_to_num(np.nanmean(logged, axis=0)), atol=1e-6), "all-row means differ"
+    prepared = _prepare(x, manifest["preprocessing"]).astype(np.float64)
+    layer = load(run.path).get_layer("normalization")
+    mean = np.asarray(layer.mean).reshape(-1)
+    assert np.allclose(mean, prepared[fit].mean(axis=0), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(mean, prepared.mean(axis=0), rtol=1e-5, atol=1e-5)

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from kiai.cli._common import console, state
+from kiai.cli._common import console, err_console, state
 from kiai.errors import KiaiError
 
 train_app = typer.Typer(help="Train a baseline classifier on features.dataset.", no_args_is_help=True)
@@ -41,22 +41,22 @@ def _train(
     kind: str, seed: int, folds: int, epochs: int | None, param: list[str], models: Path | None, quiet: bool
 ) -> None:
     from kiai.ml.compare import format_metric
-    from kiai.ml.train import train
-    from kiai.transform.project import parse_var_overrides
+    from kiai.ml.dataset import DatasetError
+    from kiai.ml.metrics import SUMMARY
+    from kiai.ml.params import parse_params
+    from kiai.ml.train import train_with
 
-    params = parse_var_overrides(param)
-    con = state.open(write=True)
-    try:
-        run = train(
-            con, kind, models_dir=models_dir(models), seed=seed, folds=folds, epochs=epochs, params=params,
-            progress=not quiet,
-        )  # fmt: skip
-    finally:
-        con.close()
-    cells = ", ".join(
-        f"{name} {format_metric(run.metrics.get(name), run.folds)}"
-        for name in ("accuracy", "macro_f1", "log_loss", "top2_accuracy", "ece")
-    )
+    params = parse_params(param)
+    if not state.config.db_path.exists():
+        raise DatasetError(
+            f"no dataset yet: no warehouse at {state.config.db_path}; ingest data and run `kiai build-features` first"
+        )
+    # The warehouse is open read-only while reading and closed while training: `kiai sql` etc. keep working.
+    run = train_with(
+        lambda write: state.open(write=write), kind, models_dir=models_dir(models), seed=seed, folds=folds,
+        epochs=epochs, params=params, progress=not quiet,
+    )  # fmt: skip
+    cells = ", ".join(f"{name} {format_metric(run.metrics.get(name), run.folds)}" for name in SUMMARY)
     console.print(f"run {run.run_id} ({kind}): {cells}", highlight=False, soft_wrap=True)
     console.print(f"stored in {escape(str(run.path))}", highlight=False, soft_wrap=True)
 
@@ -89,7 +89,7 @@ def train_keras(
 
 def compare(fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:
     """One row per training run: model, dataset and feature versions, split, and test metrics."""
-    from kiai.ml.compare import compare_rows, format_metric
+    from kiai.ml.compare import METRICS, SHORT_TITLES, compare_rows, format_metric
     from kiai.ml.versions import short
 
     _check_format(fmt)
@@ -104,8 +104,8 @@ def compare(fmt: str = typer.Option("table", "--format", help="table | json.")) 
     if not rows:
         console.print("no training runs yet: run `kiai train lightgbm` or `kiai train keras`")
         return
-    titles = ("accuracy", "macro-F1", "log loss", "top-2 acc", "ECE", "train s")
-    names = ("accuracy", "macro_f1", "log_loss", "top2_accuracy", "ece", "train_seconds")
+    titles = tuple(SHORT_TITLES[name] for name in METRICS)
+    names = METRICS
     digits = {"train_seconds": 1}
     cells = [
         [
@@ -165,6 +165,8 @@ def predict(
             )
     finally:
         con.close()
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if fmt == "json":
         typer.echo(json.dumps(result.to_json(), indent=2))
         return

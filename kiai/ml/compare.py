@@ -10,6 +10,9 @@ from kiai.ml import runs
 from kiai.ml.metrics import SUMMARY
 
 METRICS = (*SUMMARY, "train_seconds")
+SHORT_TITLES = dict(
+    zip(METRICS, ("accuracy", "macro-F1", "log loss", "top-2 acc", "ECE", "train s"), strict=True)
+)  # for terminal tables; report.METRIC_TITLES has the long ones
 
 
 def split_label(folds: int, seed: int) -> str:

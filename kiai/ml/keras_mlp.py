@@ -68,7 +68,6 @@ def fit(
     params: dict[str, Any],
     seed: int,
     epochs: int | None = None,
-    progress: Any = None,
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Train; returns (model, state {"signed_log", "impute": training means}, info {"epochs_run", "best_epoch"})."""
     keras = keras_module()

@@ -40,7 +40,6 @@ def fit(
     params: dict[str, Any],
     seed: int,
     epochs: int | None = None,
-    progress: Any = None,
 ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Train; returns (booster, state for the manifest, info). `epochs` caps the boosting rounds."""
     import lightgbm as lgb

@@ -11,17 +11,21 @@ ECE_BINS = 10
 
 
 def evaluate(y: np.ndarray, proba: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    """Every metric of `SUMMARY`, plus the confusion matrix, per-class F1 and reliability bins."""
+    """Every metric of `SUMMARY`, plus the confusion matrix, per-class F1 (every class, 0 where absent) and
+    reliability bins."""
     from sklearn.metrics import confusion_matrix, f1_score, log_loss
 
     classes = list(range(len(labels)))
     predicted = proba.argmax(axis=1)
     top2 = np.argsort(-proba, axis=1, kind="stable")[:, :2]
     per_class = f1_score(y, predicted, labels=classes, average=None, zero_division=0)
+    # Macro-F1 over the classes that occur (truly or predicted) in this part: a class absent from a test fold
+    # and never predicted there has no F1, and counting it as 0 would punish the model for the split.
+    present = sorted(set(np.unique(y).tolist()) | set(np.unique(predicted).tolist()))
     clipped = np.clip(proba, 1e-15, 1.0)
     return {
         "accuracy": float(np.mean(predicted == y)),
-        "macro_f1": float(np.mean(per_class)),
+        "macro_f1": float(np.mean(per_class[present])) if present else 0.0,
         "log_loss": float(log_loss(y, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)),
         "top2_accuracy": float(np.mean((top2 == y[:, None]).any(axis=1))),
         "ece": expected_calibration_error(y, proba),

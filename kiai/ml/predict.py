@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,6 +20,8 @@ from kiai.ml.dataset import DATASET, FEATURES, Frame, read_frame, relation_exist
 from kiai.ml.encoders import Encoder
 from kiai.ml.versions import DATASET_MODEL, FEATURE_MODEL, fingerprints, short
 
+MOSTLY_PRESENT = 0.5  # a column non-NULL in at least this share of training rows is one the model relies on
+
 
 @dataclass
 class Prediction:
@@ -31,6 +33,7 @@ class Prediction:
     md5: str | None
     source: str
     probabilities: list[tuple[str, float]]
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +43,7 @@ class Prediction:
             "md5": self.md5,
             "source": self.source,
             "probabilities": [{"label": label, "probability": p} for label, p in self.probabilities],
+            "warnings": self.warnings,
         }
 
 
@@ -73,6 +77,18 @@ class Predictor:
         if self.model is None:
             self.model = self.module.load(self.run.path)
         return self.module.predict(self.model, self.manifest["preprocessing"], self.encoder.transform(frame))
+
+    def unsupplied(self, frame: Frame) -> list[str]:
+        """Feature columns NULL in the (one-row) frame that were present in most training rows (all NULL columns
+        for a run that did not record its columns' non-NULL shares)."""
+        shares: dict[str, float] = self.manifest["dataset"].get("non_null_share", {})
+        missing = []
+        for column in frame.columns:
+            value = frame.values[column.name][0]
+            is_null = value is None if column.kind == "categorical" else bool(np.isnan(value))
+            if is_null and shares.get(column.name, 1.0) >= MOSTLY_PRESENT:
+                missing.append(column.name)
+        return missing
 
     def prediction(self, frame: Frame, source: str) -> Prediction:
         proba = self.probabilities(frame)[0]
@@ -154,6 +170,14 @@ def predict_file(
             )
             if len(frame) == 0:
                 raise KiaiError(f"{path}: the SQL models gave it no row in {FEATURES}")
-            return predictor.prediction(frame, str(path))
+            result = predictor.prediction(frame, str(path))
+            missing = predictor.unsupplied(frame)
+            if missing:
+                result.warnings.append(
+                    f"the file cannot supply {len(missing)} feature(s) the model was trained with "
+                    f"({', '.join(missing)}; they come from the osu! API): treated as missing, so this is less "
+                    "reliable than a prediction by beatmap id"
+                )
+            return result
         finally:
             scratch.close()

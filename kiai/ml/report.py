@@ -14,7 +14,7 @@ import numpy as np
 
 from kiai.errors import KiaiError
 from kiai.ml import runs
-from kiai.ml.compare import format_metric, split_label
+from kiai.ml.compare import METRICS, format_metric, split_label
 from kiai.ml.files import read_json, write_text
 from kiai.ml.metrics import SUMMARY, reliability
 from kiai.ml.versions import short
@@ -22,14 +22,13 @@ from kiai.ml.versions import short
 TEMPLATE = "report.html.j2"
 MAX_RUNS = 10
 TOP_FEATURES = 15
-METRIC_TITLES = {
-    "accuracy": "accuracy",
-    "macro_f1": "macro-F1",
-    "log_loss": "log loss",
-    "top2_accuracy": "top-2 accuracy",
-    "ece": "calibration error (ECE)",
-    "train_seconds": "train time (s)",
-}
+METRIC_TITLES = dict(
+    zip(
+        METRICS,
+        ("accuracy", "macro-F1", "log loss", "top-2 accuracy", "calibration error (ECE)", "train time (s)"),
+        strict=True,
+    )
+)
 
 
 def write_report(
@@ -59,7 +58,10 @@ def _entry(run: runs.Run, folder: Path) -> dict[str, Any]:
     data = read_json(folder / runs.METRICS)
     labels = data["labels"]
     y, proba = _test_predictions(folder / "test_predictions.csv", labels)
-    per_class = {label: float(np.mean([f["per_class_f1"][label] for f in data["folds"]])) for label in labels}
+    per_class = {
+        label: float(np.mean([f["per_class_f1"][label] for f in data["folds"] if label in f["per_class_f1"]]))
+        for label in labels
+    }
     return {
         "run": run,
         "labels": labels,
@@ -116,7 +118,7 @@ def _plots(entries: list[dict[str, Any]]) -> dict[str, Any]:
     figure, axis = plt.subplots(figsize=(max(6, 1.2 * len(labels) * max(1, len(entries)) / 2), 4))
     width = 0.8 / len(entries)
     for i, entry in enumerate(entries):
-        values = [entry["per_class_f1"].get(label, 0.0) for label in labels]
+        values = [entry["per_class_f1"].get(label, np.nan) for label in labels]  # no bar where a run lacks it
         axis.bar(np.arange(len(labels)) + i * width - 0.4 + width / 2, values, width, label=entry["run"].run_id)
     axis.set_xticks(np.arange(len(labels)), labels)
     axis.set(ylabel="F1 (test parts)", ylim=(0, 1), title="Per-class F1")
@@ -156,5 +158,7 @@ def _render(entries: list[dict[str, Any]], missing: list[str]) -> str:
         missing=missing,
         metric_titles=METRIC_TITLES,
         summary_metrics=SUMMARY,
+        all_labels=sorted({label for entry in entries for label in entry["labels"]}),
+        top_features=TOP_FEATURES,
         images=_plots(entries),
     )

@@ -12,11 +12,11 @@ import duckdb
 
 from kiai.errors import KiaiError
 from kiai.ml.files import read_json
+from kiai.warehouse import transaction
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
-ENCODER = "encoder.json"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {K}.training_runs (
@@ -60,9 +60,6 @@ class Run:
             raise KiaiError(f"run {self.run_id}: {path} is missing (was models/ moved or pruned?)")
         return read_json(path)
 
-    def metrics_file(self) -> dict[str, Any]:
-        return read_json(self.path / METRICS)
-
 
 def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
     (catalog,) = con.execute("SELECT current_database()").fetchone()
@@ -90,7 +87,7 @@ _JSON = {"labels", "fingerprints", "params", "metrics"}
 
 
 def register(con: duckdb.DuckDBPyConnection, run: Run) -> None:
-    ensure_table(con)
+    """Insert the run's row (and create the table if needed) in one transaction."""
     values = []
     for name in _COLUMNS:
         value = getattr(run, name)
@@ -100,7 +97,11 @@ def register(con: duckdb.DuckDBPyConnection, run: Run) -> None:
             value = str(value)
         values.append(value)
     placeholders = ", ".join("?" for _ in _COLUMNS)
-    con.execute(_sql(con, f"INSERT INTO {{K}}.training_runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})"), values)
+    with transaction(con):
+        ensure_table(con)
+        con.execute(
+            _sql(con, f"INSERT INTO {{K}}.training_runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})"), values
+        )
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:

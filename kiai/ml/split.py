@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 
+from kiai.ml.dataset import DatasetError
+
 HOLDOUT_SPLITS = 5  # one fold of five: an 80/20 train/test split
 VALIDATION_SPLITS = 6  # one sixth of the training part for early stopping
 
@@ -27,8 +29,15 @@ def splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tup
 
 
 def validation(y: np.ndarray, groups: np.ndarray, train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split the training rows into (fit, validation) the same way, for early stopping."""
-    fit, valid = _folds(y[train], groups[train], VALIDATION_SPLITS, seed + 1)[0]
+    """Split the training rows into (fit, validation) the same way, for early stopping: one sixth of them, or
+    one part in as many as there are beatmapsets when there are fewer than six."""
+    n_groups = len(np.unique(groups[train]))
+    if n_groups < 2:
+        raise DatasetError(
+            f"the training part has {n_groups} beatmapset(s); early stopping needs at least two "
+            "(label more beatmapsets)"
+        )
+    fit, valid = _folds(y[train], groups[train], min(VALIDATION_SPLITS, n_groups), seed + 1)[0]
     return train[fit], train[valid]
 
 

@@ -7,6 +7,8 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +23,7 @@ from kiai.ml import runs, split
 from kiai.ml.dataset import DATASET, Frame, check_classes, dataset_hash, load_dataset
 from kiai.ml.encoders import Encoder, fit_encoder
 from kiai.ml.files import write_json, write_text
+from kiai.ml.params import settings as param_settings
 from kiai.ml.versions import DATASET_MODEL, FEATURE_MODEL, fingerprints, library_versions
 
 KINDS = ("lightgbm", "keras")
@@ -41,13 +44,32 @@ def backend(kind: str) -> ModuleType:
     raise KiaiError(f"unknown model kind {kind!r}; choose one of: {', '.join(KINDS)}")
 
 
-def _settings(module: ModuleType, params: dict[str, Any] | None) -> dict[str, Any]:
-    settings = dict(module.DEFAULT_PARAMS)
-    unknown = sorted(set(params or {}) - set(settings))
-    if unknown and module.KIND == "keras":
-        raise KiaiError(f"unknown keras parameter(s): {', '.join(unknown)} (known: {', '.join(settings)})")
-    settings.update(params or {})
-    return settings
+@dataclass
+class Inputs:
+    """What training reads from the warehouse: the dataset and the model fingerprints at that moment."""
+
+    frame: Frame
+    data_fps: dict[str, str]
+    code_fps: dict[str, str]
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
+    frame = load_dataset(con)
+    data_fps, code_fps = fingerprints(con)
+    return Inputs(frame, data_fps, code_fps)
+
+
+def register_run(con: duckdb.DuckDBPyConnection, run: runs.Run) -> None:
+    """Register a written run folder in one transaction; if that fails, the folder is removed (no orphan)."""
+    try:
+        runs.register(con, run)
+    except BaseException as exc:
+        shutil.rmtree(run.path, ignore_errors=True)
+        if isinstance(exc, duckdb.Error):
+            raise KiaiError(
+                f"registering run {run.run_id} failed ({str(exc).splitlines()[0]}); folder removed"
+            ) from None
+        raise
 
 
 class _Log:
@@ -64,9 +86,36 @@ class _Log:
             self._console.print(text, highlight=False, soft_wrap=True)
 
 
-def train(
-    con: duckdb.DuckDBPyConnection,
+def train(con: duckdb.DuckDBPyConnection, kind: str, **options: Any) -> runs.Run:
+    """Train `kind` on `features.dataset` of an open connection and register the run (see `train_with`)."""
+    return _train(kind, lambda: read_inputs(con), lambda run: register_run(con, run), **options)
+
+
+def train_with(open_db: Callable[[bool], duckdb.DuckDBPyConnection], kind: str, **options: Any) -> runs.Run:
+    """Like `train`, but the warehouse is opened by `open_db(write)` only while needed: read-only to read the
+    dataset, closed while training, then for writing only to register (other commands are not locked out)."""
+
+    def read() -> Inputs:
+        con = open_db(False)
+        try:
+            return read_inputs(con)
+        finally:
+            con.close()
+
+    def register(run: runs.Run) -> None:
+        con = open_db(True)
+        try:
+            register_run(con, run)
+        finally:
+            con.close()
+
+    return _train(kind, read, register, **options)
+
+
+def _train(
     kind: str,
+    read: Callable[[], Inputs],
+    register: Callable[[runs.Run], None],
     *,
     models_dir: Path,
     seed: int = 0,
@@ -86,16 +135,16 @@ def train(
         raise KiaiError(f"--folds must be between 1 and {MAX_FOLDS}")
     if epochs is not None and epochs < 1:
         raise KiaiError("--epochs must be at least 1")
-    settings = _settings(module, params)
+    settings = param_settings(kind, module.DEFAULT_PARAMS, params)
     log = _Log(progress)
-    frame = load_dataset(con)
+    inputs = read()
+    frame, data_fps, code_fps = inputs.frame, inputs.data_fps, inputs.code_fps
     check_classes(frame, folds)
     assert frame.labels is not None
     labels = sorted({str(v) for v in frame.labels})
     y = np.array([labels.index(str(v)) for v in frame.labels], dtype=np.int64)
     groups = frame.beatmapset_ids
     parts = split.splits(y, groups, folds, seed)
-    data_fps, code_fps = fingerprints(con)
     started = datetime.now(UTC).replace(tzinfo=None)
     log(f"training {kind} on {len(frame):,} rows, {len(labels)} classes ({', '.join(labels)}), "
         f"{'80/20 holdout' if folds == 1 else f'{folds}-fold cross-validation'}, seed {seed}")  # fmt: skip
@@ -109,11 +158,9 @@ def train(
         x = encoder.transform(frame)
         fit_rows, valid_rows = split.validation(y, groups, train_rows, seed)
         clock = time.perf_counter()
-        model, state, info = module.fit(
-            x[fit_rows], y[fit_rows], x[valid_rows], y[valid_rows], len(labels), settings, seed, epochs
-        )
+        model, state, info = _fit(module, x, y, fit_rows, valid_rows, len(labels), settings, seed, epochs)
         seconds = time.perf_counter() - clock
-        proba = module.predict(model, state, x[test])
+        proba = _predict(module, model, state, x[test])
         result = metrics_mod.evaluate(y[test], proba, labels)
         result.update(train_seconds=seconds, fold=number, train_rows=len(fit_rows), valid_rows=len(valid_rows), **info)
         fold_results.append(result)
@@ -129,9 +176,7 @@ def train(
         x = encoder.transform(frame)
         fit_rows, valid_rows = split.validation(y, groups, everything, seed)
         clock = time.perf_counter()
-        model, state, info = module.fit(
-            x[fit_rows], y[fit_rows], x[valid_rows], y[valid_rows], len(labels), settings, seed, epochs
-        )
+        model, state, info = _fit(module, x, y, fit_rows, valid_rows, len(labels), settings, seed, epochs)
         info = {**info, "train_seconds": time.perf_counter() - clock}
         log(f"  final model refit on all {len(frame):,} rows ({info['train_seconds']:.1f} s)")
         final = (model, state, encoder, fit_rows, valid_rows, info)
@@ -158,10 +203,41 @@ def train(
         params={**settings, **({"epochs_cap": epochs} if epochs else {})},
     )
     _write_run(run, module, frame, y, final, fold_results, importances, test_rows, code_fps)
-    runs.register(con, run)
+    register(run)
     log(f"run {run_id}: accuracy {summary['accuracy']['mean']:.3f}, macro-F1 {summary['macro_f1']['mean']:.3f} "
         f"-> {run.path}")  # fmt: skip
     return run
+
+
+def _fit(
+    module: ModuleType,
+    x: np.ndarray,
+    y: np.ndarray,
+    fit_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    n_classes: int,
+    settings: dict[str, Any],
+    seed: int,
+    epochs: int | None,
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """`module.fit` with the library's complaints about the parameters as one clear line."""
+    try:
+        return module.fit(x[fit_rows], y[fit_rows], x[valid_rows], y[valid_rows], n_classes, settings, seed, epochs)
+    except (ValueError, TypeError) as exc:
+        raise KiaiError(f"{module.KIND} training failed with these parameters: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:
+        if type(exc).__name__ != "LightGBMError":
+            raise
+        raise KiaiError(f"{module.KIND} training failed with these parameters: {str(exc).splitlines()[0]}") from None
+
+
+def _predict(module: ModuleType, model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Predicted probabilities; a model whose outputs are not finite diverged in training."""
+    proba = module.predict(model, state, x)
+    if not np.isfinite(proba).all():
+        hint = "lower learning_rate" if "learning_rate" in module.DEFAULT_PARAMS else "change its parameters"
+        raise KiaiError(f"the {module.KIND} model diverged: its probabilities are not finite ({hint})")
+    return proba
 
 
 def _importance(
@@ -215,7 +291,7 @@ def _write_run(
     try:
         module.save(model, tmp)
         stored = module.load(tmp)  # predictions come from the model as stored, so `kiai predict` reproduces them
-        proba = module.predict(stored, state, encoder.transform(frame))
+        proba = _predict(module, stored, state, encoder.transform(frame))
         part = np.full(len(frame), "test", dtype=object)
         part[fit_rows], part[valid_rows] = "train", "valid"
         _write_predictions(tmp / runs.PREDICTIONS, frame, run.labels, y, proba, part, None)
@@ -242,6 +318,7 @@ def _write_run(
                 "rows": run.dataset_rows,
                 "class_counts": class_counts,
                 "ignored_columns": frame.ignored,
+                "non_null_share": _non_null_shares(frame),
             },
             "model_versions": {
                 "feature_version": run.feature_version,
@@ -285,6 +362,16 @@ def _write_run(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _non_null_shares(frame: Frame) -> dict[str, float]:
+    """Per feature column: the share of dataset rows where it is not NULL (predict warns when a file lacks one)."""
+    shares = {}
+    for column in frame.columns:
+        data = frame.values[column.name]
+        present = ~np.isnan(data) if column.kind == "numeric" else np.array([v is not None for v in data], dtype=bool)
+        shares[column.name] = round(float(present.mean()), 6) if len(data) else 0.0
+    return shares
 
 
 def _write_predictions(

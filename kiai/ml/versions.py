@@ -13,13 +13,10 @@ DATASET_MODEL = "dataset"
 
 
 def fingerprints(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[str, str]]:
-    """(current_fingerprints, current_code_fingerprints) of the warehouse; the second is {} where unsupported."""
+    """(current_fingerprints, current_code_fingerprints) of the warehouse."""
     from kiai import transform
 
-    data = transform.current_fingerprints(con)
-    code_fn = getattr(transform, "current_code_fingerprints", None)
-    code = code_fn(con) if code_fn is not None else {}
-    return dict(data), dict(code or {})
+    return dict(transform.current_fingerprints(con)), dict(transform.current_code_fingerprints(con))
 
 
 def library_versions(extra: dict[str, str]) -> dict[str, str]:
