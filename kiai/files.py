@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kiai.errors import KiaiError
+
 
 def temp_path(target: Path, suffix: str = "") -> Path:
     """A fresh hidden name in `target`'s folder (ending in `suffix`, for writers that go by the suffix)."""
@@ -19,12 +21,16 @@ def temp_path(target: Path, suffix: str = "") -> Path:
 
 @contextmanager
 def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temp path beside `target`; renamed onto `target` if the block succeeds, removed either way."""
+    """Yield a temp path beside `target`; renamed onto `target` if the block succeeds (a failed rename is a
+    KiaiError), removed either way."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(target, suffix)
     try:
         yield tmp
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise KiaiError(f"cannot write {target}: {exc.strerror}") from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -79,6 +79,16 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the current database has a base table `schema.name` (views do not count)."""
+    (count,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return count > 0
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int | None]]:
     """(schema, name, kind, rows) for every user table and view; views are counted too."""
     rows = con.execute(

@@ -119,6 +119,23 @@ def test_export_writes_file_manifest_and_warehouse_row(world, tmp_path, suffix):
     con.close()
 
 
+def test_export_prints_paths_with_brackets_and_records_nothing_when_a_file_cannot_be_written(world, tmp_path):
+    (db,) = world.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    world.close()
+    out = tmp_path / "run [1]" / "dataset.csv"
+    result = run_kiai("export", "dataset", "--out", str(out), db=db)
+    assert str(out) in result.stdout  # rich would eat "[1]" unescaped
+    blocked = tmp_path / "blocked.csv"
+    blocked.with_name(blocked.name + ".manifest.json").mkdir()  # the manifest cannot replace a folder
+    failed = run_kiai("export", "dataset", "--out", str(blocked), db=db, check=False)
+    assert failed.returncode != 0 and f"cannot write {blocked}.manifest.json" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    con = warehouse.connect(db)
+    assert [r["path"] for r in rows(con, "SELECT path FROM kiai.dataset_exports")] == [str(out)]
+    con.close()
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
+
+
 def test_export_errors_are_one_line(db_path, tmp_path):
     run_kiai("init", db=db_path)
     missing = run_kiai("export", "dataset", "--out", str(tmp_path / "d.csv"), db=db_path, check=False)

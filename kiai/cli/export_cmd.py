@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from kiai.cli._common import console, state
 
@@ -27,14 +28,18 @@ def export_dataset(
 
     export_format(out)  # a bad suffix fails before the warehouse is opened
     con = state.open(write=True)
-    result = run_export(con, out)
-    labels = ", ".join(f"{label} {count:,}" for label, count in result.labels.items()) or "no labels"
+    try:
+        result = run_export(con, out)
+    finally:
+        con.close()
+    labels = ", ".join(f"{escape(label)} {count:,}" for label, count in result.labels.items()) or "no labels"
     console.print(
-        f"wrote {result.rows:,} rows x {len(result.columns)} columns to {result.path} ({labels})", highlight=False
+        f"wrote {result.rows:,} rows x {len(result.columns)} columns to {escape(result.path)} ({labels})",
+        highlight=False,
     )
     console.print(
         f"dataset version {result.dataset_fingerprint} (feature version {result.dataset_code_fingerprint}); "
-        f"manifest {result.manifest}",
+        f"manifest {escape(result.manifest)}",
         highlight=False,
     )
 

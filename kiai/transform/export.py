@@ -1,6 +1,7 @@
 """`kiai export dataset`: write features.dataset to CSV or Parquet, atomically, with the versions it came from.
 
-Each export writes `<out>` and a sidecar `<out>.manifest.json` (both temp file + rename) and adds a row to
+Each export writes `<out>` and a sidecar `<out>.manifest.json` (both to temp files, then renamed: data, then
+manifest) and, last, adds a row to
 `kiai.dataset_exports`: rows, columns, label counts, the file's sha256, and the fingerprints (data
 versions) and code fingerprints (feature versions) of the dataset and of every model upstream of it.
 """
@@ -9,17 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from kiai.errors import KiaiError
+from kiai.files import atomic_path
 from kiai.transform import store
+from kiai.warehouse import table_exists
 
 MODEL = "dataset"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -69,19 +70,18 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> ExportResult:
     fmt = export_format(out)
     current = store.current(con)
     version = current.get(MODEL)
-    if version is None or not _exists(con, version.relation):
+    if version is None or not table_exists(con, *version.relation.split(".", 1)):
         raise KiaiError("no dataset has been built yet: run `kiai build-features` first")
     lineage = _lineage(store.versions(con), MODEL, version.fingerprint)
     cursor = con.execute(f"DESCRIBE SELECT * FROM {version.relation}")
     columns = [[row[0], row[1]] for row in cursor.fetchall()]
     query = f"SELECT label, count(*) FROM {version.relation} GROUP BY label ORDER BY label"
     labels = dict(con.execute(query).fetchall())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
     options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet"
-    try:
+    # both files are written under temp names first, then renamed data first, manifest second; the
+    # dataset_exports row comes last, so a recorded export always has its files
+    with atomic_path(manifest_path(out)) as manifest_temp, atomic_path(out) as temp:
         con.execute(f"COPY (SELECT * FROM {version.relation} ORDER BY beatmap_id) TO '{_quote(temp)}' ({options})")
-        sha256 = _sha256(temp)
         result = ExportResult(
             export_id=uuid.uuid4().hex[:12],
             exported_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
@@ -91,29 +91,16 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> ExportResult:
             rows=sum(labels.values()),
             columns=columns,
             labels=labels,
-            sha256=sha256,
+            sha256=_sha256(temp),
             dataset_relation=version.relation,
             dataset_fingerprint=version.fingerprint,
             dataset_code_fingerprint=version.code_fingerprint,
             fingerprints={model: v.fingerprint for model, v in lineage.items()},
             code_fingerprints={model: v.code_fingerprint for model, v in lineage.items() if v.code_fingerprint},
         )
-        os.replace(temp, out)
-        _write_text(manifest_path(out), json.dumps(asdict(result), indent=2, sort_keys=True) + "\n")
-    finally:
-        temp.unlink(missing_ok=True)
+        manifest_temp.write_text(json.dumps(asdict(result), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     _record(con, result)
     return result
-
-
-def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".", 1)
-    (count,) = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return count > 0
 
 
 def _lineage(versions: list[store.Version], model: str, fingerprint: str) -> dict[str, store.Version]:
@@ -162,26 +149,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _write_text(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def exports(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Rows of kiai.dataset_exports, newest first (empty before the first export)."""
-    (count,) = store.execute(
-        con,
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'kiai' AND table_name = 'dataset_exports'",
-    ).fetchone()
-    if not count:
-        return []
-    cursor = store.execute(con, "SELECT * FROM {K}.dataset_exports ORDER BY exported_at DESC")
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -144,6 +144,7 @@ def assign_fingerprints(graphs: Graphs, selected: set[str], current: dict[str, V
             item.rendered.vars,
             item.model.materialized,
             {up: effective_code.get(up, "") for up in graphs.deps[name]},
+            item.analysis.sources,
         )
         if name in selected:
             effective[name], effective_code[name] = item.fingerprint, item.code_fingerprint

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib.util
 import json
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from kiai.transform.render import digest
+from kiai.warehouse import table_exists
 
 FINGERPRINT_CHARS = 12
 
@@ -75,9 +82,40 @@ def _execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> d
     return con.execute(_sql(con, text), params)
 
 
-def code_fingerprint(sql_hash: str, variables: dict[str, Any], materialized: str, upstream: dict[str, str]) -> str:
-    """The feature version: canonical SQL, vars, materialisation and upstream code fingerprints; no data."""
-    return digest("code", sql_hash, variables, materialized, upstream)[:FINGERPRINT_CHARS]
+def code_fingerprint(
+    sql_hash: str,
+    variables: dict[str, Any],
+    materialized: str,
+    upstream: dict[str, str],
+    sources: Iterable[str] = (),
+) -> str:
+    """The feature version: canonical SQL, vars, materialisation and upstream code fingerprints; no data.
+    A model reading parsed.* (`sources`) also hashes kiai.osu's PARSER_VERSION: a new parser computes other
+    values from the same file."""
+    parts: list[Any] = ["code", sql_hash, variables, materialized, upstream]
+    if any(source.startswith("parsed.") for source in sources):
+        parts.append({"parser_version": parser_version()})
+    return digest(*parts)[:FINGERPRINT_CHARS]
+
+
+def parser_version() -> int:
+    """kiai.osu's PARSER_VERSION. Read from its source when the parser is not loaded: importing it pulls in
+    NumPy, which a no-op `kiai build-features` must not pay for."""
+    loaded = sys.modules.get("kiai.osu.parser")
+    if loaded is not None:
+        return int(loaded.PARSER_VERSION)
+    return _parser_version_from_source()
+
+
+@functools.cache
+def _parser_version_from_source() -> int:
+    spec = importlib.util.find_spec("kiai.osu")
+    assert spec is not None and spec.submodule_search_locations
+    source = Path(next(iter(spec.submodule_search_locations))) / "parser.py"
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PARSER_VERSION" for t in node.targets):
+            return int(ast.literal_eval(node.value))
+    raise RuntimeError(f"no PARSER_VERSION in {source}")
 
 
 def execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:
@@ -125,7 +163,9 @@ def _fill_code_fingerprints(result: list[Version]) -> None:
             upstream[name] = code(up, seen | {(name, fp)})
             if upstream[name] is None:
                 return None
-        version.code_fingerprint = code_fingerprint(version.sql_hash, version.vars, version.materialized, upstream)
+        version.code_fingerprint = code_fingerprint(
+            version.sql_hash, version.vars, version.materialized, upstream, version.watermarks
+        )
         return version.code_fingerprint
 
     for version in result:
@@ -133,10 +173,7 @@ def _fill_code_fingerprints(result: list[Version]) -> None:
 
 
 def has_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    (count,) = _execute(
-        con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'kiai' AND table_name = 'model_versions'"
-    ).fetchone()
-    return count > 0
+    return table_exists(con, "kiai", "model_versions")
 
 
 def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[Version]:
@@ -180,12 +217,7 @@ def current_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def load_sql_cache(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """The stored parse results of the models' SQL (empty on a warehouse that has none yet)."""
-    (count,) = _execute(
-        con,
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'kiai' "
-        "AND table_name = 'sql_cache'",
-    ).fetchone()
-    if not count:
+    if not table_exists(con, "kiai", "sql_cache"):
         return {}
     return {
         key: json.loads(parsed) for key, parsed in _execute(con, "SELECT key, parsed FROM {K}.sql_cache").fetchall()
