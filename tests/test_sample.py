@@ -227,3 +227,14 @@ def test_sandbox_serves_the_world(world) -> None:
         assert [s["id"] for s in best.json()] == [s["id"] for s in world.user_scores[(user, "best")]][:100]
         cid = world.categories["stream"]
         assert requests.get(f"{base}/api/collections/{cid}", timeout=5).json() == world.collections[cid]
+
+
+def test_a_smaller_world_in_the_same_folder_leaves_no_old_files(tmp_path: Path) -> None:
+    big = generate_world(tmp_path, seed=3, n_sets=6)
+    small = generate_world(tmp_path, seed=3, n_sets=3)
+    assert len(small.osu_files) < len(big.osu_files)
+    assert {p.stem for p in small.osu_dir.glob("*.osu")} == {str(i) for i in small.osu_files}
+    assert {p.name for p in (tmp_path / "collector").iterdir()} == {
+        f"collection_{cid}.json" for cid in small.collections
+    }
+    assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import tarfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from kiai.files import atomic_write
 
 SCHEMA_FILE = Path(__file__).with_name("dump_schema.sql")
 MAX_INSERT_BYTES = 1_000_000  # mysqldump starts a new INSERT when a line would pass about 1 MB
@@ -161,8 +162,4 @@ def write_archive(path: Path, folder: str, files: dict[str, bytes], mtime: int) 
             info.size, info.mtime, info.mode = len(data), mtime, 0o644
             info.uname = info.gname = "osu"
             tar.addfile(info, io.BytesIO(data))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, buffer.getvalue())

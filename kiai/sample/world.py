@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from kiai.files import atomic_write
 from kiai.sample import bodies, dump
 from kiai.sample.archetypes import ARCHETYPES, CATEGORIES
 from kiai.sample.bodies import MapRecord, Play, SetRecord
@@ -224,13 +224,16 @@ class SampleWorld:
 
 def _write(path: Path, data: bytes) -> Path:
     """Atomic write that leaves an identical file untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
         return path
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, data)
+
+
+def _remove_stale(folder: Path, pattern: str, keep: set[Path]) -> None:
+    """Files a previous (e.g. larger) world wrote under `pattern` that this world does not have."""
+    for path in folder.glob(pattern):
+        if path not in keep and path.is_file():
+            path.unlink()
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -726,14 +729,16 @@ def kiai_toml(world: SampleWorld) -> str:
 
 def _write_world(world: SampleWorld, tables: dict[str, list], n_sets: int, n_users: int) -> None:
     root = world.root
-    for beatmap_id, data in world.osu_files.items():
-        _write(root / "osu" / f"{beatmap_id}.osu", data)
+    written = {_write(root / "osu" / f"{beatmap_id}.osu", data) for beatmap_id, data in world.osu_files.items()}
     beatmaps = [world.beatmaps[i] for i in sorted(world.beatmaps)]
     world.files["beatmaps"] = _write(root / "api" / "beatmaps.json", _json_bytes({"beatmaps": beatmaps}))
     for (user_id, kind), scores in world.user_scores.items():
-        _write(root / "api" / f"user_scores_{user_id}_{kind}.json", _json_bytes(scores))
+        written.add(_write(root / "api" / f"user_scores_{user_id}_{kind}.json", _json_bytes(scores)))
     for cid, body in world.collections.items():
-        _write(root / "collector" / f"collection_{cid}.json", _json_bytes(body))
+        written.add(_write(root / "collector" / f"collection_{cid}.json", _json_bytes(body)))
+    _remove_stale(root / "osu", "*.osu", written)  # a smaller world regenerated in the same folder
+    _remove_stale(root / "api", "user_scores_*.json", written)
+    _remove_stale(root / "collector", "collection_*.json", written)
     sql = {f"{name}.sql": dump.table_sql(name, rows, DUMP_TIME) for name, rows in tables.items()}
     stamp = int(DUMP_TIME.timestamp())
     if not world.dump_path.is_file() or _archive_differs(world.dump_path, sql):
