@@ -73,6 +73,15 @@ def test_dataset_columns_follow_the_contract(world):
     assert nulls == 0
 
 
+def test_categories_tied_in_kiai_toml_order_are_ordered_by_name(world):
+    world.execute("UPDATE raw.collection_labels SET position = 0")  # every category at one rank
+    assert build(world, SQL_DIR).ok
+    assert rows(world, "SELECT categories, kept_label FROM features.label_conflicts") == [
+        {"categories": ["jump", "stream"], "kept_label": "jump"}
+    ]
+    assert world.execute("SELECT label FROM features.dataset WHERE beatmap_id = 2906626").fetchone() == ("jump",)
+
+
 def test_drop_policy_leaves_conflicts_out(world):
     report = build(world, SQL_DIR, variables={"label_conflict_policy": "drop"})
     assert report.ok

@@ -27,13 +27,13 @@ description = "HP drain (the API's `drain`)"
 [columns.star_rating]
 description = "star rating without mods (the API's `difficulty_rating`)"
 [columns.hit_length]
-description = "drain time in seconds (breaks excluded)"
+description = "drain time in seconds: first object to last object end, breaks excluded"
 [columns.total_length]
-description = "length in seconds, first to last object"
+description = "length in seconds from the song's start (0 ms) to the last object's end, as osu! counts it"
 [columns.break_time]
-description = "total_length - hit_length (s)"
+description = "total_length - hit_length (s): the breaks plus the lead-in before the first object"
 [columns.break_ratio]
-description = "break_time / total_length; NULL when total_length is 0"
+description = "break_time / total_length (lead-in included, as break_time); NULL when total_length is 0"
 [columns.n_circles]
 [columns.n_sliders]
 [columns.n_spinners]

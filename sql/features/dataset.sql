@@ -25,9 +25,10 @@ tests = ["not_null"]
 WITH labels AS (
     SELECT
         beatmap_id,
-        any_value(beatmapset_id) AS beatmapset_id,
-        any_value(checksum) AS checksum,
-        any_value(category) AS any_category
+        -- deterministic: from the first membership in kiai.toml order, then collection order
+        arg_min(beatmapset_id, [category_order, collection_id, position]) AS beatmapset_id,
+        arg_min(checksum, [category_order, collection_id, position]) AS checksum,
+        min(category) AS any_category  -- used only for maps in a single category
     FROM {{ ref('collection_members') }}
     GROUP BY beatmap_id
 ),

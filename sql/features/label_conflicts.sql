@@ -3,7 +3,8 @@ description = """
 Beatmaps labelled with two or more categories (their collections sit under different kiai.toml
 [collections] categories). Categories are listed in kiai.toml order; `kept_label` is the label the
 dataset gives the map under var label_conflict_policy (keep_first: the first category; drop: NULL,
-the map is left out).
+the map is left out). Categories tied in kiai.toml order (one collection listed under two) are ordered
+by name, so the result never depends on the row order.
 """
 [columns.beatmap_id]
 tests = ["not_null", "unique"]
@@ -25,7 +26,7 @@ SELECT
     list(category ORDER BY category_rank, category) AS categories,
     count(*)::INTEGER AS n_categories,
     {% if var('label_conflict_policy') == 'keep_first' -%}
-    arg_min(category, [category_rank]) AS kept_label
+    min_by(category, {'category_rank': category_rank, 'category': category}) AS kept_label
     {%- elif var('label_conflict_policy') == 'drop' -%}
     NULL::VARCHAR AS kept_label
     {%- else -%}
