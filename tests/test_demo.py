@@ -68,7 +68,8 @@ def test_every_stage_landed(demo_run) -> None:
         assert sum(per_label.values()) == len(labelled)  # a conflict keeps the first category of kiai.toml
         for beatmap_id, label in con.execute("SELECT beatmap_id, label FROM features.dataset").fetchall():
             assert label in manifest["labels"][str(beatmap_id)]
-        assert _one(con, "SELECT count(*) FROM features.label_conflicts") >= len(conflicts)
+        flagged = {r[0] for r in con.execute("SELECT beatmap_id FROM features.label_conflicts").fetchall()}
+        assert flagged == conflicts and conflicts
         assert _one(con, "SELECT count(*) FROM features.beatmap_features WHERE stream_density IS NOT NULL") > 0
         # training runs, both baselines, on the same dataset
         runs = con.execute("SELECT kind, dataset_rows FROM kiai.kiai.training_runs ORDER BY kind").fetchall()
@@ -105,3 +106,16 @@ def test_running_it_again_reuses_what_landed(demo_run) -> None:
         assert _one(con, "SELECT count(*) FROM features.dataset") > 0
     finally:
         con.close()
+
+
+def test_demo_config_is_toml_for_any_path(tmp_path: Path) -> None:
+    import tomllib
+
+    from kiai.cli.demo_cmd import _demo_config
+
+    data_dir = tmp_path / 'C:\\Users\\o"su' / "data"  # backslashes and a quote: Python repr is not TOML
+    path = _demo_config(tmp_path / "kiai.toml", "http://127.0.0.1:1", {"stream": 1, "jump": 2}, data_dir)
+    config = tomllib.loads(path.read_text())
+    assert config["paths"]["data_dir"] == str(data_dir)
+    assert config["collections"] == {"stream": [1], "jump": [2]} and config["osu"]["base_url"] == "http://127.0.0.1:1"
+    assert [p.name for p in tmp_path.iterdir()] == ["kiai.toml"]

@@ -7,6 +7,7 @@ ingest → import ppy-dump → build-features → train lightgbm → train keras
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -14,9 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from kiai.cli._common import console, state
-from kiai.errors import KiaiError
+from kiai.files import atomic_write
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_OSU_FIXTURES = REPO / "tests" / "fixtures" / "osu"
@@ -42,11 +44,11 @@ def _demo_config(path: Path, base_url: str, categories: dict[str, int], data_dir
     lines = [
         "# Written by `kiai demo`: the sandbox on 127.0.0.1 stands in for osu.ppy.sh and osucollector.com.",
         "[paths]",
-        f"data_dir = {str(data_dir)!r}",
+        f"data_dir = {json.dumps(str(data_dir))}",  # a TOML basic string: JSON's escapes are TOML's
         "[osu]",
-        f'base_url = "{base_url}"',
+        f"base_url = {json.dumps(base_url)}",
         "[collector]",
-        f'base_url = "{base_url}"',
+        f"base_url = {json.dumps(base_url)}",
         "[http]  # a local server: no pacing needed",
         *(f"{source}_{key} = 0" for source in ("api", "collector", "download") for key in ("min_gap", "max_gap")),
         *(f"{source}_failure_gap = 0.05" for source in ("api", "collector", "download")),
@@ -54,11 +56,7 @@ def _demo_config(path: Path, base_url: str, categories: dict[str, int], data_dir
         "[collections]",
         *(f"{category} = [{cid}]" for category, cid in categories.items()),
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, "\n".join(lines) + "\n")
 
 
 def next_queries(user_id: int) -> list[str]:
@@ -148,23 +146,22 @@ def demo(
                 ("Compare the runs", ["compare"]),
                 ("Write the report", ["report", "--out", str(report_path)]),
             ]
-        missing = [title for title, args in steps if args[0] not in command.commands]
-        if missing:
-            raise KiaiError(f"this kiai lacks the commands for: {', '.join(missing)}")
         with _environment(env):
             for number, (title, args) in enumerate(steps, start=1):
                 console.rule(f"[bold]{number}/{len(steps)} {title}")
                 command.main(args=["--db", str(db_path), *args], prog_name="kiai", standalone_mode=False)
     console.rule(f"[bold]Done in {time.monotonic() - started:.0f} s")
-    console.print(f"warehouse: {db_path}", highlight=False)
+    console.print(f"warehouse: {escape(str(db_path))}", highlight=False)
     if train:
-        console.print(f"report:    {report_path}", highlight=False)
-    console.print(f"sample world: {world.root} (seed {seed}); models: {models}", highlight=False)
+        console.print(f"report:    {escape(str(report_path))}", highlight=False)
+    console.print(
+        f"sample world: {escape(str(world.root))} (seed {seed}); models: {escape(str(models))}", highlight=False
+    )
     console.print("try next:")
     db = [] if db_path == Path("warehouse/kiai.duckdb") else ["--db", str(db_path)]
     for query in next_queries(world.replay_query_user()):
         text = query if not db else query.replace("kiai sql", f"kiai --db {db[1]} sql", 1)
-        console.print(f"  {text}", highlight=False, soft_wrap=True)
+        console.print(f"  {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
