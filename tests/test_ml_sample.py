@@ -16,6 +16,9 @@ from kiai.ml.runs import list_runs
 from tests.conftest import run_kiai
 from tests.ml_support import sample_warehouse
 
+# Features only the osu! API gives (sql/features/beatmap_features.sql fills the rest from the file).
+API_ONLY = {"star_rating", "max_combo", "genre", "status", "language", "playcount", "passcount", "favourite_count"}
+FILE_TOLERANCE = 0.25  # max per-class gap, file vs by-id prediction (LightGBM, 15 sample maps: median 0.05, max 0.16)
 TF_NOISE = ("oneDNN", "cpu_feature_guard", "absl::InitializeLog", "TF_ENABLE_ONEDNN_OPTS", "tensorflow/core")
 
 
@@ -101,12 +104,24 @@ def test_predict_a_new_osu_file_with_the_same_sql_models(trained: dict, tmp_path
     beatmap_id = world.labelled_ids()[0]
     path = tmp_path / "new map.osu"
     path.write_bytes(world.osu_files[beatmap_id])
-    out = json.loads(
-        run_kiai("predict", str(path), "--run", lgbm.run_id, "--format", "json", db=db, cwd=tmp_path).stdout
-    )
+    result = run_kiai("predict", str(path), "--run", lgbm.run_id, "--format", "json", db=db, cwd=tmp_path)
+    out = json.loads(result.stdout)
     assert out["source"] == str(path) and out["beatmap_id"] == beatmap_id
     assert sorted(p["label"] for p in out["probabilities"]) == sorted(lgbm.labels)
     assert sum(p["probability"] for p in out["probabilities"]) == pytest.approx(1)
+    # The file gives every feature but the API-only ones; those are named in a warning (stderr and JSON).
+    (warning,) = out["warnings"]
+    unsupplied = re.search(r"trained with \(([^;]*); they come from the osu! API\)", warning).group(1).split(", ")
+    assert "star_rating" in unsupplied and set(unsupplied) <= API_ONLY, unsupplied
+    assert "warning:" in result.stderr and "star_rating" in result.stderr
+    by_id = json.loads(
+        run_kiai("predict", str(beatmap_id), "--run", lgbm.run_id, "--format", "json", db=db, cwd=tmp_path).stdout
+    )
+    assert by_id["warnings"] == []
+    from_file = {p["label"]: p["probability"] for p in out["probabilities"]}
+    from_id = {p["label"]: p["probability"] for p in by_id["probabilities"]}
+    assert out["probabilities"][0]["label"] == by_id["probabilities"][0]["label"], (from_file, from_id)
+    assert max(abs(from_file[label] - from_id[label]) for label in lgbm.labels) < FILE_TOLERANCE, (from_file, from_id)
     other_vars = run_kiai(
         "predict", str(path), "--run", lgbm.run_id, "--var", "stream_tolerance_ms=5", db=db, cwd=tmp_path, check=False
     )
