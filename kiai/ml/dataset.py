@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 
 from kiai.errors import KiaiError
+from kiai.warehouse import table_exists
 
 DATASET = "features.dataset"
 FEATURES = "features.beatmap_features"
@@ -53,13 +54,7 @@ class Frame:
 
 
 def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".")
-    (count,) = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-        "AND table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return count > 0
+    return table_exists(con, *relation.split(".", 1))
 
 
 def describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import duckdb
 
 from kiai.errors import KiaiError
 from kiai.ml.files import read_json
-from kiai.warehouse import transaction
+from kiai.warehouse import table_exists, transaction
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -72,11 +72,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def has_table(con: duckdb.DuckDBPyConnection) -> bool:
-    (count,) = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'kiai' AND table_name = 'training_runs'"
-    ).fetchone()
-    return count > 0
+    return table_exists(con, "kiai", "training_runs")
 
 
 _COLUMNS = (
