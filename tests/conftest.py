@@ -41,7 +41,5 @@ def run_kiai(
         timeout=600,
     )
     if check and result.returncode != 0:
-        raise AssertionError(
-            f"kiai {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
-        )
+        raise AssertionError(f"kiai {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
