@@ -69,76 +69,132 @@ sections AS (
     SELECT f.file_id, k.start_ms, coalesce(k.end_ms, 'infinity'::DOUBLE) AS end_ms
     FROM {{ ref('kiai_sections') }} k JOIN files f ON k.md5 = f.md5
 ),
-objects AS (
-    -- each object with the beat length and kiai state active when it starts: hash joins with a range
-    -- filter (a map has few segments and sections), which avoids sorting the objects for an as-of join
+{#- an object time t (INTEGER) is at or after a time x (DOUBLE) exactly when t >= whole_ms(x) #}
+{%- macro whole_ms(x) %}greatest(least(ceil({{ x }}), 2147483648), -2147483648)::BIGINT{% endmacro %}
+{%- set bucket_bits = 14 %}
+edges AS (
+    -- the whole-ms times from which the beat length or the kiai state may change
+    SELECT file_id, {{ whole_ms('start_ms') }} AS edge_ms FROM segments WHERE NOT first
+    UNION
+    SELECT file_id, {{ whole_ms('start_ms') }} FROM sections
+    UNION
+    SELECT file_id, {{ whole_ms('end_ms') }} FROM sections WHERE end_ms < 'infinity'::DOUBLE
+),
+spans AS (
+    -- the time line of each file cut at its edges: [lo, hi), NULL for unbounded
+    SELECT file_id, edge_ms AS lo, lead(edge_ms) OVER (PARTITION BY file_id ORDER BY edge_ms) AS hi FROM edges
+    UNION ALL
+    SELECT f.file_id, NULL, min(e.edge_ms) FROM files f LEFT JOIN edges e ON e.file_id = f.file_id GROUP BY f.file_id
+),
+span_states AS (
+    -- beat length and kiai state are constant on a span: take them at one of its times
     SELECT
-        f.file_id, o.time_ms, o.end_time_ms, o.x, o.y, o.kind = 'spinner' AS spinner, o.object_index,
-        s.beat_length,
+        p.file_id, p.lo, p.hi,
+        s.beat_length / 4 + {{ var('stream_tolerance_ms') }} AS stream_max,
         k.file_id IS NOT NULL AS in_kiai
+    FROM (SELECT *, coalesce(lo, hi - 1, 0) AS t FROM spans) p
+    LEFT JOIN segments s ON p.file_id = s.file_id AND p.t < s.end_ms AND (p.t >= s.start_ms OR s.first)
+    LEFT JOIN sections k ON p.file_id = k.file_id AND p.t >= k.start_ms AND p.t < k.end_ms
+),
+file_buckets AS MATERIALIZED (
+    -- objects are matched to spans through time buckets of 2^{{ bucket_bits }} ms, clamped to the buckets
+    -- that hold edges; an unbounded span reaches the first or last of those
+    SELECT
+        f.md5, f.file_id,
+        coalesce((min(e.edge_ms) - 1) >> {{ bucket_bits }}, 0) AS first_bucket,
+        coalesce(max(e.edge_ms) >> {{ bucket_bits }}, 0) AS last_bucket
+    FROM files f LEFT JOIN edges e ON e.file_id = f.file_id
+    GROUP BY f.md5, f.file_id
+),
+span_buckets AS (
+    SELECT
+        p.file_id, unnest(range(
+            CASE WHEN p.lo IS NULL THEN b.first_bucket ELSE p.lo >> {{ bucket_bits }} END,
+            CASE WHEN p.hi IS NULL THEN b.last_bucket ELSE (p.hi - 1) >> {{ bucket_bits }} END + 1
+        )) AS bucket,
+        coalesce(p.lo, -2147483648) AS lo, coalesce(p.hi, 2147483648) AS hi, p.stream_max, p.in_kiai
+    FROM span_states p JOIN file_buckets b ON b.file_id = p.file_id
+),
+objects AS (
+    -- each object with the beat length and kiai state active when it starts, by an equi-join on
+    -- (file, bucket) and a range filter; this avoids sorting the objects for an as-of join.
+    -- Packed to keep the sort narrow: key = time_ms * 2^32 + object_index * 4 + in_kiai * 2 + spinner
+    -- orders by (time, file order) and carries the flags; xy = x * 2^32 + y + 2^31.
+    SELECT
+        f.file_id,
+        o.time_ms::BIGINT * 4294967296 + CASE WHEN o.object_index < 1073741824 THEN o.object_index * 4
+            ELSE error('file_features: object_index >= 2^30 in ' || o.md5) END
+            + s.in_kiai::INTEGER * 2 + (o.kind = 'spinner')::INTEGER AS key,
+        o.x::BIGINT * 4294967296 + (o.y::BIGINT + 2147483648) AS xy,
+        coalesce(o.end_time_ms, o.time_ms) AS last_end,
+        s.stream_max
     FROM parsed.hit_objects o
-    JOIN files f ON o.md5 = f.md5
-    LEFT JOIN segments s
-        ON f.file_id = s.file_id AND o.time_ms < s.end_ms AND (o.time_ms >= s.start_ms OR s.first)
-    LEFT JOIN sections k ON f.file_id = k.file_id AND o.time_ms >= k.start_ms AND o.time_ms < k.end_ms
+    JOIN file_buckets f ON o.md5 = f.md5
+    LEFT JOIN span_buckets s  -- exactly one match; LEFT keeps the optimizer from joining on md5 first
+        ON s.file_id = f.file_id
+        AND s.bucket = least(greatest(o.time_ms >> {{ bucket_bits }}, f.first_bucket), f.last_bucket)
+        AND o.time_ms >= s.lo AND o.time_ms < s.hi
+),
+neighbours AS (
+    -- step k is the gap from object k-1 to object k. One sort per file by (time, file order) gives each
+    -- object its own step and, through lag/lead, its neighbours' steps, so finding stream runs needs no
+    -- second sort.
+    SELECT
+        file_id, last_end, stream_max, xy,
+        key >> 32 AS time_ms, key & 1 = 1 AS spinner, key & 2 = 2 AS in_kiai,
+        row_number() OVER w AS rn,
+        lag(key) OVER w AS key_1, lag(key, 2) OVER w AS key_2, lead(key) OVER w AS key_n,
+        lag(xy) OVER w AS xy_1, lag(stream_max) OVER w AS stream_max_1, lead(stream_max) OVER w AS stream_max_n
+    FROM objects
+    WINDOW w AS (PARTITION BY file_id ORDER BY key)
 ),
 steps AS (
-    -- step k is the gap from object k-1 to object k. One global sort by (file, time, file order) gives
-    -- each object its own step and, through lag/lead, its neighbours' steps, so finding stream runs
-    -- needs no second sort. Values lagged across a file boundary are cut off by has_previous*.
     SELECT
-        *,
-        row_number() OVER w AS rn,
-        coalesce(lag(file_id) OVER w = file_id, false) AS has_previous,
-        CASE WHEN has_previous THEN time_ms - lag(time_ms) OVER w END AS interval_ms,
-        CASE WHEN has_previous THEN sqrt((x - lag(x) OVER w) ** 2 + (y - lag(y) OVER w) ** 2) END AS distance,
-        has_previous AND lag(in_kiai) OVER w AND in_kiai AS both_kiai,
-        has_previous AND (spinner OR lag(spinner) OVER w) AS with_spinner,
-        coalesce(lag(file_id, 2) OVER w = file_id, false) AS has_previous_2,
-        lag(time_ms) OVER w - lag(time_ms, 2) OVER w AS previous_interval,
-        lag(beat_length) OVER w AS previous_beat,
-        lag(spinner) OVER w OR lag(spinner, 2) OVER w AS previous_with_spinner,
-        coalesce(lead(file_id) OVER w = file_id, false) AS has_next,
-        lead(time_ms) OVER w - time_ms AS next_interval,
-        lead(beat_length) OVER w AS next_beat,
-        lead(spinner) OVER w OR spinner AS next_with_spinner
-    FROM objects
-    WINDOW w AS (ORDER BY file_id, time_ms, object_index)
+        file_id, rn, last_end, time_ms, in_kiai, stream_max,
+        key_1 IS NOT NULL AS has_previous,
+        time_ms - (key_1 >> 32) AS interval_ms,
+        sqrt(((xy >> 32) - (xy_1 >> 32))::DOUBLE ** 2 + ((xy & 4294967295) - (xy_1 & 4294967295))::DOUBLE ** 2)
+            AS distance,
+        has_previous AND key_1 & 2 = 2 AND in_kiai AS both_kiai,
+        has_previous AND (spinner OR key_1 & 1 = 1) AS with_spinner,
+        key_2 IS NOT NULL AS has_previous_2,
+        (key_1 >> 32) - (key_2 >> 32) AS previous_interval,
+        stream_max_1,
+        key_1 & 1 = 1 OR key_2 & 1 = 1 AS previous_with_spinner,
+        key_n IS NOT NULL AS has_next,
+        (key_n >> 32) - time_ms AS next_interval,
+        stream_max_n,
+        key_n & 1 = 1 OR spinner AS next_with_spinner
+    FROM neighbours
 ),
-{% macro stream_step(has, interval, beat, spinner) -%}
-    coalesce({{ has }} AND NOT {{ spinner }} AND {{ interval }} > 0
-        AND {{ interval }} <= {{ beat }} / 4 + {{ var('stream_tolerance_ms') }}, false)
+{% macro stream_step(has, interval, stream_max, spinner) -%}
+    coalesce({{ has }} AND NOT {{ spinner }} AND {{ interval }} > 0 AND {{ interval }} <= {{ stream_max }}, false)
 {%- endmacro %}
-marked AS MATERIALIZED (
+marked AS (
     -- a stream step: at most a quarter beat at the BPM active at the later note (+ tolerance)
     SELECT
         *,
-        {{ stream_step('has_previous', 'interval_ms', 'beat_length', 'with_spinner') }} AS stream_step,
-        {{ stream_step('has_previous_2', 'previous_interval', 'previous_beat', 'previous_with_spinner') }}
+        {{ stream_step('has_previous', 'interval_ms', 'stream_max', 'with_spinner') }} AS stream_step,
+        {{ stream_step('has_previous_2', 'previous_interval', 'stream_max_1', 'previous_with_spinner') }}
             AS previous_stream_step,
-        {{ stream_step('has_next', 'next_interval', 'next_beat', 'next_with_spinner') }} AS next_stream_step
+        {{ stream_step('has_next', 'next_interval', 'stream_max_n', 'next_with_spinner') }} AS next_stream_step
     FROM steps
-),
-longest AS (
-    -- pair each run's first step with the next run end at or after it
-    SELECT s.file_id, max(e.rn - s.rn) + 2 AS longest_stream_notes
-    FROM (SELECT file_id, rn FROM marked WHERE stream_step AND NOT previous_stream_step) s
-    ASOF JOIN (SELECT file_id, rn FROM marked WHERE stream_step AND NOT next_stream_step) e
-        ON s.file_id = e.file_id AND e.rn >= s.rn
-    GROUP BY s.file_id
 ),
 per_file AS (
     SELECT
         file_id,
         count(*) AS n_objects,
-        max(coalesce(end_time_ms, time_ms)) AS last_time,
-        max(coalesce(end_time_ms, time_ms)) - min(time_ms) AS drain_ms,
+        max(last_end) AS last_time,
+        (max(last_end) - min(time_ms))::INTEGER AS drain_ms,
         avg(in_kiai::INTEGER) AS kiai_note_ratio,
         avg(distance) FILTER (WHERE both_kiai AND NOT with_spinner) AS mean_kiai_distance,
         avg(interval_ms) AS mean_interval_ms,
         var_pop(interval_ms) AS note_interval_variance,
         avg(stream_step::INTEGER) FILTER (WHERE has_previous AND NOT with_spinner) AS stream_density,
-        quantile_cont(distance, [0.5, 0.9]) FILTER (WHERE NOT with_spinner) AS distance_q
+        quantile_cont(distance, [0.5, 0.9]) FILTER (WHERE NOT with_spinner) AS distance_q,
+        -- stream runs: the k-th run starts at the k-th first step and ends at the k-th last step
+        list_sort(list(rn) FILTER (WHERE stream_step AND NOT previous_stream_step)) AS run_starts,
+        list_sort(list(rn) FILTER (WHERE stream_step AND NOT next_stream_step)) AS run_ends
     FROM marked
     GROUP BY file_id
 ),
@@ -189,11 +245,10 @@ SELECT
     p.mean_interval_ms,
     p.note_interval_variance,
     p.stream_density,
-    coalesce(l.longest_stream_notes, 0) AS longest_stream_notes,
+    coalesce(list_max(list_transform(p.run_ends, lambda e, i: e - p.run_starts[i])) + 2, 0) AS longest_stream_notes,
     p.distance_q[1] AS distance_p50,
     p.distance_q[2] AS distance_p90
 FROM files f
 LEFT JOIN per_file p ON f.file_id = p.file_id
 LEFT JOIN bpm ON f.file_id = bpm.file_id
 LEFT JOIN kiai k ON f.file_id = k.file_id
-LEFT JOIN longest l ON f.file_id = l.file_id
