@@ -127,7 +127,7 @@ objects AS (
             + s.in_kiai::INTEGER * 2 + (o.kind = 'spinner')::INTEGER AS key,
         o.x::BIGINT * 4294967296 + (o.y::BIGINT + 2147483648) AS xy,
         coalesce(o.end_time_ms, o.time_ms) AS last_end,
-        s.stream_max
+        CASE WHEN o.kind <> 'spinner' THEN s.stream_max END AS stream_max  -- NULL: no stream step ends here
     FROM parsed.hit_objects o
     JOIN file_buckets f ON o.md5 = f.md5
     LEFT JOIN span_buckets s  -- exactly one match; LEFT keeps the optimizer from joining on md5 first
@@ -135,50 +135,34 @@ objects AS (
         AND s.bucket = least(greatest(o.time_ms >> {{ bucket_bits }}, f.first_bucket), f.last_bucket)
         AND o.time_ms >= s.lo AND o.time_ms < s.hi
 ),
+{#- a stream step: at most a quarter beat at the BPM active at the later note (+ tolerance), between two
+    objects that are not spinners (stream_max is NULL at a spinner; the earlier one's spinner bit is 0) #}
+{%- macro stream_step(later, earlier, stream_max) -%}
+    coalesce(({{ later }} >> 32) > ({{ earlier }} >> 32) AND ({{ later }} >> 32) - ({{ earlier }} >> 32) <= {{ stream_max }}
+        AND {{ earlier }} & 1 = 0, false)
+{%- endmacro %}
 neighbours AS (
     -- step k is the gap from object k-1 to object k. One sort per file by (time, file order) gives each
     -- object its own step and, through lag/lead, its neighbours' steps, so finding stream runs needs no
     -- second sort.
     SELECT
-        file_id, last_end, stream_max, xy,
-        key >> 32 AS time_ms, key & 1 = 1 AS spinner, key & 2 = 2 AS in_kiai,
-        row_number() OVER w AS rn,
-        lag(key) OVER w AS key_1, lag(key, 2) OVER w AS key_2, lead(key) OVER w AS key_n,
-        lag(xy) OVER w AS xy_1, lag(stream_max) OVER w AS stream_max_1, lead(stream_max) OVER w AS stream_max_n
-    FROM objects
-    WINDOW w AS (PARTITION BY file_id ORDER BY key)
-),
-steps AS (
-    SELECT
-        file_id, rn, last_end, time_ms, in_kiai, stream_max,
-        key_1 IS NOT NULL AS has_previous,
-        time_ms - (key_1 >> 32) AS interval_ms,
+        file_id, rn, last_end, key, key >> 32 AS time_ms, time_ms - (key_1 >> 32) AS interval_ms,
         sqrt(((xy >> 32) - (xy_1 >> 32))::DOUBLE ** 2 + ((xy & 4294967295) - (xy_1 & 4294967295))::DOUBLE ** 2)
             AS distance,
-        has_previous AND key_1 & 2 = 2 AND in_kiai AS both_kiai,
-        has_previous AND (spinner OR key_1 & 1 = 1) AS with_spinner,
-        key_2 IS NOT NULL AS has_previous_2,
-        (key_1 >> 32) - (key_2 >> 32) AS previous_interval,
-        stream_max_1,
-        key_1 & 1 = 1 OR key_2 & 1 = 1 AS previous_with_spinner,
-        key_n IS NOT NULL AS has_next,
-        (key_n >> 32) - time_ms AS next_interval,
-        stream_max_n,
-        key_n & 1 = 1 OR spinner AS next_with_spinner
-    FROM neighbours
-),
-{% macro stream_step(has, interval, stream_max, spinner) -%}
-    coalesce({{ has }} AND NOT {{ spinner }} AND {{ interval }} > 0 AND {{ interval }} <= {{ stream_max }}, false)
-{%- endmacro %}
-marked AS (
-    -- a stream step: at most a quarter beat at the BPM active at the later note (+ tolerance)
-    SELECT
-        *,
-        {{ stream_step('has_previous', 'interval_ms', 'stream_max', 'with_spinner') }} AS stream_step,
-        {{ stream_step('has_previous_2', 'previous_interval', 'stream_max_1', 'previous_with_spinner') }}
-            AS previous_stream_step,
-        {{ stream_step('has_next', 'next_interval', 'stream_max_n', 'next_with_spinner') }} AS next_stream_step
-    FROM steps
+        (key | key_1) & 1 = 0 AS no_spinner,  -- NULL for the first object
+        key & 3 = 2 AND key_1 & 3 = 2 AS kiai_pair,  -- both in kiai, neither a spinner
+        {{ stream_step('key', 'key_1', 'stream_max') }} AS stream_step,
+        {{ stream_step('key_1', 'key_2', 'stream_max_1') }} AS previous_stream_step,
+        {{ stream_step('key_n', 'key', 'stream_max_n') }} AS next_stream_step
+    FROM (
+        SELECT
+            file_id, last_end, key, xy, stream_max,
+            row_number() OVER w AS rn,
+            lag(key) OVER w AS key_1, lag(key, 2) OVER w AS key_2, lead(key) OVER w AS key_n,
+            lag(xy) OVER w AS xy_1, lag(stream_max) OVER w AS stream_max_1, lead(stream_max) OVER w AS stream_max_n
+        FROM objects
+        WINDOW w AS (PARTITION BY file_id ORDER BY key)
+    )
 ),
 per_file AS (
     SELECT
@@ -186,16 +170,16 @@ per_file AS (
         count(*) AS n_objects,
         max(last_end) AS last_time,
         (max(last_end) - min(time_ms))::INTEGER AS drain_ms,
-        avg(in_kiai::INTEGER) AS kiai_note_ratio,
-        avg(distance) FILTER (WHERE both_kiai AND NOT with_spinner) AS mean_kiai_distance,
+        avg((key >> 1) & 1) AS kiai_note_ratio,
+        avg(distance) FILTER (WHERE kiai_pair) AS mean_kiai_distance,
         avg(interval_ms) AS mean_interval_ms,
         var_pop(interval_ms) AS note_interval_variance,
-        avg(stream_step::INTEGER) FILTER (WHERE has_previous AND NOT with_spinner) AS stream_density,
-        quantile_cont(distance, [0.5, 0.9]) FILTER (WHERE NOT with_spinner) AS distance_q,
+        avg(stream_step::INTEGER) FILTER (WHERE no_spinner) AS stream_density,
+        quantile_cont(distance, [0.5, 0.9]) FILTER (WHERE no_spinner) AS distance_q,
         -- stream runs: the k-th run starts at the k-th first step and ends at the k-th last step
         list_sort(list(rn) FILTER (WHERE stream_step AND NOT previous_stream_step)) AS run_starts,
         list_sort(list(rn) FILTER (WHERE stream_step AND NOT next_stream_step)) AS run_ends
-    FROM marked
+    FROM neighbours
     GROUP BY file_id
 ),
 bpm_spans AS (
