@@ -107,11 +107,12 @@ file_buckets AS MATERIALIZED (
     GROUP BY f.md5, f.file_id
 ),
 span_buckets AS (
+    -- key: file_id * 2^20 + bucket - first_bucket (a file's buckets span less than 2^19)
     SELECT
-        p.file_id, unnest(range(
+        p.file_id * 1048576 + unnest(range(
             CASE WHEN p.lo IS NULL THEN b.first_bucket ELSE p.lo >> {{ bucket_bits }} END,
             CASE WHEN p.hi IS NULL THEN b.last_bucket ELSE (p.hi - 1) >> {{ bucket_bits }} END + 1
-        )) AS bucket,
+        )) - b.first_bucket AS bucket_key,
         coalesce(p.lo, -2147483648) AS lo, coalesce(p.hi, 2147483648) AS hi, p.stream_max, p.in_kiai
     FROM span_states p JOIN file_buckets b ON b.file_id = p.file_id
 ),
@@ -131,8 +132,8 @@ objects AS (
     FROM parsed.hit_objects o
     JOIN file_buckets f ON o.md5 = f.md5
     LEFT JOIN span_buckets s  -- exactly one match; LEFT keeps the optimizer from joining on md5 first
-        ON s.file_id = f.file_id
-        AND s.bucket = least(greatest(o.time_ms >> {{ bucket_bits }}, f.first_bucket), f.last_bucket)
+        ON s.bucket_key = f.file_id * 1048576
+            + least(greatest(o.time_ms >> {{ bucket_bits }}, f.first_bucket), f.last_bucket) - f.first_bucket
         AND o.time_ms >= s.lo AND o.time_ms < s.hi
 ),
 {#- a stream step: at most a quarter beat at the BPM active at the later note (+ tolerance), between two
@@ -147,8 +148,7 @@ neighbours AS (
     -- second sort.
     SELECT
         file_id, rn, last_end, key, key >> 32 AS time_ms, time_ms - (key_1 >> 32) AS interval_ms,
-        sqrt(((xy >> 32) - (xy_1 >> 32))::DOUBLE ** 2 + ((xy & 4294967295) - (xy_1 & 4294967295))::DOUBLE ** 2)
-            AS distance,
+        sqrt(dx * dx + dy * dy) AS distance,
         (key | key_1) & 1 = 0 AS no_spinner,  -- NULL for the first object
         key & 3 = 2 AND key_1 & 3 = 2 AS kiai_pair,  -- both in kiai, neither a spinner
         {{ stream_step('key', 'key_1', 'stream_max') }} AS stream_step,
@@ -156,10 +156,12 @@ neighbours AS (
         {{ stream_step('key_n', 'key', 'stream_max_n') }} AS next_stream_step
     FROM (
         SELECT
-            file_id, last_end, key, xy, stream_max,
+            file_id, last_end, key, stream_max,
             row_number() OVER w AS rn,
             lag(key) OVER w AS key_1, lag(key, 2) OVER w AS key_2, lead(key) OVER w AS key_n,
-            lag(xy) OVER w AS xy_1, lag(stream_max) OVER w AS stream_max_1, lead(stream_max) OVER w AS stream_max_n
+            ((xy >> 32) - (lag(xy) OVER w >> 32))::DOUBLE AS dx,
+            ((xy & 4294967295) - (lag(xy) OVER w & 4294967295))::DOUBLE AS dy,
+            lag(stream_max) OVER w AS stream_max_1, lead(stream_max) OVER w AS stream_max_n
         FROM objects
         WINDOW w AS (PARTITION BY file_id ORDER BY key)
     )
