@@ -98,7 +98,8 @@ span_states AS (
 ),
 file_buckets AS MATERIALIZED (
     -- objects are matched to spans through time buckets of 2^{{ bucket_bits }} ms, clamped to the buckets
-    -- that hold edges; an unbounded span reaches the first or last of those
+    -- that hold edges; an unbounded span reaches the first or last of those. A span covers each bucket it
+    -- touches (at most 2^18 + 1 for a file with edges at both ends of the INTEGER range)
     SELECT
         f.md5, f.file_id,
         coalesce((min(e.edge_ms) - 1) >> {{ bucket_bits }}, 0) AS first_bucket,
@@ -123,8 +124,8 @@ objects AS (
     -- orders by (time, file order) and carries the flags; xy = x * 2^32 + y + 2^31.
     SELECT
         f.file_id,
-        o.time_ms::BIGINT * 4294967296 + CASE WHEN o.object_index < 1073741824 THEN o.object_index * 4
-            ELSE error('file_features: object_index >= 2^30 in ' || o.md5) END
+        o.time_ms::BIGINT * 4294967296 + CASE WHEN o.object_index BETWEEN 0 AND 1073741823 THEN o.object_index * 4
+            ELSE error('file_features: object_index outside 0..2^30-1 in ' || o.md5) END
             + s.in_kiai::INTEGER * 2 + (o.kind = 'spinner')::INTEGER AS key,
         o.x::BIGINT * 4294967296 + (o.y::BIGINT + 2147483648) AS xy,
         coalesce(o.end_time_ms, o.time_ms) AS last_end,
@@ -139,8 +140,8 @@ objects AS (
 {#- a stream step: at most a quarter beat at the BPM active at the later note (+ tolerance), between two
     objects that are not spinners (stream_max is NULL at a spinner; the earlier one's spinner bit is 0) #}
 {%- macro stream_step(later, earlier, stream_max) -%}
-    coalesce(({{ later }} >> 32) > ({{ earlier }} >> 32) AND ({{ later }} >> 32) - ({{ earlier }} >> 32) <= {{ stream_max }}
-        AND {{ earlier }} & 1 = 0, false)
+    coalesce(({{ later }} >> 32) > ({{ earlier }} >> 32)
+        AND ({{ later }} >> 32) - ({{ earlier }} >> 32) <= {{ stream_max }} AND {{ earlier }} & 1 = 0, false)
 {%- endmacro %}
 neighbours AS (
     -- step k is the gap from object k-1 to object k. One sort per file by (time, file order) gives each
