@@ -146,6 +146,9 @@ def test_export_prints_paths_with_brackets_and_records_nothing_when_a_file_canno
 
 
 def test_export_errors_are_one_line(db_path, tmp_path):
+    nowhere = run_kiai("export", "dataset", "--out", str(tmp_path / "d.csv"), db=db_path, check=False)
+    assert nowhere.returncode != 0 and "no warehouse at" in nowhere.stderr
+    assert not db_path.exists()  # a missing warehouse is reported, not created empty
     run_kiai("init", db=db_path)
     missing = run_kiai("export", "dataset", "--out", str(tmp_path / "d.csv"), db=db_path, check=False)
     assert missing.returncode != 0 and "no dataset has been built yet" in missing.stderr

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from kiai.cli._common import console, state
+from kiai.errors import KiaiError
 
 app = typer.Typer(help="Export built models to files.", no_args_is_help=True)
 
@@ -27,6 +28,8 @@ def export_dataset(
     from kiai.transform.export import export_format
 
     export_format(out)  # a bad suffix fails before the warehouse is opened
+    if not state.config.db_path.exists():
+        raise KiaiError(f"no warehouse at {state.config.db_path}; run `kiai build-features` first")
     con = state.open(write=True)
     try:
         result = run_export(con, out)
