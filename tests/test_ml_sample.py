@@ -180,3 +180,25 @@ def test_a_model_of_another_feature_version_is_refused(trained: dict) -> None:
     assert "kiai build-features" in refused.stderr
     run_kiai("build-features", db=db)  # the original SQL and vars: the original feature version again
     assert run_kiai("predict", beatmap_id, "--run", lgbm.run_id, db=db).returncode == 0
+
+
+def test_exported_split_column_is_the_split_train_used(trained: dict, tmp_path: Path) -> None:
+    out = tmp_path / "dataset.csv"
+    run_kiai("export", "dataset", "--out", str(out), "--split", "--folds", "5", db=trained["db"])
+    with out.open(newline="") as handle:
+        exported = list(csv.DictReader(handle))
+    manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text())
+    assert manifest["split"] == {"folds": 5, "seed": 0}
+
+    def partition(rows: list[dict[str, str]], key: str) -> set[frozenset[str]]:
+        parts: dict[str, set[str]] = {}
+        for row in rows:
+            parts.setdefault(row[key], set()).add(row["beatmap_id"])
+        return {frozenset(ids) for ids in parts.values()}
+
+    assert {row["split"] for row in exported} == {f"fold_{k}" for k in range(1, 6)}
+    sets = {}
+    for row in exported:  # difficulties of one beatmapset never straddle two parts
+        assert sets.setdefault(row["beatmapset_id"], row["split"]) == row["split"]
+    lightgbm = _stored(trained["runs"]["lightgbm"].path, "test_predictions.csv")
+    assert partition(exported, "split") == partition(lightgbm, "fold")

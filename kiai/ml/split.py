@@ -41,6 +41,23 @@ def validation(y: np.ndarray, groups: np.ndarray, train: np.ndarray, seed: int) 
     return train[fit], train[valid]
 
 
+def label_codes(values: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The sorted label names and each row's index into them (the classes every model is trained on)."""
+    names = sorted({str(v) for v in values})
+    index = {name: code for code, name in enumerate(names)}
+    return names, np.array([index[str(v)] for v in values], dtype=np.int64)
+
+
+def part_names(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Each row's part in the split `kiai train` makes with the same folds and seed: "train"/"test" for the
+    holdout, else "fold_K", the fold whose test part holds the row."""
+    _, y = label_codes(labels)
+    names = np.full(len(y), "train", dtype=object)
+    for number, (_, test) in enumerate(splits(y, groups, folds, seed), start=1):
+        names[test] = "test" if folds <= 1 else f"fold_{number}"
+    return names
+
+
 def split_hash(parts: list[tuple[np.ndarray, np.ndarray]], beatmap_ids: np.ndarray) -> str:
     """A short hash of which beatmaps are in each test part: equal hashes mean the same split."""
     import hashlib

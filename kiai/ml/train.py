@@ -141,8 +141,7 @@ def _train(
     frame, data_fps, code_fps = inputs.frame, inputs.data_fps, inputs.code_fps
     check_classes(frame, folds)
     assert frame.labels is not None
-    labels = sorted({str(v) for v in frame.labels})
-    y = np.array([labels.index(str(v)) for v in frame.labels], dtype=np.int64)
+    labels, y = split.label_codes(frame.labels)
     groups = frame.beatmapset_ids
     parts = split.splits(y, groups, folds, seed)
     started = datetime.now(UTC).replace(tzinfo=None)

@@ -33,7 +33,18 @@ CREATE TABLE IF NOT EXISTS {K}.dataset_exports (
     dataset_code_fingerprint VARCHAR,           -- its feature version (SQL and vars only)
     fingerprints VARCHAR NOT NULL, code_fingerprints VARCHAR NOT NULL  -- JSON: model -> version, upstream too
 );
+ALTER TABLE {K}.dataset_exports ADD COLUMN IF NOT EXISTS split VARCHAR;  -- JSON: {"folds", "seed"} or NULL
 """
+
+
+@dataclass
+class SplitColumn:
+    """A `split` column for the export: each beatmap's part ("train"/"test" or "fold_K") and how it was made."""
+
+    beatmap_ids: list[int]
+    parts: list[str]
+    folds: int
+    seed: int
 
 
 @dataclass
@@ -52,6 +63,7 @@ class ExportResult:
     dataset_code_fingerprint: str | None
     fingerprints: dict[str, str] = field(default_factory=dict)
     code_fingerprints: dict[str, str] = field(default_factory=dict)
+    split: dict[str, int] | None = None
 
 
 def manifest_path(out: Path) -> Path:
@@ -65,15 +77,25 @@ def export_format(out: Path) -> str:
     return fmt
 
 
-def export_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> ExportResult:
-    """Write the current dataset version to `out` (format by suffix) and record where it came from."""
+def export_dataset(con: duckdb.DuckDBPyConnection, out: Path, split: SplitColumn | None = None) -> ExportResult:
+    """Write the current dataset version to `out` (format by suffix) and record where it came from; with
+    `split`, a last column `split` holds each row's part."""
     fmt = export_format(out)
     current = store.current(con)
     version = current.get(MODEL)
     if version is None or not table_exists(con, *version.relation.split(".", 1)):
         raise KiaiError("no dataset has been built yet: run `kiai build-features` first")
     lineage = _lineage(store.versions(con), MODEL, version.fingerprint)
-    cursor = con.execute(f"DESCRIBE SELECT * FROM {version.relation}")
+    select = f"SELECT * FROM {version.relation}"
+    if split is not None:
+        import pyarrow as pa
+
+        parts = pa.table({"beatmap_id": pa.array(split.beatmap_ids, pa.int64()), "split": split.parts})
+        con.register("export_split_parts", parts)
+        select = (
+            f"SELECT d.*, s.split FROM {version.relation} AS d LEFT JOIN export_split_parts AS s USING (beatmap_id)"
+        )
+    cursor = con.execute(f"DESCRIBE {select}")
     columns = [[row[0], row[1]] for row in cursor.fetchall()]
     query = f"SELECT label, count(*) FROM {version.relation} GROUP BY label ORDER BY label"
     labels = dict(con.execute(query).fetchall())
@@ -81,7 +103,7 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> ExportResult:
     # both files are written under temp names first, then renamed data first, manifest second; the
     # dataset_exports row comes last, so a recorded export always has its files
     with atomic_path(manifest_path(out)) as manifest_temp, atomic_path(out) as temp:
-        con.execute(f"COPY (SELECT * FROM {version.relation} ORDER BY beatmap_id) TO '{_quote(temp)}' ({options})")
+        con.execute(f"COPY ({select} ORDER BY beatmap_id) TO '{_quote(temp)}' ({options})")
         result = ExportResult(
             export_id=uuid.uuid4().hex[:12],
             exported_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
@@ -97,6 +119,7 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path) -> ExportResult:
             dataset_code_fingerprint=version.code_fingerprint,
             fingerprints={model: v.fingerprint for model, v in lineage.items()},
             code_fingerprints={model: v.code_fingerprint for model, v in lineage.items() if v.code_fingerprint},
+            split=None if split is None else {"folds": split.folds, "seed": split.seed},
         )
         manifest_temp.write_text(json.dumps(asdict(result), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     _record(con, result)
@@ -121,7 +144,9 @@ def _record(con: duckdb.DuckDBPyConnection, result: ExportResult) -> None:
     store.execute(con, DDL)
     store.execute(
         con,
-        "INSERT INTO {K}.dataset_exports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO {K}.dataset_exports (export_id, exported_at, path, format, rows, columns, labels, sha256, "
+        "dataset_fingerprint, dataset_code_fingerprint, fingerprints, code_fingerprints, split) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.export_id,
             result.exported_at,
@@ -135,6 +160,7 @@ def _record(con: duckdb.DuckDBPyConnection, result: ExportResult) -> None:
             result.dataset_code_fingerprint,
             json.dumps(result.fingerprints, sort_keys=True),
             json.dumps(result.code_fingerprints, sort_keys=True),
+            None if result.split is None else json.dumps(result.split, sort_keys=True),
         ],
     )
 
