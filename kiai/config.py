@@ -67,3 +67,18 @@ def load_config(db_path: Path | None = None, config_file: Path | None = None) ->
     config.data_dir = Path(os.environ.get("KIAI_DATA_DIR") or paths.get("data_dir", DEFAULT_DATA_DIR))
     config.db_path = Path(db_path or os.environ.get("KIAI_DB") or paths.get("db", DEFAULT_DB))
     return config
+
+
+def parse_assignments(items: list[str], option: str) -> dict[str, Any]:
+    """`NAME=VALUE` pairs given to `option`; VALUE is read as TOML (3, 0.5, true, [..]) when it parses, else
+    as a string."""
+    result: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise KiaiError(f"{option} takes NAME=VALUE, not {item!r}")
+        try:
+            result[name.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            result[name.strip()] = value
+    return result

@@ -4,9 +4,9 @@ default's type, range-checked; names that kiai sets itself are refused."""
 from __future__ import annotations
 
 import math
-import tomllib
 from typing import Any
 
+from kiai.config import parse_assignments
 from kiai.errors import KiaiError
 
 # Set by kiai from the data and the command line; an override would be silently replaced.
@@ -42,17 +42,8 @@ UPPER = {"feature_fraction": 1.0, "bagging_fraction": 1.0, "dropout": 0.95}
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
-    """`NAME=VALUE` pairs; VALUE is read as TOML (3, 0.5, true, [64, 32]) when it parses, else as a string."""
-    result: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise KiaiError(f"--param takes NAME=VALUE, not {item!r}")
-        try:
-            result[name.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            result[name.strip()] = value
-    return result
+    """`--param NAME=VALUE` pairs (VALUE read as TOML when it parses, else as a string)."""
+    return parse_assignments(items, "--param")
 
 
 def settings(kind: str, defaults: dict[str, Any], params: dict[str, Any] | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import kiai
-from kiai.config import Config
+from kiai.config import Config, parse_assignments
 from kiai.errors import KiaiError
 
 SOURCE_SCHEMAS = ("raw", "parsed", "ppy")  # landed data: read by models, never written by them
@@ -201,14 +201,5 @@ def _read_vars(path: Path) -> dict[str, Any]:
 
 
 def parse_var_overrides(items: list[str]) -> dict[str, Any]:
-    """`NAME=VALUE` pairs; VALUE is read as TOML (3, 0.5, true, [..]) when it parses, else as a string."""
-    result: dict[str, Any] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise KiaiError(f"--var takes NAME=VALUE, not {item!r}")
-        try:
-            result[name.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            result[name.strip()] = value
-    return result
+    """`--var NAME=VALUE` pairs (VALUE read as TOML when it parses, else as a string)."""
+    return parse_assignments(items, "--var")
