@@ -18,6 +18,7 @@ import typer
 from rich.markup import escape
 
 from kiai.cli._common import console, state
+from kiai.config import DEFAULT_DB
 from kiai.files import atomic_write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,9 +159,8 @@ def demo(
         f"sample world: {escape(str(world.root))} (seed {seed}); models: {escape(str(models))}", highlight=False
     )
     console.print("try next:")
-    db = [] if db_path == Path("warehouse/kiai.duckdb") else ["--db", str(db_path)]
     for query in next_queries(world.replay_query_user()):
-        text = query if not db else query.replace("kiai sql", f"kiai --db {db[1]} sql", 1)
+        text = query if db_path == DEFAULT_DB else query.replace("kiai sql", f"kiai --db {db_path} sql", 1)
         console.print(f"  {escape(text)}", highlight=False, soft_wrap=True)
 
 

@@ -12,6 +12,7 @@ import duckdb
 
 from kiai.errors import KiaiError
 from kiai.ml.files import read_json
+from kiai.transform import store
 from kiai.warehouse import table_exists, transaction
 
 MANIFEST = "manifest.json"
@@ -61,14 +62,9 @@ class Run:
         return read_json(path)
 
 
-def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
-    (catalog,) = con.execute("SELECT current_database()").fetchone()
-    return text.replace("{K}", '"' + catalog.replace('"', '""') + '".kiai')
-
-
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS kiai")
-    con.execute(_sql(con, DDL))
+    store.execute(con, DDL)
 
 
 def has_table(con: duckdb.DuckDBPyConnection) -> bool:
@@ -95,17 +91,15 @@ def register(con: duckdb.DuckDBPyConnection, run: Run) -> None:
     placeholders = ", ".join("?" for _ in _COLUMNS)
     with transaction(con):
         ensure_table(con)
-        con.execute(
-            _sql(con, f"INSERT INTO {{K}}.training_runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})"), values
-        )
+        store.execute(con, f"INSERT INTO {{K}}.training_runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})", values)
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:
     """Every registered run, oldest first."""
     if not has_table(con):
         return []
-    rows = con.execute(
-        _sql(con, f"SELECT {', '.join(_COLUMNS)} FROM {{K}}.training_runs ORDER BY created_at, run_id")
+    rows = store.execute(
+        con, f"SELECT {', '.join(_COLUMNS)} FROM {{K}}.training_runs ORDER BY created_at, run_id"
     ).fetchall()
     runs = []
     for row in rows:

@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 
 from kiai.errors import KiaiError
+from kiai.files import temp_path
 from kiai.ml import metrics as metrics_mod
 from kiai.ml import runs, split
 from kiai.ml.dataset import DATASET, Frame, check_classes, dataset_hash, load_dataset
@@ -285,7 +286,7 @@ def _write_run(
     """Write everything into a hidden temp folder, then rename it to models/<run_id> in one step."""
     model, state, encoder, fit_rows, valid_rows, info = final
     run.path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = run.path.with_name(f".{run.run_id}.{os.getpid()}.tmp")
+    tmp = temp_path(run.path)
     tmp.mkdir()
     try:
         module.save(model, tmp)

@@ -81,11 +81,12 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path, split: SplitColumn
     """Write the current dataset version to `out` (format by suffix) and record where it came from; with
     `split`, a last column `split` holds each row's part."""
     fmt = export_format(out)
-    current = store.current(con)
+    stored = store.versions(con)
+    current = store.current(con, stored)
     version = current.get(MODEL)
     if version is None or not table_exists(con, *version.relation.split(".", 1)):
         raise KiaiError("no dataset has been built yet: run `kiai build-features` first")
-    lineage = _lineage(store.versions(con), MODEL, version.fingerprint)
+    lineage = _lineage(stored, MODEL, version.fingerprint)
     select = f"SELECT * FROM {version.relation}"
     if split is not None:
         import pyarrow as pa

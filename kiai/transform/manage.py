@@ -25,9 +25,10 @@ class Status:
 
 def statuses(con: duckdb.DuckDBPyConnection, project: Project, graphs: Graphs) -> list[Status]:
     """Every model on disk or in the warehouse, compared with a full rebuild's fingerprints."""
-    current = store.current(con)
+    versions = store.versions(con)
+    current = store.current(con, versions)
     counts: dict[str, int] = {}
-    for version in store.versions(con):
+    for version in versions:
         counts[version.model] = counts.get(version.model, 0) + 1
     assign_fingerprints(graphs, set(project.models), current)
     result = []

@@ -67,16 +67,21 @@ CONTENT_ADDRESSED = ("parsed.hit_objects", "parsed.timing_points", "parsed.break
 FILES = "parsed.beatmap_files"
 
 
-def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model) -> str:
+def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model, marks: dict[str, str]) -> str:
+    """The relation's data watermark, computed once per build: `marks` caches them by relation."""
+    if relation in marks:
+        return marks[relation]
     content_addressed = relation in CONTENT_ADDRESSED
     hashed = "md5" if content_addressed else "t"
     try:
         count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation} t").fetchone()
     except duckdb.CatalogException:
         raise MissingSourceError(f"{model.path}: reads {relation}, which does not exist in the warehouse") from None
+    mark = f"{count}:{total}"
     if content_addressed:
-        return f"{count}:{total}|{watermark(con, FILES, model)}"
-    return f"{count}:{total}"
+        mark += f"|{watermark(con, FILES, model, marks)}"
+    marks[relation] = mark
+    return mark
 
 
 def analyse_project(con: duckdb.DuckDBPyConnection, project: Project) -> Graphs:
@@ -102,10 +107,7 @@ def analyse_project(con: duckdb.DuckDBPyConnection, project: Project) -> Graphs:
     marks: dict[str, str] = {}
     for name in order:
         item = resolved[name]
-        for relation in item.analysis.sources:
-            if relation not in marks:
-                marks[relation] = watermark(con, relation, item.model)
-        item.watermarks = {relation: marks[relation] for relation in item.analysis.sources}
+        item.watermarks = {relation: watermark(con, relation, item.model, marks) for relation in item.analysis.sources}
     used = {key: cache[key] for key in (cache_key(item.rendered.sql) for item in resolved.values())}
     return Graphs(order=order, deps=deps, resolved=resolved, sql_cache=used, sql_cache_changed=used != stored)
 

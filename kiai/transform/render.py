@@ -44,7 +44,6 @@ def identifier(value: Any) -> str:
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _ENV.filters["sql"] = sql_literal
 _ENV.filters["identifier"] = identifier
-_ENV.filters["regex"] = lambda value: re.escape(str(value))  # a literal for regexp_matches (RE2)
 
 
 def tag_regex(word: Any) -> str:

@@ -112,8 +112,9 @@ def build(
         with transaction(con):
             store.save_sql_cache(con, graphs.sql_cache)
     selected = graph.select(project, graphs.deps, select) if select else set(project.models)
-    current = store.current(con)
-    stored = {(v.model, v.fingerprint): v for v in store.versions(con)}
+    versions = store.versions(con)
+    current = store.current(con, versions)
+    stored = {(v.model, v.fingerprint): v for v in versions}
     assign_fingerprints(graphs, selected, current)
     report = BuildReport(run_id=uuid.uuid4().hex[:12], plan=plan(graphs, selected, current, stored, full_refresh))
     report.warnings = stale_upstream_warnings(graphs, selected, current)
@@ -152,7 +153,8 @@ def stale_upstream_warnings(graphs: Graphs, selected: set[str], current: dict[st
     for name in graphs.order:
         if name not in selected:
             continue
-        behind = [up for up in graphs.order if up in stale and up in graph.upstream_closure(name, graphs.deps)]
+        upstream = graph.upstream_closure(name, graphs.deps)
+        behind = [up for up in graphs.order if up in stale and up in upstream]
         if behind:
             roots = [up for up in behind if stale[up]]
             why = "; ".join(f"{up} ({', '.join(stale[up])})" for up in roots)
@@ -217,9 +219,9 @@ def _executable_sql(model: Model, project: Project, graphs: Graphs) -> str:
 def _counts(con: duckdb.DuckDBPyConnection, model: Model, project: Project, graphs: Graphs) -> dict[str, Any]:
     """The header's [counts] queries (e.g. rows left out), recorded in the build log."""
     upstream = graphs.resolved[model.name].upstream
+    this = model.version_relation(graphs.resolved[model.name].fingerprint)
     values = {}
     for label, query in model.counts:
-        this = model.version_relation(graphs.resolved[model.name].fingerprint)
         sql = render(model, project, lambda up: up.version_relation(upstream[up.name]), text=query, this=this).sql
         (values[label],) = con.execute(f"SELECT ({sql.strip().rstrip(';')})").fetchone()
     return values

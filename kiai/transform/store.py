@@ -78,7 +78,8 @@ def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
     return text.replace("{K}", '"' + catalog.replace('"', '""') + '".kiai')
 
 
-def _execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+def execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+    """Run SQL on the metadata tables, written as `{K}.table` (the catalog-qualified `kiai` schema)."""
     return con.execute(_sql(con, text), params)
 
 
@@ -118,20 +119,15 @@ def _parser_version_from_source() -> int:
     raise RuntimeError(f"no PARSER_VERSION in {source}")
 
 
-def execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:
-    """Run SQL on the metadata tables, written as `{K}.table` (the catalog-qualified `kiai` schema)."""
-    return _execute(con, text, params)
-
-
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the metadata tables; a warehouse from before code fingerprints gets the column, filled in."""
-    _execute(con, DDL)
+    execute(con, DDL)
     if _has_code_column(con):
         return
-    _execute(con, "ALTER TABLE {K}.model_versions ADD COLUMN code_fingerprint VARCHAR")
+    execute(con, "ALTER TABLE {K}.model_versions ADD COLUMN code_fingerprint VARCHAR")
     for version in versions(con):
         if version.code_fingerprint:
-            _execute(
+            execute(
                 con,
                 "UPDATE {K}.model_versions SET code_fingerprint = ? WHERE model = ? AND fingerprint = ?",
                 [version.code_fingerprint, version.model, version.fingerprint],
@@ -139,7 +135,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _has_code_column(con: duckdb.DuckDBPyConnection) -> bool:
-    (count,) = _execute(
+    (count,) = execute(
         con,
         "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'kiai' "
         "AND table_name = 'model_versions' AND column_name = 'code_fingerprint'",
@@ -181,7 +177,7 @@ def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[V
     if not has_tables(con):
         return []
     code_column = "v.code_fingerprint" if _has_code_column(con) else "NULL"
-    rows = _execute(
+    rows = execute(
         con,
         """
         SELECT v.model, v.fingerprint, v.relation, v.materialized, v.path, v.sql, v.sql_hash, v.vars,
@@ -204,31 +200,30 @@ def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[V
     return result
 
 
-def current(con: duckdb.DuckDBPyConnection) -> dict[str, Version]:
-    return {v.model: v for v in versions(con) if v.current}
+def current(con: duckdb.DuckDBPyConnection, stored: list[Version] | None = None) -> dict[str, Version]:
+    """The current version of each model, from `stored` when the caller has already read `versions(con)`."""
+    return {v.model: v for v in (versions(con) if stored is None else stored) if v.current}
 
 
 def current_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Model name -> fingerprint of the version its stable name points at."""
     if not has_tables(con):
         return {}
-    return dict(_execute(con, "SELECT model, fingerprint FROM {K}.model_current ORDER BY model").fetchall())
+    return dict(execute(con, "SELECT model, fingerprint FROM {K}.model_current ORDER BY model").fetchall())
 
 
 def load_sql_cache(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """The stored parse results of the models' SQL (empty on a warehouse that has none yet)."""
     if not table_exists(con, "kiai", "sql_cache"):
         return {}
-    return {
-        key: json.loads(parsed) for key, parsed in _execute(con, "SELECT key, parsed FROM {K}.sql_cache").fetchall()
-    }
+    return {key: json.loads(parsed) for key, parsed in execute(con, "SELECT key, parsed FROM {K}.sql_cache").fetchall()}
 
 
 def save_sql_cache(con: duckdb.DuckDBPyConnection, entries: dict[str, dict[str, Any]]) -> None:
     """Keep the parse results of the current models only."""
-    _execute(con, "DELETE FROM {K}.sql_cache")
+    execute(con, "DELETE FROM {K}.sql_cache")
     if entries:
-        _execute(
+        execute(
             con,
             "INSERT INTO {K}.sql_cache SELECT * FROM (VALUES " + ", ".join(["(?, ?)"] * len(entries)) + ")",
             [v for key, parsed in entries.items() for v in (key, json.dumps(parsed))],
@@ -242,7 +237,7 @@ def current_code_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def save_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
-    _execute(
+    execute(
         con,
         "DELETE FROM {K}.model_versions WHERE model = ? AND fingerprint = ?",
         [version.model, version.fingerprint],
@@ -254,11 +249,11 @@ def save_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
         for name in Version.__dataclass_fields__
         if name != "current"
     ]
-    _execute(con, "INSERT INTO {K}.model_versions VALUES " + f" ({', '.join('?' * len(values))})", values)
+    execute(con, "INSERT INTO {K}.model_versions VALUES " + f" ({', '.join('?' * len(values))})", values)
 
 
 def set_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, tests_hash: str, ok: bool) -> None:
-    _execute(
+    execute(
         con,
         "UPDATE {K}.model_versions SET tests_hash = ?, tests_passed = ? WHERE model = ? AND fingerprint = ?",
         [tests_hash, ok, model, fingerprint],
@@ -266,14 +261,14 @@ def set_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, test
 
 
 def set_current(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str) -> None:
-    _execute(con, "DELETE FROM {K}.model_current WHERE model = ?", [model])
-    _execute(con, "INSERT INTO {K}.model_current VALUES (?, ?, now()::TIMESTAMP)", [model, fingerprint])
+    execute(con, "DELETE FROM {K}.model_current WHERE model = ?", [model])
+    execute(con, "INSERT INTO {K}.model_current VALUES (?, ?, now()::TIMESTAMP)", [model, fingerprint])
 
 
 def drop_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
     kind = "VIEW" if version.materialized == "view" else "TABLE"
-    _execute(con, f"DROP {kind} IF EXISTS {version.relation}")
-    _execute(
+    execute(con, f"DROP {kind} IF EXISTS {version.relation}")
+    execute(
         con,
         "DELETE FROM {K}.model_versions WHERE model = ? AND fingerprint = ?",
         [version.model, version.fingerprint],
@@ -282,7 +277,7 @@ def drop_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
 
 def log_build(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
     counts = row.get("counts")
-    _execute(
+    execute(
         con,
         "INSERT INTO {K}.model_builds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -302,7 +297,7 @@ def log_build(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
 
 def log_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, results: list[tuple[str, int]]) -> None:
     for label, failures in results:
-        _execute(
+        execute(
             con,
             "INSERT INTO {K}.model_test_results VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
             [model, fingerprint, label, failures],
