@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from kiai.osu.numparse import Lines, parse_column, parse_decimal, split_fields
+from kiai.osu.sections import TIME_LIMIT
 from kiai.osu.timing import DEFAULT_BEAT_LENGTH, TimingColumns
 
 KINDS = ("circle", "slider", "spinner", "hold")
 CURVE_TYPES = ("B", "C", "L", "P")
 COLON, PIPE = 58, 124
-TIME_LIMIT = 2**31 - 10_000  # times must fit the INTEGER columns
 
 
 @dataclass
@@ -102,12 +102,6 @@ def _curve_points(
     return lines.buf[np.repeat(selected, np.diff(edges))], offsets
 
 
-def _first_row_of_file(file_index: np.ndarray, n_files: int) -> np.ndarray:
-    """For each row of a file-sorted batch, the row number where its file's rows begin."""
-    counts = np.bincount(file_index, minlength=n_files)
-    return np.repeat(np.cumsum(counts) - counts, counts)
-
-
 def parse_hit_objects(
     sections: list[bytes], offsets: np.ndarray, slider_multiplier: np.ndarray, timing: TimingColumns
 ) -> HitObjectColumns:
@@ -173,7 +167,7 @@ def parse_hit_objects(
 
     points_start = np.where(lettered, s_start + 2, s_start)
     points_data, points_offsets = _curve_points(lines, sliders, points_start, np.where(s_has5, s_end, points_start))
-    first_row_of_file = _first_row_of_file(lines.file_index, len(sections))
+    first_row_of_file = lines.first_row_of_file()
     return HitObjectColumns(
         file_index=lines.file_index,
         object_index=(np.arange(len(lines)) - first_row_of_file).astype(np.int32),

@@ -73,9 +73,10 @@ class Lines:
         field_start = start if k == 0 else np.where(n_commas >= k, self._comma(k - 1, rows) + 1, end)
         return field_start, np.where(n_commas > k, self._comma(k, rows), end)
 
-    def text(self, k: int, row: int) -> bytes:
-        start, end = self.bounds(k, np.array([row]))
-        return self.buf[start[0] : end[0]].tobytes()
+    def first_row_of_file(self) -> np.ndarray:
+        """For each line, the number of the first line of its file (lines are in file order)."""
+        counts = np.bincount(self.file_index)
+        return np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def split_fields(sections: list[bytes]) -> Lines:

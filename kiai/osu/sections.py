@@ -29,7 +29,7 @@ KNOWN_SECTIONS = {
 }
 MODES = {0, 1, 2, 3}
 NEWLINE = 10
-BREAK_LIMIT = 2**31 - 10_000  # break times must fit the INTEGER columns
+TIME_LIMIT = 2**31 - 10_000  # times (of objects and breaks) must fit the INTEGER columns
 
 
 class OsuParseError(ValueError):
@@ -119,7 +119,7 @@ def parse_breaks(body: bytes, offset: int) -> list[tuple[int, int]]:
         return breaks
     for start_text, end_text in BREAK_RE.findall(body):
         start, end = _number(_text(start_text)), _number(_text(end_text))
-        if start is None or end is None or abs(start) >= BREAK_LIMIT or abs(end) >= BREAK_LIMIT:
+        if start is None or end is None or abs(start) >= TIME_LIMIT or abs(end) >= TIME_LIMIT:
             continue  # osu! would not play it, and it would not fit the INTEGER columns
         start_ms = int(start) + offset
         breaks.append((start_ms, max(start_ms, int(end) + offset)))

@@ -84,7 +84,7 @@ def parse_timing_points(sections: list[bytes], offsets: np.ndarray) -> TimingCol
     meter = np.where(lines.has_field(2) & meter_zero, 4, meter).astype(np.int32)
     flag = lines.buf[lines.bounds(6)[0]]
     uninherited = ~lines.has_field(6) | (flag == ord("1"))
-    first_row = np.searchsorted(lines.file_index, lines.file_index, side="left")
+    first_row = lines.first_row_of_file()
     columns = {
         "file_index": lines.file_index,
         "point_index": (np.arange(len(lines)) - first_row).astype(np.int32),

@@ -96,7 +96,6 @@ class Stats:
 
 @dataclass
 class _Batch:
-    table: str
     schema: TableSchema
     columns: tuple[Column, ...]  # those the INSERTs name (all, without a column list), in their order
     where: str  # file name, for messages
@@ -258,7 +257,7 @@ def _select(columns: tuple[Column, ...]) -> str:
 
 
 def _insert_sql(batch: _Batch, path: str) -> str:
-    table = _qualified(batch.table)
+    table = _qualified(batch.schema.name)
     names = ", ".join(f'"{c.name}"' for c in batch.columns)
     return f"INSERT INTO {table} ({names}) SELECT {_select(batch.columns)} FROM {_read_csv(path, batch.columns)}"
 
@@ -316,10 +315,10 @@ class _Import:
         self.loader.submit(job)
 
     def add(self, schema: TableSchema, columns: tuple[Column, ...], where: str, line: int, csv: bytes) -> None:
-        if self.batch is not None and (self.batch.table != schema.name or self.batch.columns != columns):
+        if self.batch is not None and (self.batch.schema.name != schema.name or self.batch.columns != columns):
             self.flush()
         if self.batch is None:
-            self.batch = _Batch(schema.name, schema, columns, where)
+            self.batch = _Batch(schema, columns, where)
         self.batch.lines.append((line, csv))
         self.batch.size += len(csv)
         if self.batch.size >= BATCH_BYTES:
@@ -432,7 +431,7 @@ def _locate(batch: _Batch, exc: duckdb.Error) -> str:
     """Find the statement of a batch that DuckDB rejected, probing each one on a scratch database."""
     probe = duckdb.connect()
     columns = ", ".join(c.ddl for c in batch.schema.columns)
-    probe.execute(f"CREATE SCHEMA {SCHEMA}; CREATE TABLE {_qualified(batch.table)} ({columns})")
+    probe.execute(f"CREATE SCHEMA {SCHEMA}; CREATE TABLE {_qualified(batch.schema.name)} ({columns})")
     with tempfile.TemporaryDirectory(prefix="kiai-probe-") as tmp:
         path = Path(tmp) / "line.csv"
         for line, csv in batch.lines:

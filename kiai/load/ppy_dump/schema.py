@@ -73,10 +73,6 @@ class TableSchema:
     name: str
     columns: tuple[Column, ...]
 
-    @property
-    def has_blob(self) -> bool:
-        return any(c.type == "BLOB" for c in self.columns)
-
 
 def plain_identifier(name: str) -> bool:
     return bool(_IDENT.fullmatch(name))
