@@ -23,11 +23,13 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-# arguments that make each benchmark a smoke test; a benchmark that is not listed gets --quick if it has one
+# the arguments that make each benchmark a smoke test
 QUICK_ARGS = {
     "ingest_osu": ["--files", "120"],
     "import_dump": ["--rows", "20000", "--beatmaps", "2000"],
     "build_features": ["--maps", "300", "--objects-per-map", "200"],
+    "demo": ["--quick"],
+    "sample_world": ["--quick"],
 }
 
 
@@ -41,17 +43,11 @@ def discover(only: list[str]) -> list[Path]:
     return scripts
 
 
-def quick_args(script: Path) -> list[str]:
-    if script.stem in QUICK_ARGS:
-        return QUICK_ARGS[script.stem]
-    return ["--quick"] if '"--quick"' in script.read_text(encoding="utf-8") else []
-
-
 def run(script: Path, quick: bool) -> tuple[list[dict[str, Any]], str | None, float]:
     """The figures of one benchmark, an error text when it failed, and its wall time."""
     with tempfile.TemporaryDirectory(prefix="kiai-bench-") as tmp:
         out = Path(tmp) / "figures.json"
-        command = [sys.executable, str(script), *(quick_args(script) if quick else [])]
+        command = [sys.executable, str(script), *(QUICK_ARGS.get(script.stem, []) if quick else [])]
         env = {**os.environ, "KIAI_BENCH_FIGURES": str(out), "PYTHONPATH": str(ROOT)}
         print(f"== {script.stem}: {' '.join(command[1:])}", flush=True)
         started = time.monotonic()
@@ -91,10 +87,8 @@ def table(rows: list[tuple[str, dict[str, Any]]], errors: dict[str, str], quick:
     for bench, f in rows:
         ratio = "" if f.get("ratio") is None else f"{f['ratio']:.2f}x"
         result = "[green]pass[/]" if f["passed"] else ("[yellow]miss[/]" if quick else "[red]FAIL[/]")
-        peer_value = _number(f.get("peer_value"), f["unit"]) if f.get("peer_value") is not None else ""
-        t.add_row(
-            bench, f["figure"], _number(f["value"], f["unit"]), f.get("peer", ""), peer_value, ratio, f["bar"], result
-        )
+        value, peer_value = _number(f["value"], f["unit"]), _number(f.get("peer_value"), f["unit"])
+        t.add_row(bench, f["figure"], value, f.get("peer", ""), peer_value, ratio, f["bar"], result)
     for bench, error in errors.items():
         t.add_row(bench, "[red]crashed[/]", "", "", "", "", "", f"[red]{error}[/]")
     Console(width=200).print(t)
