@@ -116,8 +116,9 @@ def ingest_sources(
         if workers > 1 and INGEST_DUCKDB_THREADS:
             con.execute(f"SET threads = {INGEST_DUCKDB_THREADS}")
         try:
-            for number, batch in enumerate(_batches(sources)):
-                if pool is None and workers > 1 and (number > 0 or _is_full(batch)):  # more batches: start workers
+            for batch, size in _batches(sources):
+                # only the last batch can be short: a full one means more follow, worth starting workers for
+                if pool is None and workers > 1 and _is_full(len(batch), size):
                     pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
                     spool = tempfile.mkdtemp(prefix="kiai-ingest-")
                 pending.append(_prepare_batch(con, batch, submitted, pool, spool))
@@ -194,8 +195,8 @@ class _Pending:
         return self.parsed.result() if isinstance(self.parsed, Future) else self.parsed
 
 
-def _is_full(batch: list[OsuSource]) -> bool:
-    return len(batch) >= BATCH_FILES or sum(len(s.data) for s in batch) >= BATCH_BYTES
+def _is_full(files: int, size: int) -> bool:
+    return files >= BATCH_FILES or size >= BATCH_BYTES
 
 
 def _prepare_batch(
@@ -258,22 +259,23 @@ def parse_for_landing(
     return landing
 
 
-def _batches(sources: Iterable[OsuSource]) -> Iterator[list[OsuSource]]:
+def _batches(sources: Iterable[OsuSource]) -> Iterator[tuple[list[OsuSource], int]]:
+    """Batches of files with their total size in bytes; every batch but the last is full."""
     batch: list[OsuSource] = []
     size = 0
     try:
         for source in sources:
             batch.append(source)
             size += len(source.data)
-            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-                yield batch
+            if _is_full(len(batch), size):
+                yield batch, size
                 batch, size = [], 0
     except KiaiError:
         if batch:  # land what was read before a broken archive, then report it
-            yield batch
+            yield batch, size
         raise
     if batch:
-        yield batch
+        yield batch, size
 
 
 def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
