@@ -80,12 +80,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    """Whether the current database has a table or view `schema.name`."""
-    (count,) = con.execute(
+    """Whether the current database has a table or view `schema.name`. The result is read to the end (fetchall,
+    not fetchone): DuckDB 2 refuses `register()` on a connection holding a half-read result."""
+    ((count,),) = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
         "AND table_schema = ? AND table_name = ?",
         [schema, name],
-    ).fetchone()
+    ).fetchall()
     return count > 0
 
 
