@@ -48,17 +48,8 @@ one_file AS (
             PARTITION BY files.beatmap_id ORDER BY files.md5 IS NOT DISTINCT FROM api.md5 DESC, files.md5
         ) = 1
 ),
-file_lengths AS (
-    -- only for files the API has not answered for: first object start, last object end, break time (ms)
-    SELECT
-        o.md5,
-        min(o.time_ms) AS first_ms,
-        max(coalesce(o.end_time_ms, o.time_ms)) AS last_ms,
-        any_value(b.break_ms) AS break_ms
-    FROM parsed.hit_objects AS o
-    SEMI JOIN one_file AS f ON f.md5 = o.md5 AND f.file_only
-    LEFT JOIN (SELECT md5, sum(end_ms - start_ms) AS break_ms FROM parsed.breaks GROUP BY md5) AS b ON b.md5 = o.md5
-    GROUP BY o.md5
+breaks AS (
+    SELECT md5, sum(end_ms - start_ms) AS break_ms FROM parsed.breaks GROUP BY md5
 ),
 file_tier1 AS (
     -- the tier-1 columns a file gives, computed the way the API does (see the description)
@@ -71,8 +62,8 @@ file_tier1 AS (
         p.cs,
         p.od,
         p.hp,
-        CAST((l.last_ms - l.first_ms - coalesce(l.break_ms, 0)) // 1000 AS INTEGER) AS hit_length,
-        CAST(l.last_ms // 1000 AS INTEGER) AS total_length,
+        CAST((f.last_object_end_ms - f.first_object_ms - coalesce(b.break_ms, 0)) // 1000 AS INTEGER) AS hit_length,
+        CAST(f.last_object_end_ms // 1000 AS INTEGER) AS total_length,
         total_length - hit_length AS break_time,
         (total_length - hit_length) / nullif(total_length, 0) AS break_ratio,
         p.n_circles,
@@ -84,7 +75,7 @@ file_tier1 AS (
         {%- endfor %}
     FROM one_file AS f
     JOIN parsed.beatmap_files AS p ON p.md5 = f.md5
-    LEFT JOIN file_lengths AS l ON l.md5 = f.md5
+    LEFT JOIN breaks AS b ON b.md5 = f.md5
     WHERE f.file_only
 ),
 tier1 AS (
@@ -98,7 +89,7 @@ SELECT
     coalesce(t.beatmapset_id, f.file_beatmapset_id) AS beatmapset_id,
     coalesce(f.md5, t.md5) AS md5,
     t.* EXCLUDE (beatmap_id, beatmapset_id, md5, key_md5),
-    f.* EXCLUDE (beatmap_id, md5, file_beatmapset_id, file_only)
+    f.* EXCLUDE (beatmap_id, md5, file_beatmapset_id, file_only, first_object_ms, last_object_end_ms)
 FROM tier1 AS t
 LEFT JOIN one_file AS f
     ON f.beatmap_id IS NOT DISTINCT FROM t.beatmap_id

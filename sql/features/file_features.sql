@@ -22,6 +22,10 @@ tests = [{accepted_range = {min = 0}}]
 description = "lowest BPM of any valid uninherited timing point"
 [columns.bpm_max]
 description = "highest BPM of any valid uninherited timing point"
+[columns.first_object_ms]
+description = "start of the earliest object (ms)"
+[columns.last_object_end_ms]
+description = "end of the latest-ending object (ms): slider, spinner and hold ends count"
 [columns.drain_ms]
 description = "first object start to last object end (ms)"
 [columns.kiai_sections]
@@ -171,8 +175,8 @@ per_file AS (
     SELECT
         file_id,
         count(*) AS n_objects,
+        min(time_ms) AS first_time,
         max(last_end) AS last_time,
-        (max(last_end) - min(time_ms))::INTEGER AS drain_ms,
         avg((key >> 1) & 1) AS kiai_note_ratio,
         avg(distance) FILTER (WHERE kiai_pair) AS mean_kiai_distance,
         avg(interval_ms) AS mean_interval_ms,
@@ -225,7 +229,9 @@ SELECT
     bpm.bpm_most_common,
     bpm.bpm_min,
     bpm.bpm_max,
-    p.drain_ms,
+    p.first_time::INTEGER AS first_object_ms,
+    p.last_time::INTEGER AS last_object_end_ms,
+    (p.last_time - p.first_time)::INTEGER AS drain_ms,
     coalesce(k.kiai_sections, 0) AS kiai_sections,
     p.kiai_note_ratio,
     p.mean_kiai_distance,
