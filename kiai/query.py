@@ -173,7 +173,7 @@ def _write_parquet(result: Result, output: Path) -> int:
     con = result.cursor
     try:
         con.execute(f"COPY ({result.statement}) TO '{_quote(str(output))}' (FORMAT parquet)", result.params or None)
-        (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{_quote(str(output))}')").fetchone()
+        (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{_quote(str(output))}')").fetchall()[0]
     except duckdb.Error as exc:
         raise QueryError(_one_line(exc)) from None
     return int(count)

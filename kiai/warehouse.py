@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -79,9 +80,18 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of an executed query (None when it has none), reading the result to the end.
+
+    Use it instead of `fetchone()`, for queries of one row or a few: DuckDB 2 refuses `register()` on a
+    connection that holds a half-read result, and after `fetchone()` even a one-row result counts as one.
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    """Whether the current database has a table or view `schema.name`. The result is read to the end (fetchall,
-    not fetchone): DuckDB 2 refuses `register()` on a connection holding a half-read result."""
+    """Whether the current database has a table or view `schema.name`."""
     ((count,),) = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
         "AND table_schema = ? AND table_name = ?",
@@ -103,7 +113,7 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, in
     result = []
     for schema, name, kind in rows:
         try:
-            (count,) = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()
+            (count,) = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchall()[0]
         except duckdb.Error:
             count = None  # a view whose upstream is gone
         result.append((schema, name, kind, count))

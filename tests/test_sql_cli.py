@@ -127,3 +127,22 @@ def test_bare_ppy_names_resolve(tmp_path):
     db = tmp_path / "k.duckdb"
     run_kiai("sql", "--write", "CREATE TABLE ppy.scores AS SELECT 1 AS id", db=db)
     assert run_kiai("sql", "--format", "csv", "SELECT count(*) AS n FROM scores", db=db).stdout == "n\n1\n"
+
+
+def test_first_row_leaves_the_connection_free_for_register():
+    """DuckDB 2 refuses register() after fetchone(), even on a one-row result; kiai reads with first_row."""
+    import pathlib
+
+    import pyarrow as pa
+
+    from kiai.warehouse import first_row
+
+    con = duckdb.connect()
+    assert first_row(con.execute("SELECT 1 WHERE false")) is None
+    assert first_row(con.execute("SELECT count(*) FROM range(10)")) == (10,)
+    con.register("rows", pa.table({"a": [1]}))  # raises if a result were still half read
+    con.execute("SELECT count(*) FROM range(10)").fetchone()
+    with pytest.raises(duckdb.Error, match="unfinished result"):
+        con.register("more", pa.table({"a": [1]}))
+    package = pathlib.Path(__file__).resolve().parents[1] / "kiai"
+    assert not [str(p) for p in package.rglob("*.py") if ".fetchone()" in p.read_text(encoding="utf-8")]

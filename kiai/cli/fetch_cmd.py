@@ -13,6 +13,7 @@ import typer
 
 from kiai.cli._common import console, state
 from kiai.errors import KiaiError
+from kiai.warehouse import first_row
 
 if TYPE_CHECKING:  # the sources import requests: slow, so only inside the commands
     from kiai.sources.clients import Sources
@@ -164,11 +165,13 @@ def fetch_user_scores(
 def _last_was_404(con: duckdb.DuckDBPyConnection, user_id: int) -> bool:
     from kiai.sources import osu_api
 
-    row = con.execute(
-        "SELECT http_status FROM raw.api_responses WHERE endpoint = ? "
-        "AND CAST(params->>'user_id' AS BIGINT) = ? ORDER BY response_id DESC LIMIT 1",
-        [osu_api.SCORES_ENDPOINT, user_id],
-    ).fetchone()
+    row = first_row(
+        con.execute(
+            "SELECT http_status FROM raw.api_responses WHERE endpoint = ? "
+            "AND CAST(params->>'user_id' AS BIGINT) = ? ORDER BY response_id DESC LIMIT 1",
+            [osu_api.SCORES_ENDPOINT, user_id],
+        )
+    )
     return row is not None and row[0] == 404
 
 

@@ -111,7 +111,7 @@ def predict_beatmap(con: duckdb.DuckDBPyConnection, beatmap_id: int, run_id: str
     for relation, model in ((DATASET, DATASET_MODEL), (FEATURES, FEATURE_MODEL)):
         if not relation_exists(con, relation):
             continue
-        (count,) = con.execute(f"SELECT count(*) FROM {relation} WHERE beatmap_id = ?", [beatmap_id]).fetchone()
+        (count,) = con.execute(f"SELECT count(*) FROM {relation} WHERE beatmap_id = ?", [beatmap_id]).fetchall()[0]
         if count:
             predictor.check_version(code_fps, model, "this warehouse")
             frame = read_frame(
@@ -154,7 +154,7 @@ def predict_file(
             if summary.parse_errors:
                 reason = summary.error_examples[0] if summary.error_examples else "parse error"
                 raise KiaiError(f"{path}: not a readable .osu file ({reason})")
-            row = scratch.execute("SELECT mode FROM parsed.beatmap_files WHERE md5 = ?", [md5]).fetchone()
+            row = warehouse.first_row(scratch.execute("SELECT mode FROM parsed.beatmap_files WHERE md5 = ?", [md5]))
             if row is not None and row[0] != 0:
                 raise KiaiError(f"{path}: mode {row[0]} map; the models only know osu!standard (mode 0)")
             report = build(scratch, config=config, variables=variables)

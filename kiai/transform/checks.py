@@ -69,7 +69,7 @@ def run_tests(
             continue
         query = failing_rows_sql(relation, column, test, project)
         try:
-            (failures,) = con.execute(f"SELECT count(*) FROM ({query})").fetchone()
+            (failures,) = con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0]
             result = CheckResult(label, failures)
             if failures:
                 cursor = con.execute(f"{query} LIMIT {SAMPLE_ROWS}")

@@ -74,7 +74,7 @@ def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model, marks
     content_addressed = relation in CONTENT_ADDRESSED
     hashed = "md5" if content_addressed else "t"
     try:
-        count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation} t").fetchone()
+        count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation} t").fetchall()[0]
     except duckdb.CatalogException:
         raise MissingSourceError(f"{model.path}: reads {relation}, which does not exist in the warehouse") from None
     mark = f"{count}:{total}"

@@ -184,7 +184,7 @@ def _run(
                 kind = "VIEW" if model.materialized == "view" else "TABLE"
                 con.execute(f"CREATE OR REPLACE {kind} {relation} AS {sql}")
             columns = [[row[0], row[1]] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
-            (result.rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+            (result.rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0]
             result.tests = run_tests(con, model, relation, project, {c[0].lower() for c in columns})
             passed = all(test.passed for test in result.tests)
             if item.action == "build" or old is None:
@@ -223,7 +223,7 @@ def _counts(con: duckdb.DuckDBPyConnection, model: Model, project: Project, grap
     values = {}
     for label, query in model.counts:
         sql = render(model, project, lambda up: up.version_relation(upstream[up.name]), text=query, this=this).sql
-        (values[label],) = con.execute(f"SELECT ({sql.strip().rstrip(';')})").fetchone()
+        (values[label],) = con.execute(f"SELECT ({sql.strip().rstrip(';')})").fetchall()[0]
     return values
 
 

@@ -74,7 +74,7 @@ class Version:
 def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
     """Qualify the metadata tables with the catalog: a warehouse file named kiai.duckdb makes `kiai.x`
     ambiguous between catalog and schema."""
-    (catalog,) = con.execute("SELECT current_database()").fetchone()
+    (catalog,) = con.execute("SELECT current_database()").fetchall()[0]
     return text.replace("{K}", '"' + catalog.replace('"', '""') + '".kiai')
 
 
@@ -139,7 +139,7 @@ def _has_code_column(con: duckdb.DuckDBPyConnection) -> bool:
         con,
         "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'kiai' "
         "AND table_name = 'model_versions' AND column_name = 'code_fingerprint'",
-    ).fetchone()
+    ).fetchall()[0]
     return count > 0
 
 

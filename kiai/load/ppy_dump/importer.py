@@ -27,6 +27,7 @@ from kiai.errors import KiaiError
 from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSchema, parse_create_table, plain_identifier
 from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, exact_csv, fast_csv
+from kiai.warehouse import first_row
 
 SCHEMA = "ppy"
 READ_CHUNK = 8 << 20
@@ -407,11 +408,13 @@ class _Import:
         row = (str(source), name, dump_date(source.name) or dump_date(name), result.name, result.rows, size, sha)
 
         def job() -> None:
-            last = self.con.execute(
-                f"SELECT sha256, rows FROM {SCHEMA}.import_log WHERE lower(table_name) = lower(?) "
-                "ORDER BY finished_at DESC LIMIT 1",
-                [result.name],
-            ).fetchone()
+            last = first_row(
+                self.con.execute(
+                    f"SELECT sha256, rows FROM {SCHEMA}.import_log WHERE lower(table_name) = lower(?) "
+                    "ORDER BY finished_at DESC LIMIT 1",
+                    [result.name],
+                )
+            )
             if last is not None and last == (sha, result.rows):
                 result.unchanged = True  # reloaded with the very same rows: nothing to record
                 return
@@ -465,7 +468,7 @@ def import_dump(
 
     meter = Meter()
     workdir = Path(tempfile.mkdtemp(prefix="kiai-dump-"))
-    (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("BEGIN TRANSACTION")
     job = _Import(con, keep, workdir)
