@@ -177,6 +177,12 @@ def test_mania_holds_and_breaks():
     assert meta.metadata["n_holds"] == 1
 
 
+def test_a_circle_ends_where_it_starts_whatever_its_sample_field_holds():
+    """Field 5 is a circle's hitSample: even a bare number there is not an end time (osu! reads no end)."""
+    _, rows, _, _ = one("[HitObjects]\n64,64,100,1,0,5000\n64,64,200,1,0,0:0:0:0:\n64,64,300,8,0,900\n")
+    assert [(r["kind"], r["end"]) for r in rows] == [("circle", 100), ("circle", 200), ("spinner", 900)]
+
+
 def test_out_of_range_break_is_skipped_not_a_crash():
     """A break time too big for an integer used to abort the whole batch."""
     text = "osu file format v14\n[Events]\n2,12345678901234567890,5\n2,100,200\n[HitObjects]\n64,64,100,1,0\n"

@@ -59,10 +59,10 @@ def _kind(type_bits: np.ndarray) -> np.ndarray:
 
 
 def _end_times(lines: Lines, kind: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Field 5 as a number, for the kinds where it can be one (spinner and hold ends; circles are read too).
+    """Field 5 as a number where it is an end time: spinners and holds.
 
-    A hold writes `endTime:hitSample`, so its number stops at the colon. Sliders write curve
-    points there, which are never a number, so they are not read at all.
+    A hold writes `endTime:hitSample`, so its number stops at the colon. For a circle the field is
+    its hitSample and for a slider its curve points: neither is read.
     """
     stop = end
     holds = np.flatnonzero(kind == 3)
@@ -73,7 +73,7 @@ def _end_times(lines: Lines, kind: np.ndarray, start: np.ndarray, end: np.ndarra
             inside = (next_colon >= start[holds]) & (next_colon < end[holds])
             stop = end.copy()
             stop[holds[inside]] = next_colon[inside]
-    rows = np.flatnonzero((kind != 1) & (stop > start))
+    rows = np.flatnonzero(((kind == 2) | (kind == 3)) & (stop > start))
     values = np.zeros(len(kind), dtype=np.float64)
     ok = np.zeros(len(kind), dtype=bool)
     values[rows], ok[rows] = parse_decimal(lines.buf, start[rows], stop[rows])
