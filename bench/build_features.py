@@ -23,6 +23,7 @@ from _figures import emit, figure  # bench/_figures.py: figures for `python -m b
 
 from kiai import warehouse
 from kiai.load import ensure_tables
+from kiai.osu import PARSER_VERSION
 from kiai.transform import build
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -35,9 +36,9 @@ def synthesise(con, maps: int, per_map: int) -> int:
     con.execute(
         """
         INSERT INTO parsed.beatmap_files (md5, beatmap_id, beatmapset_id, format_version, mode, parser_version)
-        SELECT md5(i::VARCHAR), i, i // 5, 14, CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, 1 FROM range($maps) r(i)
+        SELECT md5(i::VARCHAR), i, i // 5, 14, CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, $parser FROM range($maps) r(i)
         """,
-        {"maps": maps},
+        {"maps": maps, "parser": PARSER_VERSION},
     )
     con.execute(
         """

@@ -68,6 +68,49 @@ def test_new_version_of_a_beatmap_replaces_the_old(tmp_path, db_path):
     assert after["parsed.hit_objects"] == 1044 + 1
 
 
+def test_files_of_an_older_parser_are_parsed_again(db_path):
+    """After a parser change, `ingest reparse` (from the kept bytes) or a re-ingest replaces the old rows."""
+    run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
+    fresh = counts(db_path)
+    with duckdb.connect(str(db_path)) as con:
+        first, second, third, fourth = (
+            row[0] for row in con.execute("SELECT md5 FROM parsed.beatmap_files ORDER BY md5 LIMIT 4").fetchall()
+        )
+        # what an older parser may have left: other rows under an older version
+        older = "UPDATE parsed.beatmap_files SET parser_version = parser_version - 1 WHERE md5 IN (SELECT unnest($m))"
+        con.execute(older, {"m": [first, second, third]})
+        con.execute("DELETE FROM parsed.hit_objects WHERE md5 = ? AND object_index % 2 = 0", [first])
+        con.execute("UPDATE parsed.timing_points SET beat_length = 1 WHERE md5 = ?", [second])
+        # ... and an error on a file it could not read, which this parser reads
+        for table in ("raw.osu_files", "parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points"):
+            con.execute(f"DELETE FROM {table} WHERE md5 = ?", [fourth])
+        con.execute(
+            "INSERT INTO parsed.parse_errors SELECT ?, 'old.osu', 'old parser failed', parser_version - 1, now() "
+            "FROM parsed.beatmap_files LIMIT 1",
+            [fourth],
+        )
+    assert "3 files were parsed by an older kiai parser" in run_kiai("build-features", db=db_path).stderr
+
+    result = run_kiai("ingest", "reparse", db=db_path)
+    assert "3 parsed again by the new parser" in result.stdout
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM parsed.timing_points WHERE beat_length = 1").fetchone() == (0,)
+        objects = con.execute(
+            "SELECT count(*) = any_value(n_circles + n_sliders + n_spinners + n_holds) FROM parsed.hit_objects "
+            "JOIN parsed.beatmap_files USING (md5) WHERE md5 = ?",
+            [first],
+        ).fetchone()
+        assert objects == (True,)
+        assert con.execute("SELECT count(DISTINCT parser_version) FROM parsed.beatmap_files").fetchone() == (1,)
+    assert "nothing to do" in run_kiai("ingest", "reparse", db=db_path).stdout
+
+    with duckdb.connect(str(db_path)) as con:
+        con.execute(older, {"m": [third]})
+    again = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
+    assert "1 added" in again.stdout and "1 parsed again" in again.stdout
+    assert counts(db_path) == fresh  # every row back, none twice, and the old error gone
+
+
 def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path, db_path):
     folder = tmp_path / "mixed"
     folder.mkdir()

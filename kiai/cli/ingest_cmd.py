@@ -9,7 +9,9 @@ import typer
 from kiai.cli._common import console, err_console, state
 
 if TYPE_CHECKING:
-    from kiai.load.osu_files import IngestSummary
+    from collections.abc import Callable
+
+    from kiai.load.osu_files import IngestSummary, ProgressCallback
 
 app = typer.Typer(help="Land local files in the warehouse.", no_args_is_help=True)
 
@@ -19,18 +21,38 @@ def osu_files(
     inputs: list[str] = typer.Argument(..., metavar="PATH...", help="Files, folders, globs, .osz or *.tar.bz2."),
 ) -> None:
     """Parse .osu files into parsed.* and keep their bytes in raw.osu_files (idempotent, resumable)."""
-    from rich.progress import TextColumn
-
     from kiai.load.osu_files import ingest_sources
     from kiai.load.osu_sources import expand, is_archive, read_sources
-    from kiai.progress import progress_bar
 
     paths = expand(inputs)
-    archives = any(is_archive(p) for p in paths)
     con = state.open(write=True)
-    rates = TextColumn("{task.fields[rate]}")
-    with progress_bar(rates) as progress:
-        task = progress.add_task("ingest .osu", total=None if archives else len(paths), rate="")
+    total = None if any(is_archive(p) for p in paths) else len(paths)
+    _run_with_progress(lambda update: ingest_sources(con, read_sources(paths), on_progress=update), total)
+    con.close()
+
+
+@app.command("reparse")
+def reparse() -> None:
+    """Parse again, from the bytes kept in raw.osu_files, every file that an older kiai parser landed."""
+    from kiai.load.osu_files import reparse_stale, stale_md5s
+
+    con = state.open(write=True)
+    stale = len(stale_md5s(con))
+    if not stale:
+        console.print("nothing to do: every file was parsed by this parser")
+    else:
+        _run_with_progress(lambda update: reparse_stale(con, on_progress=update), stale)
+    con.close()
+
+
+def _run_with_progress(run: Callable[[ProgressCallback], IngestSummary], total: int | None) -> None:
+    """Run an ingest under a progress bar (files, files/s, hit objects/s, MB/s), then print its summary."""
+    from rich.progress import TextColumn
+
+    from kiai.progress import progress_bar
+
+    with progress_bar(TextColumn("{task.fields[rate]}")) as progress:
+        task = progress.add_task("ingest .osu", total=total, rate="")
 
         def update(summary: IngestSummary) -> None:
             seconds = max(summary.seconds, 1e-9)
@@ -41,8 +63,7 @@ def osu_files(
                 f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s",
             )
 
-        summary = ingest_sources(con, read_sources(paths), on_progress=update)
-    con.close()
+        summary = run(update)
     console.print(summary.line())
     for example in summary.error_examples[:5]:
         err_console.print(f"  parse error: {example}", highlight=False)

@@ -2,6 +2,8 @@
 
 Idempotent and resumable: a file is keyed by the md5 of its bytes, so re-ingesting the same bytes
 adds nothing; a new version of a beatmap (same beatmap_id, other md5) replaces the old one's rows.
+A file whose rows came from an older parser (PARSER_VERSION) is parsed again and its rows replaced;
+`reparse_stale` does that for every such file from the bytes kept in raw.osu_files.
 Each batch lands in one transaction, so an interrupted run keeps every finished batch and
 re-running finishes the job.
 """
@@ -59,6 +61,7 @@ class IngestSummary:
     files_added: int = 0
     files_unchanged: int = 0
     files_replaced: int = 0
+    files_reparsed: int = 0
     parse_errors: int = 0
     hit_objects: int = 0
     bytes_read: int = 0
@@ -69,7 +72,9 @@ class IngestSummary:
         rate = self.hit_objects / self.seconds if self.seconds else 0.0
         return (
             f"{self.files_seen:,} files: {self.files_added:,} added, {self.files_unchanged:,} unchanged, "
-            f"{self.files_replaced:,} replaced an older version, {self.parse_errors:,} could not be parsed; "
+            f"{self.files_replaced:,} replaced an older version, "
+            + (f"{self.files_reparsed:,} parsed again by the new parser, " if self.files_reparsed else "")
+            + f"{self.parse_errors:,} could not be parsed; "
             f"{self.hit_objects:,} hit objects in {self.seconds:.1f} s ({rate:,.0f} hit objects/s)"
         )
 
@@ -140,13 +145,39 @@ def ingest_sources(
     return summary
 
 
+def stale_md5s(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Files whose parsed rows came from an older parser than this one."""
+    rows = con.execute(
+        "SELECT md5 FROM parsed.beatmap_files WHERE parser_version <> ? ORDER BY md5", [PARSER_VERSION]
+    ).fetchall()
+    return [md5 for (md5,) in rows]
+
+
+def reparse_stale(
+    con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None = None, workers: int | None = None
+) -> IngestSummary:
+    """Parse again, from the bytes kept in raw.osu_files, every file an older parser landed; replace its rows."""
+    ensure_tables(con)
+    md5s = stale_md5s(con)
+
+    def sources() -> Iterator[OsuSource]:
+        for first in range(0, len(md5s), BATCH_FILES):  # a batch's bytes at a time
+            rows = con.execute(
+                "SELECT path, content FROM raw.osu_files WHERE md5 IN (SELECT unnest($md5s)) ORDER BY md5",
+                {"md5s": md5s[first : first + BATCH_FILES]},
+            ).fetchall()
+            yield from (OsuSource(path, bytes(content)) for path, content in rows)
+
+    return ingest_sources(con, sources(), on_progress, workers)
+
+
 def _process_context() -> BaseContext:
     """fork where the platform has it (no re-import of __main__, instant start), else the default."""
     methods = get_all_start_methods()
     return get_context("fork" if "fork" in methods else methods[0])
 
 
-def _reuse_freed_memory() -> None:
+def reuse_freed_memory() -> None:
     """Ask glibc to keep large freed blocks for reuse instead of returning them to the kernel.
 
     Parsing a batch makes many NumPy temporaries of several MB; by default each is a fresh mmap,
@@ -167,7 +198,7 @@ def _quiet_worker() -> None:
     They also yield the CPU to it: the main process (hashing, inserting) is the critical path.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _reuse_freed_memory()
+    reuse_freed_memory()
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
 
@@ -202,6 +233,7 @@ class _Pending:
     bytes_read: int
     new: list[tuple[str, OsuSource]]
     parsed: Future[_Landing] | _Landing | None
+    stale: list[str] = field(default_factory=list)  # new files whose rows came from an older parser
 
     def ready(self) -> bool:
         return not isinstance(self.parsed, Future) or self.parsed.done()
@@ -227,14 +259,14 @@ def _prepare_batch(
         md5 = hashlib.md5(source.data).hexdigest()
         if md5 not in submitted:
             by_md5.setdefault(md5, source)
-    known = _known_md5s(con, list(by_md5)) if by_md5 else set()
+    known, stale = _known_md5s(con, list(by_md5)) if by_md5 else (set(), set())
     new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
     submitted.update(by_md5)
     parsed: Future[_Landing] | _Landing | None = None
     if new:
         args = ([s.data for _, s in new], [md5 for md5, _ in new], [s.id_from_name for _, s in new])
         parsed = pool.submit(parse_for_landing, *args, spool) if pool is not None else parse_for_landing(*args)
-    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed)
+    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, sorted(stale - known))
 
 
 def parse_for_landing(
@@ -293,15 +325,17 @@ def _batches(sources: Iterable[OsuSource]) -> Iterator[tuple[list[OsuSource], in
         yield batch, size
 
 
-def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
+def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> tuple[set[str], set[str]]:
+    """Of `md5s`: those this parser has already landed or failed on, and those landed by an older parser."""
     rows = con.execute(
         """
-        SELECT md5 FROM raw.osu_files WHERE md5 IN (SELECT unnest($md5s))
-        UNION SELECT md5 FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s)) AND parser_version = $v
+        SELECT md5, parser_version = $v FROM parsed.beatmap_files WHERE md5 IN (SELECT unnest($md5s))
+        UNION ALL
+        SELECT md5, true FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s)) AND parser_version = $v
         """,
         {"md5s": md5s, "v": PARSER_VERSION},
     ).fetchall()
-    return {row[0] for row in rows}
+    return {md5 for md5, current in rows if current}, {md5 for md5, current in rows if not current}
 
 
 def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary) -> None:
@@ -312,22 +346,33 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
     if landing is None:
         return
     try:
-        _land(con, landing, new, summary)
+        _land(con, landing, new, summary, pending.stale)
     finally:
         landing.discard()
 
 
 def _land(
-    con: duckdb.DuckDBPyConnection, landing: _Landing, new: list[tuple[str, OsuSource]], summary: IngestSummary
+    con: duckdb.DuckDBPyConnection,
+    landing: _Landing,
+    new: list[tuple[str, OsuSource]],
+    summary: IngestSummary,
+    stale: list[str],
 ) -> None:
     summary.files_replaced += landing.replaced
     errors = [(new[i][0], new[i][1].path, message) for i, message in landing.errors]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with transaction(con):
+        if stale:  # rows of an older parser: this parse replaces them (or its error does)
+            for table in ("raw.osu_files", *PARSED_TABLES, "parsed.parse_errors"):
+                con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($stale))", {"stale": stale})
         summary.files_replaced += _drop_older_versions(
             con, [(new[i][0], beatmap_id) for i, beatmap_id in zip(landing.good, landing.beatmap_ids, strict=True)]
         )
         if landing.good:
+            con.execute(  # an older parser's error on a file this one reads
+                "DELETE FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s))",
+                {"md5s": [new[i][0] for i in landing.good]},
+            )
             _insert(con, "raw.osu_files", _raw_table(new, landing, now))
             for table in landing.tables:
                 _insert(con, table, landing.table(table))
@@ -346,7 +391,8 @@ def _land(
                     }
                 ),
             )
-    summary.files_added += len(landing.good)
+    summary.files_added += len(set(new[i][0] for i in landing.good) - set(stale))
+    summary.files_reparsed += len(stale)
     summary.parse_errors += len(errors)
     summary.error_examples.extend(f"{path}: {message}" for _, path, message in errors[:5])
 

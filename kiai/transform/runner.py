@@ -28,7 +28,7 @@ from kiai.transform.plan import (
 )
 from kiai.transform.project import Model, Project, load_project, models_dir
 from kiai.transform.render import render
-from kiai.warehouse import transaction
+from kiai.warehouse import table_exists, transaction
 
 
 @dataclass
@@ -117,7 +117,7 @@ def build(
     stored = {(v.model, v.fingerprint): v for v in versions}
     assign_fingerprints(graphs, selected, current)
     report = BuildReport(run_id=uuid.uuid4().hex[:12], plan=plan(graphs, selected, current, stored, full_refresh))
-    report.warnings = stale_upstream_warnings(graphs, selected, current)
+    report.warnings = stale_upstream_warnings(graphs, selected, current) + old_parser_warnings(con)
     emit = listener or (lambda _event, _payload: None)
     emit("plan", report)
     failed: set[str] = set()
@@ -136,6 +136,18 @@ def build(
         emit("done", result)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def old_parser_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A warning when parsed.* holds rows of an older parser than the one the features are versioned with."""
+    if not table_exists(con, "parsed", "beatmap_files"):
+        return []
+    ((count,),) = con.execute(
+        "SELECT count(*) FROM parsed.beatmap_files WHERE parser_version <> ?", [store.parser_version()]
+    ).fetchall()
+    if not count:
+        return []
+    return [f"{count:,} files were parsed by an older kiai parser; `kiai ingest reparse` parses them again"]
 
 
 def stale_upstream_warnings(graphs: Graphs, selected: set[str], current: dict[str, store.Version]) -> list[str]:
