@@ -6,6 +6,10 @@ Builds a corpus from the real fixtures (each copy made distinct by a trailing co
 `{id}.osu`), runs the real CLI in a subprocess on a fresh warehouse (parse + land in DuckDB),
 then parses the same files with rosu-pp-py, and prints hit objects/s for both, their ratio, and
 kiai's peak RSS at two corpus sizes (memory must not grow with the corpus).
+
+Two more figures say where the time goes: kiai's parser alone on one core (the like-for-like peer of
+rosu-pp-py's loop), and DuckDB alone storing the rows the ingest landed (the floor of any ingest that
+lands every row in DuckDB).
 """
 
 from __future__ import annotations
@@ -63,6 +67,19 @@ def count_objects(db: Path) -> int:
         return con.execute("SELECT count(*) FROM parsed.hit_objects").fetchone()[0]
 
 
+def run_kiai_parse(paths: list[Path], batch: int = 500) -> float:
+    """Seconds kiai's parser alone takes on one core (batches as the ingest makes them; no hashing, no landing):
+    the like-for-like peer of rosu-pp-py's parse-only loop."""
+    from kiai.load.osu_files import reuse_freed_memory
+    from kiai.osu import parse_batch
+
+    reuse_freed_memory()  # as in the ingest's workers
+    started = time.perf_counter()
+    for first in range(0, len(paths), batch):
+        parse_batch([path.read_bytes() for path in paths[first : first + batch]])
+    return time.perf_counter() - started
+
+
 def storage_floor(db: Path) -> float:
     """Seconds DuckDB alone takes to store the rows an ingest landed (copied into a fresh file, default threads).
 
@@ -109,11 +126,16 @@ def main() -> dict[str, float]:
     objects = count_objects(db)
     floor_seconds = storage_floor(db)
     rosu_seconds, rosu_objects = run_rosu(full)
+    parse_seconds = run_kiai_parse(full)
     kiai_rate, rosu_rate = objects / kiai_seconds, rosu_objects / rosu_seconds
     print(f"corpus: {len(full):,} files, {objects:,} hit objects (rosu-pp-py counts {rosu_objects:,})")
     print(f"kiai ingest (parse + land in DuckDB, end to end): {kiai_seconds:6.2f} s  {kiai_rate:12,.0f} hit objects/s")
     print(f"rosu-pp-py parse only:                           {rosu_seconds:6.2f} s  {rosu_rate:12,.0f} hit objects/s")
     print(f"ratio kiai / rosu-pp-py: {kiai_rate / rosu_rate:.2f}  (bar >= {BAR})")
+    print(
+        f"kiai parse only (one core, no landing):          {parse_seconds:6.2f} s  {objects / parse_seconds:12,.0f} "
+        f"hit objects/s = {objects / parse_seconds / rosu_rate:.2f} of rosu-pp-py"
+    )
     budget = objects / (BAR * rosu_rate)
     print(
         f"DuckDB alone storing the landed rows (from Arrow, no parsing): {floor_seconds:.2f} s, "
@@ -130,6 +152,10 @@ def main() -> dict[str, float]:
                 peer_value=rosu_rate, at_least=BAR,
             ),
             figure(
+                "kiai parse only, one core", objects / parse_seconds, "objects/s", peer="rosu-pp-py parse only",
+                peer_value=rosu_rate,
+            ),
+            figure(
                 "DuckDB storing the landed rows alone", objects / floor_seconds, "objects/s",
                 peer="rosu-pp-py parse only", peer_value=rosu_rate,
             ),
@@ -144,6 +170,7 @@ def main() -> dict[str, float]:
         "rosu_rate": rosu_rate,
         "ratio": kiai_rate / rosu_rate,
         "storage_floor_seconds": floor_seconds,
+        "parse_only_rate": objects / parse_seconds,
         "peak_rss_mib": kiai_rss / 2**20,
     }
 
