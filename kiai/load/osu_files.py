@@ -127,7 +127,9 @@ def ingest_sources(
                     pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
                     spool = tempfile.mkdtemp(prefix="kiai-ingest-")
                 pending.append(_prepare_batch(con, batch, submitted, pool, spool))
-                while len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or (pending and pending[0].ready()):
+                # land at most one batch per batch handed out, so the workers never run dry while this
+                # process lands a run of finished batches
+                if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
                     land_oldest()
         except KiaiError:
             while pending:  # a broken archive: keep everything read before the break
