@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import shutil
 import tarfile
@@ -20,11 +21,15 @@ N_FIXTURES = len(list(OSU_FIXTURES.glob("*.osu")))
 
 def counts(db: Path) -> dict[str, int]:
     with duckdb.connect(str(db), read_only=True) as con:
-        return {
-            table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("raw.osu_files", "parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points",
-                          "parsed.breaks", "parsed.parse_errors")
-        }  # fmt: skip
+        return counts_of(con)
+
+
+def counts_of(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {
+        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("raw.osu_files", "parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points",
+                      "parsed.breaks", "parsed.parse_errors")
+    }  # fmt: skip
 
 
 def test_ingest_fixtures_is_idempotent(db_path):
@@ -68,47 +73,69 @@ def test_new_version_of_a_beatmap_replaces_the_old(tmp_path, db_path):
     assert after["parsed.hit_objects"] == 1044 + 1
 
 
-def test_files_of_an_older_parser_are_parsed_again(db_path):
-    """After a parser change, `ingest reparse` (from the kept bytes) or a re-ingest replaces the old rows."""
+def _age(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> None:
+    """Make these files look landed by an older parser."""
+    con.execute(
+        "UPDATE parsed.beatmap_files SET parser_version = parser_version - 1 WHERE md5 IN (SELECT unnest($m))",
+        {"m": md5s},
+    )
+
+
+def test_files_of_an_older_parser_are_parsed_again_from_their_kept_bytes(db_path):
     run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
     fresh = counts(db_path)
     with duckdb.connect(str(db_path)) as con:
-        first, second, third, fourth = (
-            row[0] for row in con.execute("SELECT md5 FROM parsed.beatmap_files ORDER BY md5 LIMIT 4").fetchall()
-        )
-        # what an older parser may have left: other rows under an older version
-        older = "UPDATE parsed.beatmap_files SET parser_version = parser_version - 1 WHERE md5 IN (SELECT unnest($m))"
-        con.execute(older, {"m": [first, second, third]})
+        first, second = (row[0] for row in con.execute(
+            "SELECT md5 FROM parsed.beatmap_files WHERE n_breaks > 0 ORDER BY md5 LIMIT 2").fetchall())  # fmt: skip
+        third = con.execute("SELECT min(md5) FROM parsed.beatmap_files WHERE n_breaks = 0").fetchone()[0]
+        _age(con, [first, second, third])
+        # what the older parser left: other rows than this one makes
         con.execute("DELETE FROM parsed.hit_objects WHERE md5 = ? AND object_index % 2 = 0", [first])
         con.execute("UPDATE parsed.timing_points SET beat_length = 1 WHERE md5 = ?", [second])
-        # ... and an error on a file it could not read, which this parser reads
-        for table in ("raw.osu_files", "parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points"):
-            con.execute(f"DELETE FROM {table} WHERE md5 = ?", [fourth])
-        con.execute(
-            "INSERT INTO parsed.parse_errors SELECT ?, 'old.osu', 'old parser failed', parser_version - 1, now() "
-            "FROM parsed.beatmap_files LIMIT 1",
-            [fourth],
-        )
+        con.execute("INSERT INTO parsed.breaks SELECT * FROM parsed.breaks WHERE md5 = ?", [second])
     assert "3 files were parsed by an older kiai parser" in run_kiai("build-features", db=db_path).stderr
+    again = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
+    assert f"0 added, {N_FIXTURES} unchanged" in again.stdout  # the files are known: reparse is its own step
 
     result = run_kiai("ingest", "reparse", db=db_path)
-    assert "3 parsed again by the new parser" in result.stdout
+    assert "0 added" in result.stdout and "3 parsed again by the new parser, 0 could not be parsed" in result.stdout
+    assert counts(db_path) == fresh  # every row back, none twice
     with duckdb.connect(str(db_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM parsed.timing_points WHERE beat_length = 1").fetchone() == (0,)
-        objects = con.execute(
-            "SELECT count(*) = any_value(n_circles + n_sliders + n_spinners + n_holds) FROM parsed.hit_objects "
-            "JOIN parsed.beatmap_files USING (md5) WHERE md5 = ?",
-            [first],
-        ).fetchone()
-        assert objects == (True,)
         assert con.execute("SELECT count(DISTINCT parser_version) FROM parsed.beatmap_files").fetchone() == (1,)
     assert "nothing to do" in run_kiai("ingest", "reparse", db=db_path).stdout
+    assert "older kiai parser" not in run_kiai("build-features", db=db_path).stderr
 
-    with duckdb.connect(str(db_path)) as con:
-        con.execute(older, {"m": [third]})
-    again = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
-    assert "1 added" in again.stdout and "1 parsed again" in again.stdout
-    assert counts(db_path) == fresh  # every row back, none twice, and the old error gone
+
+def test_reparse_in_batches_keeps_the_bytes_of_a_file_the_new_parser_rejects(db_path, monkeypatch):
+    from kiai.load import osu_files
+
+    con = warehouse.connect(db_path)
+    ingest_paths(con, [OSU_FIXTURES])
+    fresh = counts_of(con)
+    # a file an older parser read and this one rejects: its bytes, and the rows the older parser made
+    bad = b"not an osu file"
+    bad_md5 = hashlib.md5(bad).hexdigest()
+    con.execute("INSERT INTO raw.osu_files VALUES (?, NULL, 'old.osu', ?, ?, now())", [bad_md5, len(bad), bad])
+    con.execute("INSERT INTO parsed.beatmap_files (md5, mode, parser_version) VALUES (?, 0, 1)", [bad_md5])
+    con.execute(
+        "INSERT INTO parsed.hit_objects (md5, object_index, time_ms, x, y, kind, new_combo, combo_skip) "
+        "VALUES (?, 0, 0, 0, 0, 'circle', false, 0)",
+        [bad_md5],
+    )
+    md5s = [row[0] for row in con.execute("SELECT md5 FROM parsed.beatmap_files ORDER BY md5").fetchall()]
+    _age(con, [m for m in md5s if m != bad_md5][:6])
+    monkeypatch.setattr(osu_files, "BATCH_FILES", 2)  # 4 batches, through the worker processes
+    summary = osu_files.reparse_stale(con, workers=2)
+    assert (summary.files_reparsed, summary.parse_errors, summary.files_added) == (6, 1, 0)
+    after = counts_of(con)
+    assert after["raw.osu_files"] == fresh["raw.osu_files"] + 1  # the bytes stay, whatever the parser makes of them
+    assert {k: v for k, v in after.items() if k.startswith("parsed.") and k != "parsed.parse_errors"} == {
+        k: v for k, v in fresh.items() if k.startswith("parsed.") and k != "parsed.parse_errors"
+    }
+    assert con.execute("SELECT md5 FROM parsed.parse_errors").fetchall() == [(bad_md5,)]
+    assert osu_files.stale_md5s(con) == []  # this parser has read (or failed on) every kept file
+    con.close()
 
 
 def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path, db_path):

@@ -2,8 +2,8 @@
 
 Idempotent and resumable: a file is keyed by the md5 of its bytes, so re-ingesting the same bytes
 adds nothing; a new version of a beatmap (same beatmap_id, other md5) replaces the old one's rows.
-A file whose rows came from an older parser (PARSER_VERSION) is parsed again and its rows replaced;
-`reparse_stale` does that for every such file from the bytes kept in raw.osu_files.
+`reparse_stale` parses again, from the bytes kept in raw.osu_files, every file that an older parser
+(PARSER_VERSION) landed or failed on, and replaces its parsed rows; the bytes are never touched.
 Each batch lands in one transaction, so an interrupted run keeps every finished batch and
 re-running finishes the job.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import datetime as dt
 import hashlib
 import itertools
@@ -94,6 +93,7 @@ def ingest_sources(
     sources: Iterable[OsuSource],
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
+    reparse: bool = False,
 ) -> IngestSummary:
     """Ingest `.osu` bytes batch by batch; a source error still lands what was read before it.
 
@@ -126,7 +126,7 @@ def ingest_sources(
                 if pool is None and workers > 1 and _is_full(len(batch), size):
                     pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
                     spool = tempfile.mkdtemp(prefix="kiai-ingest-")
-                pending.append(_prepare_batch(con, batch, submitted, pool, spool))
+                pending.append(_prepare_batch(con, batch, submitted, pool, spool, reparse))
                 # land at most one batch per batch handed out, so the workers never run dry while this
                 # process lands a run of finished batches
                 if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
@@ -148,9 +148,15 @@ def ingest_sources(
 
 
 def stale_md5s(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Files whose parsed rows came from an older parser than this one."""
+    """Files kept in raw.osu_files that this parser has neither parsed nor failed on (an older one did)."""
     rows = con.execute(
-        "SELECT md5 FROM parsed.beatmap_files WHERE parser_version <> ? ORDER BY md5", [PARSER_VERSION]
+        """
+        SELECT md5 FROM raw.osu_files
+        WHERE md5 NOT IN (SELECT md5 FROM parsed.beatmap_files WHERE parser_version >= $v)
+            AND md5 NOT IN (SELECT md5 FROM parsed.parse_errors WHERE parser_version >= $v)
+        ORDER BY md5
+        """,
+        {"v": PARSER_VERSION},
     ).fetchall()
     return [md5 for (md5,) in rows]
 
@@ -158,7 +164,11 @@ def stale_md5s(con: duckdb.DuckDBPyConnection) -> list[str]:
 def reparse_stale(
     con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None = None, workers: int | None = None
 ) -> IngestSummary:
-    """Parse again, from the bytes kept in raw.osu_files, every file an older parser landed; replace its rows."""
+    """Parse again, from the bytes kept in raw.osu_files, every file an older parser landed or failed on.
+
+    Each file's parsed rows (or its error) replace the old ones; its bytes stay as they are, whatever
+    the new parser makes of them. Versions are not compared: a file stays the one that holds its id.
+    """
     ensure_tables(con)
     md5s = stale_md5s(con)
 
@@ -170,7 +180,7 @@ def reparse_stale(
             ).fetchall()
             yield from (OsuSource(path, bytes(content)) for path, content in rows)
 
-    return ingest_sources(con, sources(), on_progress, workers)
+    return ingest_sources(con, sources(), on_progress, workers, reparse=True)
 
 
 def _process_context() -> BaseContext:
@@ -183,14 +193,15 @@ def reuse_freed_memory() -> None:
     """Ask glibc to keep large freed blocks for reuse instead of returning them to the kernel.
 
     Parsing a batch makes many NumPy temporaries of several MB; by default each is a fresh mmap,
-    and the kernel zeroes its pages on first touch: about a fifth of the parse time. Elsewhere
-    (no glibc) this does nothing.
+    and the kernel zeroes its pages on first touch: about a fifth of the parse time. Blocks up to
+    32 MiB (glibc's ceiling) then come from the heap, which keeps up to 128 MiB of free memory.
+    Elsewhere (no glibc) this does nothing.
     """
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
-        libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
-    except (OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        if libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1:  # 0: refused, and then the trim setting stays too
+            libc.mallopt(M_TRIM_THRESHOLD, 128 << 20)
+    except (OSError, AttributeError, TypeError):
         pass
 
 
@@ -235,7 +246,7 @@ class _Pending:
     bytes_read: int
     new: list[tuple[str, OsuSource]]
     parsed: Future[_Landing] | _Landing | None
-    stale: list[str] = field(default_factory=list)  # new files whose rows came from an older parser
+    reparse: bool = False  # the files are in raw.osu_files already: only their parsed rows are replaced
 
     def ready(self) -> bool:
         return not isinstance(self.parsed, Future) or self.parsed.done()
@@ -254,30 +265,39 @@ def _prepare_batch(
     submitted: set[str],
     pool: ProcessPoolExecutor | None,
     spool: str | None = None,
+    reparse: bool = False,
 ) -> _Pending:
-    """Hash the batch, drop files already in the warehouse (or earlier in this run), start parsing the rest."""
+    """Hash the batch, drop files already in the warehouse (or earlier in this run), start parsing the rest.
+
+    To reparse, every file of the batch is parsed (they come from raw.osu_files).
+    """
     by_md5: dict[str, OsuSource] = {}
     for source in batch:
         md5 = hashlib.md5(source.data).hexdigest()
         if md5 not in submitted:
             by_md5.setdefault(md5, source)
-    known, stale = _known_md5s(con, list(by_md5)) if by_md5 else (set(), set())
+    known = _known_md5s(con, list(by_md5)) if by_md5 and not reparse else set()
     new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
     submitted.update(by_md5)
     parsed: Future[_Landing] | _Landing | None = None
     if new:
-        args = ([s.data for _, s in new], [md5 for md5, _ in new], [s.id_from_name for _, s in new])
-        parsed = pool.submit(parse_for_landing, *args, spool) if pool is not None else parse_for_landing(*args)
-    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, sorted(stale - known))
+        args = ([s.data for _, s in new], [md5 for md5, _ in new], [s.id_from_name for _, s in new], spool, reparse)
+        parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
+    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, reparse)
 
 
 def parse_for_landing(
-    datas: list[bytes], md5s: list[str], ids_from_names: list[int | None], spool: str | None = None
+    datas: list[bytes],
+    md5s: list[str],
+    ids_from_names: list[int | None],
+    spool: str | None = None,
+    reparse: bool = False,
 ) -> _Landing:
     """Parse a batch of new files and build the rows they land (runs in a worker process).
 
-    With a `spool` folder the tables are written there as Arrow IPC files, which the main process
-    maps without copying: cheaper than pickling them through a pipe.
+    Of two versions of one beatmap in a batch the later one lands, except when reparsing: then each
+    file is already the one that holds its id. With a `spool` folder the tables are written there as
+    Arrow IPC files, which the main process maps without copying: cheaper than pickling them through a pipe.
     """
     parsed = parse_batch(datas)
     good: list[int] = []
@@ -290,7 +310,7 @@ def parse_for_landing(
             continue
         beatmap_id = result.metadata.get("beatmap_id") or ids_from_names[index]
         result.metadata["beatmap_id"] = beatmap_id
-        if beatmap_id is not None:
+        if beatmap_id is not None and not reparse:
             if beatmap_id in latest_for_id:  # two versions in one batch: the later one wins
                 replaced += 1
                 good.remove(latest_for_id[beatmap_id])
@@ -327,17 +347,16 @@ def _batches(sources: Iterable[OsuSource]) -> Iterator[tuple[list[OsuSource], in
         yield batch, size
 
 
-def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> tuple[set[str], set[str]]:
-    """Of `md5s`: those this parser has already landed or failed on, and those landed by an older parser."""
+def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
+    """Of `md5s`: the files kept in the warehouse (whichever parser read them) or that this parser failed on."""
     rows = con.execute(
         """
-        SELECT md5, parser_version = $v FROM parsed.beatmap_files WHERE md5 IN (SELECT unnest($md5s))
-        UNION ALL
-        SELECT md5, true FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s)) AND parser_version = $v
+        SELECT md5 FROM raw.osu_files WHERE md5 IN (SELECT unnest($md5s))
+        UNION SELECT md5 FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s)) AND parser_version >= $v
         """,
         {"md5s": md5s, "v": PARSER_VERSION},
     ).fetchall()
-    return {md5 for md5, current in rows if current}, {md5 for md5, current in rows if not current}
+    return {row[0] for row in rows}
 
 
 def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary) -> None:
@@ -348,7 +367,7 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
     if landing is None:
         return
     try:
-        _land(con, landing, new, summary, pending.stale)
+        _land(con, landing, new, summary, pending.reparse)
     finally:
         landing.discard()
 
@@ -358,27 +377,25 @@ def _land(
     landing: _Landing,
     new: list[tuple[str, OsuSource]],
     summary: IngestSummary,
-    stale: list[str],
+    reparse: bool,
 ) -> None:
-    summary.files_replaced += landing.replaced
     errors = [(new[i][0], new[i][1].path, message) for i, message in landing.errors]
+    good_md5s = [new[i][0] for i in landing.good]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with transaction(con):
-        if stale:  # rows of an older parser: this parse replaces them (or its error does)
-            for table in ("raw.osu_files", *PARSED_TABLES, "parsed.parse_errors"):
-                con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($stale))", {"stale": stale})
-        summary.files_replaced += _drop_older_versions(
-            con, [(new[i][0], beatmap_id) for i, beatmap_id in zip(landing.good, landing.beatmap_ids, strict=True)]
-        )
-        if landing.good:
-            con.execute(  # an older parser's error on a file this one reads
-                "DELETE FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s))",
-                {"md5s": [new[i][0] for i in landing.good]},
+        if reparse:  # the bytes stay; this parse (or its error) replaces what the older parser left
+            for table in (*PARSED_TABLES, "parsed.parse_errors"):
+                con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": [m for m, _ in new]})
+        else:
+            summary.files_replaced += landing.replaced + _drop_older_versions(
+                con, list(zip(good_md5s, landing.beatmap_ids, strict=True))
             )
-            _insert(con, "raw.osu_files", _raw_table(new, landing, now))
-            for table in landing.tables:
-                _insert(con, table, landing.table(table))
-            summary.hit_objects += landing.hit_objects
+            if landing.good:
+                # an older parser's error on a file this one reads
+                con.execute("DELETE FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s))", {"md5s": good_md5s})
+                _insert(con, "raw.osu_files", _raw_table(new, landing, now))
+        for table in landing.tables:
+            _insert(con, table, landing.table(table))
         if errors:
             _insert(
                 con,
@@ -393,8 +410,11 @@ def _land(
                     }
                 ),
             )
-    summary.files_added += len(set(new[i][0] for i in landing.good) - set(stale))
-    summary.files_reparsed += len(stale)
+    summary.hit_objects += landing.hit_objects
+    if reparse:
+        summary.files_reparsed += len(landing.good)
+    else:
+        summary.files_added += len(landing.good)
     summary.parse_errors += len(errors)
     summary.error_examples.extend(f"{path}: {message}" for _, path, message in errors[:5])
 

@@ -143,7 +143,7 @@ def old_parser_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
     if not table_exists(con, "parsed", "beatmap_files"):
         return []
     ((count,),) = con.execute(
-        "SELECT count(*) FROM parsed.beatmap_files WHERE parser_version <> ?", [store.parser_version()]
+        "SELECT count(*) FROM parsed.beatmap_files WHERE parser_version < ?", [store.parser_version()]
     ).fetchall()
     if not count:
         return []
