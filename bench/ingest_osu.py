@@ -67,16 +67,16 @@ def count_objects(db: Path) -> int:
         return con.execute("SELECT count(*) FROM parsed.hit_objects").fetchone()[0]
 
 
-def run_kiai_parse(paths: list[Path], batch: int = 500) -> float:
+def run_kiai_parse(paths: list[Path]) -> float:
     """Seconds kiai's parser alone takes on one core (batches as the ingest makes them; no hashing, no landing):
     the like-for-like peer of rosu-pp-py's parse-only loop."""
-    from kiai.load.osu_files import reuse_freed_memory
+    from kiai.load.osu_files import BATCH_FILES, reuse_freed_memory
     from kiai.osu import parse_batch
 
     reuse_freed_memory()  # as in the ingest's workers
     started = time.perf_counter()
-    for first in range(0, len(paths), batch):
-        parse_batch([path.read_bytes() for path in paths[first : first + batch]])
+    for first in range(0, len(paths), BATCH_FILES):
+        parse_batch([path.read_bytes() for path in paths[first : first + BATCH_FILES]])
     return time.perf_counter() - started
 
 
@@ -87,9 +87,11 @@ def storage_floor(db: Path) -> float:
     """
     import duckdb
 
+    from kiai.load.osu_files import PARSED_TABLES
+
     floor = db.with_name("floor.duckdb")
     floor.unlink(missing_ok=True)
-    tables = ("raw.osu_files", "parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
+    tables = ("raw.osu_files", *PARSED_TABLES)
     with duckdb.connect(str(db), read_only=True) as con:
         copies = [con.sql(f"SELECT * FROM {table}").to_arrow_table() for table in tables]
     started = time.perf_counter()

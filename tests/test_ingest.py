@@ -107,6 +107,10 @@ def test_files_of_an_older_parser_are_parsed_again_from_their_kept_bytes(db_path
     assert "older kiai parser" not in run_kiai("build-features", db=db_path).stderr
 
 
+def test_reparse_on_a_new_warehouse_has_nothing_to_do(db_path):
+    assert "nothing to do" in run_kiai("ingest", "reparse", db=db_path).stdout
+
+
 def test_reparse_in_batches_keeps_the_bytes_of_a_file_the_new_parser_rejects(db_path, monkeypatch):
     from kiai.load import osu_files
 

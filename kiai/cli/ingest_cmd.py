@@ -37,11 +37,11 @@ def reparse() -> None:
     from kiai.load.osu_files import reparse_stale, stale_md5s
 
     con = state.open(write=True)
-    stale = len(stale_md5s(con))
+    stale = stale_md5s(con)
     if not stale:
         console.print("nothing to do: every file was parsed by this parser")
     else:
-        _run_with_progress(lambda update: reparse_stale(con, on_progress=update), stale)
+        _run_with_progress(lambda update: reparse_stale(con, on_progress=update, md5s=stale), len(stale))
     con.close()
 
 

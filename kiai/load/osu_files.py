@@ -112,7 +112,7 @@ def ingest_sources(
     spool: str | None = None  # where workers leave their Arrow files
 
     def land_oldest() -> None:
-        _land_batch(con, pending.popleft(), summary)
+        _land_batch(con, pending.popleft(), summary, reparse)
         summary.seconds = time.perf_counter() - started
         if on_progress:
             on_progress(summary)
@@ -149,6 +149,7 @@ def ingest_sources(
 
 def stale_md5s(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Files kept in raw.osu_files that this parser has neither parsed nor failed on (an older one did)."""
+    ensure_tables(con)  # a new warehouse has none
     rows = con.execute(
         """
         SELECT md5 FROM raw.osu_files
@@ -162,15 +163,18 @@ def stale_md5s(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def reparse_stale(
-    con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None = None, workers: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    md5s: list[str] | None = None,
 ) -> IngestSummary:
-    """Parse again, from the bytes kept in raw.osu_files, every file an older parser landed or failed on.
+    """Parse again, from the bytes kept in raw.osu_files, every file an older parser landed or failed on
+    (or the `md5s` given, as `stale_md5s` listed them).
 
     Each file's parsed rows (or its error) replace the old ones; its bytes stay as they are, whatever
     the new parser makes of them. Versions are not compared: a file stays the one that holds its id.
     """
-    ensure_tables(con)
-    md5s = stale_md5s(con)
+    md5s = stale_md5s(con) if md5s is None else md5s
 
     def sources() -> Iterator[OsuSource]:
         for first in range(0, len(md5s), BATCH_FILES):  # a batch's bytes at a time
@@ -246,7 +250,6 @@ class _Pending:
     bytes_read: int
     new: list[tuple[str, OsuSource]]
     parsed: Future[_Landing] | _Landing | None
-    reparse: bool = False  # the files are in raw.osu_files already: only their parsed rows are replaced
 
     def ready(self) -> bool:
         return not isinstance(self.parsed, Future) or self.parsed.done()
@@ -283,7 +286,7 @@ def _prepare_batch(
     if new:
         args = ([s.data for _, s in new], [md5 for md5, _ in new], [s.id_from_name for _, s in new], spool, reparse)
         parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
-    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, reparse)
+    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed)
 
 
 def parse_for_landing(
@@ -359,7 +362,7 @@ def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary) -> None:
+def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary, reparse: bool) -> None:
     summary.files_seen += pending.files_seen
     summary.bytes_read += pending.bytes_read
     summary.files_unchanged += pending.files_seen - len(pending.new)
@@ -367,7 +370,7 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
     if landing is None:
         return
     try:
-        _land(con, landing, new, summary, pending.reparse)
+        _land(con, landing, new, summary, reparse)
     finally:
         landing.discard()
 
@@ -384,15 +387,14 @@ def _land(
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with transaction(con):
         if reparse:  # the bytes stay; this parse (or its error) replaces what the older parser left
-            for table in (*PARSED_TABLES, "parsed.parse_errors"):
-                con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": [m for m, _ in new]})
+            _delete_files(con, (*PARSED_TABLES, "parsed.parse_errors"), [md5 for md5, _ in new])
         else:
             summary.files_replaced += landing.replaced + _drop_older_versions(
                 con, list(zip(good_md5s, landing.beatmap_ids, strict=True))
             )
             if landing.good:
                 # an older parser's error on a file this one reads
-                con.execute("DELETE FROM parsed.parse_errors WHERE md5 IN (SELECT unnest($md5s))", {"md5s": good_md5s})
+                _delete_files(con, ("parsed.parse_errors",), good_md5s)
                 _insert(con, "raw.osu_files", _raw_table(new, landing, now))
         for table in landing.tables:
             _insert(con, table, landing.table(table))
@@ -436,9 +438,14 @@ def _drop_older_versions(con: duckdb.DuckDBPyConnection, files: list[tuple[str, 
     finally:
         con.unregister("_kiai_incoming")
     if old:
-        for table in ("raw.osu_files", *PARSED_TABLES):
-            con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($old))", {"old": old})
+        _delete_files(con, ("raw.osu_files", *PARSED_TABLES), old)
     return len(old)
+
+
+def _delete_files(con: duckdb.DuckDBPyConnection, tables: Iterable[str], md5s: list[str]) -> None:
+    """Delete the rows of these files from each table."""
+    for table in tables:
+        con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": md5s})
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
