@@ -30,7 +30,7 @@ Mode: 0
 [Metadata]
 Title:{title}
 Version:test
-{id_line}{tags_line}
+{id_lines}
 [Difficulty]
 HPDrainRate:5
 CircleSize:4
@@ -40,18 +40,33 @@ SliderMultiplier:1.4
 SliderTickRate:1
 
 [TimingPoints]
-1000,333.333333333333,4,2,0,100,1,0
+{timing}
 
 [HitObjects]
 {objects}
 """
 
 
+def osu_map_text(
+    title: str,
+    beatmap_id: int | None,
+    timing: list[str],
+    circles: list[tuple[int, int, int]],
+    set_id: int | None = None,
+    tags: str = "",
+) -> str:
+    """A v14 osu!standard map of circles at (x, y, time) under the given timing lines."""
+    keys = {"BeatmapID": beatmap_id, "BeatmapSetID": set_id, "Tags": tags}
+    id_lines = "".join(f"{key}:{value}\n" for key, value in keys.items() if value)
+    objects = "\n".join(f"{x},{y},{t},1,0,0:0:0:0:" for x, y, t in circles)
+    return OSU.format(title=title, id_lines=id_lines, timing="\n".join(timing), objects=objects)
+
+
 def osu_text(title: str, beatmap_id: int | None, step_ms: int, tags: str = "") -> str:
-    objects = "\n".join(f"{100 + i % 7 * 40},{100 + i % 5 * 40},{1000 + i * step_ms},1,0,0:0:0:0:" for i in range(40))
-    id_line = f"BeatmapID:{beatmap_id}\nBeatmapSetID:{9000 + (beatmap_id or 0)}\n" if beatmap_id else ""
-    tags_line = f"Tags:{tags}\n" if tags else ""
-    return OSU.format(title=title, id_line=id_line, tags_line=tags_line, objects=objects)
+    """40 circles `step_ms` apart at 180 BPM; a map with an id gets the set id 9000 + id."""
+    circles = [(100 + i % 7 * 40, 100 + i % 5 * 40, 1000 + i * step_ms) for i in range(40)]
+    set_id = 9000 + beatmap_id if beatmap_id else None
+    return osu_map_text(title, beatmap_id, ["1000,333.333333333333,4,2,0,100,1,0"], circles, set_id, tags)
 
 
 def md5(text: str) -> str:

@@ -13,6 +13,7 @@ import rosu_pp_py as rosu
 from kiai import warehouse
 from kiai.transform import build
 from tests.conftest import OSU_FIXTURES, run_kiai
+from tests.features_world import osu_map_text
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SELECT = ["+file_features"]
@@ -105,36 +106,8 @@ def test_kiai_sections_match_the_raw_timing_lines(fixtures_db):
     assert sum(len(v) for v in got.values()) > 50
 
 
-HEADER = """osu file format v14
-
-[General]
-Mode: 0
-
-[Metadata]
-Title:{title}
-Version:test
-BeatmapID:{beatmap_id}
-
-[Difficulty]
-HPDrainRate:5
-CircleSize:4
-OverallDifficulty:8
-ApproachRate:9
-SliderMultiplier:1.4
-SliderTickRate:1
-
-[TimingPoints]
-{timing}
-
-[HitObjects]
-{objects}
-"""
-
-
 def osu_file(folder: Path, title: str, beatmap_id: int, timing: list[str], objects: list[tuple]) -> None:
-    lines = [f"{x},{y},{t},1,0,0:0:0:0:" for x, y, t in objects]
-    text = HEADER.format(title=title, beatmap_id=beatmap_id, timing="\n".join(timing), objects="\n".join(lines))
-    (folder / f"{title}.osu").write_text(text, encoding="utf-8")
+    (folder / f"{title}.osu").write_text(osu_map_text(title, beatmap_id, timing, objects), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
