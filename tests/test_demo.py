@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from kiai.cli.demo_cmd import REAL_MAPS
 from tests.conftest import run_kiai
 
 pytestmark = pytest.mark.slow
@@ -43,13 +44,12 @@ def test_every_stage_landed(demo_run) -> None:
         assert responses["osu_api /api/v2/users/{user}/scores/{type}"] >= 3
         fetched = _one(con, "SELECT count(DISTINCT beatmap_id) FROM staging.beatmaps")
         assert fetched == len(labelled)
-        # downloaded files (md5-checked) and the real fixtures, parsed
+        # downloaded files (md5-checked) and the real maps shipped with kiai, parsed
         files = {int(p.stem) for p in (cwd / "data" / "sample" / "beatmaps").glob("*.osu")}
         assert files == labelled
         parsed = _one(con, f"SELECT count(*) FROM parsed.beatmap_files WHERE beatmap_id IN {tuple(labelled)}")
         assert parsed == len(labelled)
-        fixtures = len(list((Path(__file__).parent / "fixtures" / "osu").glob("*.osu")))
-        assert _one(con, "SELECT count(*) FROM raw.osu_files") >= len(labelled) + fixtures - 5
+        assert _one(con, "SELECT count(*) FROM raw.osu_files") == len(labelled) + len(list(REAL_MAPS.glob("*.osu")))
         assert _one(con, "SELECT count(*) FROM parsed.hit_objects") > 100 * len(labelled)
         assert _one(con, "SELECT count(*) FROM parsed.parse_errors") == 0
         # the dump, consistent with the API

@@ -7,6 +7,7 @@ ingest → import ppy-dump → build-features → train lightgbm → train keras
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 import time
@@ -21,8 +22,7 @@ from kiai.cli._common import console, state
 from kiai.config import DEFAULT_DB
 from kiai.files import atomic_write
 
-REPO = Path(__file__).resolve().parents[2]
-REAL_OSU_FIXTURES = REPO / "tests" / "fixtures" / "osu"
+REAL_MAPS = Path(str(importlib.resources.files("kiai.sample") / "osu"))  # package data; see its PROVENANCE.md
 QUICK_SETS = 30
 
 
@@ -133,9 +133,8 @@ def demo(
             ),
             ("Download and ingest the .osu files", ["download", "osu-files"]),
         ]
-        if REAL_OSU_FIXTURES.is_dir():
-            steps.append(("Ingest the real .osu fixtures", ["ingest", "osu-files", str(REAL_OSU_FIXTURES)]))
         steps += [
+            ("Ingest the real .osu maps shipped with kiai", ["ingest", "osu-files", str(REAL_MAPS)]),
             ("Import the data.ppy.sh dump", ["import", "ppy-dump", str(world.dump_path)]),
             ("Build the feature models", ["build-features"]),
         ]
