@@ -52,6 +52,8 @@ def build_features(
 
 def _print_event(event: str, payload: Any) -> None:
     if event == "plan":
+        if payload.sources:
+            console.print(escape(payload.sources), highlight=False)
         for warning in payload.warnings:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if event == "plan" and payload.todo:
@@ -92,16 +94,18 @@ def _project(con: Any, var: list[str]) -> tuple[Any, Any]:
 
 @app.command("list")
 def list_models(var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP)) -> None:
-    """Every model: current version, when it was built, rows, tests, and whether it is up to date."""
+    """Every model: where it comes from, current version, when it was built, rows, tests, and whether it is up to
+    date."""
     con = state.open(write=False)
     project, graphs = _project(con, var)
-    table = Table("model", "kind", "version", "built at", "rows", "tests", "versions", "state")
-    for column in table.columns[:4]:
+    table = Table("model", "from", "kind", "version", "built at", "rows", "tests", "versions", "state")
+    for column in table.columns[:5]:
         column.no_wrap = True
     for status in manage.statuses(con, project, graphs):
         cur = status.current
         table.add_row(
             status.relation,
+            status.origin,
             status.materialized,
             cur.fingerprint if cur else "-",
             f"{cur.created_at:%Y-%m-%d %H:%M:%S}" if cur else "-",
@@ -124,7 +128,11 @@ def show(
     model = project.get(name)
     upstream, downstream = manage.neighbours(graphs, name)
     resolved = graphs.resolved[name]
-    console.print(f"[bold]{model.relation}[/] ({model.materialized})  {model.path}", highlight=False)
+    console.print(
+        f"[bold]{model.relation}[/] ({model.materialized}, from {model.origin})  {model.path}", highlight=False
+    )
+    if model.replaces:
+        console.print(f"replaces {model.replaces.path}", highlight=False)
     if model.description:
         console.print(escape(model.description))
     console.print(f"upstream: {', '.join(upstream) or '-'}   downstream: {', '.join(downstream) or '-'}")
@@ -179,6 +187,19 @@ def diff(
     else:
         verdict = "BREAKING (columns removed or retyped)" if result.breaking else "not breaking"
         console.print(f"verdict: {verdict}")
+
+
+@app.command("copy")
+def copy(names: list[str] = typer.Argument(..., help="Shipped model names, e.g. dataset.")) -> None:
+    """Copy shipped models into this project's models/ folder, to edit them there (the copy replaces the shipped
+    model). Files already in the project are kept."""
+    from kiai.scaffold import copy_models
+
+    result = copy_models(state.config, names)
+    for path in result.copied:
+        console.print(f"copied {escape(str(path))}", highlight=False)
+    for path in result.kept:
+        console.print(f"kept {escape(str(path))} (already in the project)", highlight=False)
 
 
 @app.command("prune")

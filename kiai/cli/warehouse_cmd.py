@@ -1,22 +1,53 @@
-"""`kiai init` and `kiai tables`."""
+"""`kiai init [PATH]` and `kiai tables`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from kiai import warehouse
 from kiai.cli._common import console, state
+from kiai.config import DEFAULT_DB
+from kiai.errors import KiaiError
 
 
-def init() -> None:
-    """Create the warehouse file, its schemas and tables (idempotent)."""
+def init(
+    path: Path | None = typer.Argument(
+        None, help="Make this folder a project: kiai.toml, models/ and its warehouse [default: no project]."
+    ),
+    copy_models: bool = typer.Option(
+        False, "--copy-models", help="With PATH: copy every shipped model into models/ and build only those."
+    ),
+) -> None:
+    """Create the warehouse file, its schemas and tables (idempotent); with PATH, a project of your own.
+
+    A project is a folder with a kiai.toml and a models/ folder whose SQL models are built with the ones kiai
+    ships; run kiai in it. Existing files are kept.
+    """
     from kiai.load import ensure_tables
+    from kiai.scaffold import init_project
 
-    con = state.open(write=True)
+    db_path = state.config.db_path
+    if path is not None:
+        result = init_project(path, copy_models=copy_models)
+        verb = "wrote" if result.config_written else "kept the existing"
+        console.print(f"{verb} {escape(str(result.config))}; SQL models go in {escape(str(result.models))}/")
+        if copy_models:
+            console.print(f"copied {len(result.copied)} shipped files, kept {len(result.kept)} already there")
+        db_path = state.db_override or path / DEFAULT_DB
+    elif copy_models:
+        raise KiaiError(
+            "--copy-models copies into a project: give its folder, e.g. `kiai init myproject --copy-models`"
+        )
+    con = warehouse.connect(db_path)
     ensure_tables(con)
     con.close()
-    console.print(f"warehouse ready: {state.config.db_path}")
+    console.print(f"warehouse ready: {escape(str(db_path))}", highlight=False)
+    if path is not None:
+        console.print(f"next: cd {escape(str(path))} && kiai build-features", highlight=False)
 
 
 def tables() -> None:

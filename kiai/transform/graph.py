@@ -19,7 +19,7 @@ def order(project: Project, deps: Graph) -> list[str]:
             return
         if state.get(name) == 1:
             cycle = [*stack[stack.index(name) :], name]
-            files = " -> ".join(str(project.models[n].path.relative_to(project.root)) for n in cycle)
+            files = " -> ".join(str(project.models[n].path.relative_to(project.models[n].folder.path)) for n in cycle)
             raise ModelError(f"dependency cycle: {files}")
         state[name] = 1
         for upstream in sorted(deps.get(name, [])):

@@ -21,6 +21,7 @@ class Status:
     current: store.Version | None
     versions: int
     state: str  # up to date | never built | changed: ... | file removed
+    origin: str = "-"  # kiai | project | project (replaces kiai) | sql_dir; "-" once the file is gone
 
 
 def statuses(con: duckdb.DuckDBPyConnection, project: Project, graphs: Graphs) -> list[Status]:
@@ -43,7 +44,7 @@ def statuses(con: duckdb.DuckDBPyConnection, project: Project, graphs: Graphs) -
         else:
             state = "changed: " + "; ".join(reasons(item, old))
         model = item.model
-        result.append(Status(name, model.relation, model.materialized, old, counts.get(name, 0), state))
+        result.append(Status(name, model.relation, model.materialized, old, counts.get(name, 0), state, model.origin))
     for name, old in sorted(current.items()):
         if name not in project.models:
             relation = old.relation.rsplit("__", 1)[0]

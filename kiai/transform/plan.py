@@ -204,6 +204,8 @@ def plan(
                 )
         elif same is not None and same.tests_passed and same.tests_hash == item.tests_hash:
             action, why = "reuse", [*why, f"version {item.fingerprint} from {same.created_at:%Y-%m-%d %H:%M}"]
+        if item.model.replaces and action != "up_to_date":
+            why = [f"{item.model.folder.label} model replaces {item.model.replaces.folder.label}'s", *why]
         items.append(PlanItem(name, item.model.relation, item.fingerprint, action, why))
     return items
 

@@ -1,14 +1,20 @@
-"""Discover the models: `sql/**/*.sql` files with a TOML header, plus the vars they may use."""
+"""Discover the models: `**/*.sql` files with a TOML header, plus the vars they may use.
+
+Models come from folders, lowest precedence first: the models kiai ships (package data, see `shipped_sql_dir`),
+then the project's own folder (kiai.toml `[project] models`, written by `kiai init PATH`). A project model
+with a shipped model's name replaces it; every other project model is added beside the shipped ones.
+"""
 
 from __future__ import annotations
 
+import importlib.resources
+import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import kiai
 from kiai.config import Config, parse_assignments
 from kiai.errors import KiaiError
 
@@ -20,6 +26,8 @@ COLUMN_KEYS = {"description", "tests"}
 TEST_NAMES = {"not_null", "unique", "accepted_range", "accepted_values", "relationships"}
 _HEADER = re.compile(r"\A\s*/\*\s*kiai\b(?P<toml>.*?)\*/", re.DOTALL)
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
+SHIPPED = "kiai"  # the label of the models kiai ships
+PROJECT = "project"  # the label of the project's own models
 
 
 class ModelError(KiaiError):
@@ -44,13 +52,23 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ModelFolder:
+    """A folder of models and where it comes from: `kiai` (shipped), `sql_dir` (instead of those), `project`."""
+
+    label: str
+    path: Path
+
+
+@dataclass(frozen=True)
 class Model:
-    """One `.sql` file: its name is the file stem, its schema the top folder under the models dir."""
+    """One `.sql` file: its name is the file stem, its schema the top folder under its models folder."""
 
     name: str
     schema: str
     path: Path
     body: str  # the SQL after the header (a Jinja template)
+    folder: ModelFolder = ModelFolder(SHIPPED, Path())
+    replaces: Model | None = None  # the model of the same name from an earlier folder that this one replaces
     materialized: str = "table"
     description: str = ""
     columns: tuple[Column, ...] = ()
@@ -67,51 +85,113 @@ class Model:
     def tests(self) -> list[tuple[str, ColumnTest]]:
         return [(column.name, test) for column in self.columns for test in column.tests]
 
+    @property
+    def origin(self) -> str:
+        """Where the model comes from, as `kiai models list` shows it: `kiai`, `project`, `project (replaces kiai)`."""
+        return f"{self.folder.label} (replaces {self.replaces.folder.label})" if self.replaces else self.folder.label
+
 
 @dataclass
 class Project:
-    root: Path
+    folders: list[ModelFolder]
     models: dict[str, Model]
     vars: dict[str, Any]
 
     def get(self, name: str) -> Model:
         if name not in self.models:
             known = ", ".join(sorted(self.models)) or "none"
-            raise ModelError(f"no model named {name!r} in {self.root} (models: {known})")
+            where = " and ".join(str(folder.path) for folder in self.folders)
+            raise ModelError(f"no model named {name!r} in {where} (models: {known})")
         return self.models[name]
 
+    def describe(self) -> str:
+        """How many models each folder gives and which replace an earlier folder's, e.g. for the build plan."""
+        parts = []
+        for folder in self.folders:
+            mine = [m for m in self.models.values() if m.folder == folder]
+            replacing = ", ".join(f"{m.name} replaces {m.replaces.folder.label}'s" for m in mine if m.replaces)
+            parts.append(f"{len(mine)} from {folder.label} ({folder.path}{'; ' + replacing if replacing else ''})")
+        return "models: " + ", ".join(parts)
 
-def models_dir(config: Config | None = None) -> Path:
-    """`$KIAI_SQL_DIR`, else kiai.toml `[paths] sql_dir`, else the `sql/` folder of the repository."""
-    default = Path(kiai.__file__).resolve().parents[1] / "sql"
-    if config is None:
-        import os
 
-        return Path(os.environ.get("KIAI_SQL_DIR") or default)
-    return Path(config.setting("KIAI_SQL_DIR", "paths", "sql_dir", default))
+def shipped_sql_dir() -> Path:
+    """The models, vars and SQL kiai ships: package data `kiai/sql` in an installed wheel (pyproject.toml maps the
+    repository's top-level `sql/` there); in a source checkout (an editable install) that `sql/` itself, so edits to it
+    are picked up."""
+    package = importlib.resources.files("kiai")
+    packaged = package / "sql"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(str(package)).parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "sql").is_dir():
+        return checkout / "sql"
+    raise ModelError(f"this kiai installation has no shipped models ({packaged} is missing): reinstall kiai")
 
 
-def load_project(root: Path, config: Config | None = None, overrides: dict[str, Any] | None = None) -> Project:
-    """Read every model under `root` and resolve vars: vars.toml < kiai.toml [vars] < `overrides`."""
-    if not root.is_dir():
-        raise ModelError(f"models folder {root} does not exist (set KIAI_SQL_DIR or [paths] sql_dir)")
+def base_folder(config: Config | None = None, root: Path | None = None) -> ModelFolder:
+    """`root`, else `$KIAI_SQL_DIR` or kiai.toml `[paths] sql_dir` (instead of the shipped models), else the shipped
+    models."""
+    configured = config.setting("KIAI_SQL_DIR", "paths", "sql_dir") if config else os.environ.get("KIAI_SQL_DIR")
+    base = root or configured
+    return ModelFolder("sql_dir", Path(base)) if base else ModelFolder(SHIPPED, shipped_sql_dir())
+
+
+def model_folders(config: Config | None = None, root: Path | None = None) -> list[ModelFolder]:
+    """The folders to read models from, lowest precedence first.
+
+    The base (`base_folder`), then the project's folder, kiai.toml `[project] models` (relative to kiai.toml); with
+    `[project] shipped_models = false` that folder alone.
+    """
+    folders = [base_folder(config, root)]
+    project = config.section("project") if config else {}
+    if not project:
+        return folders
+    assert config is not None and config.source_file is not None
+    unknown = set(project) - {"models", "shipped_models"}
+    if (
+        unknown
+        or not isinstance(project.get("models"), str)
+        or not isinstance(project.get("shipped_models", True), bool)
+    ):
+        raise ModelError(f'{config.source_file}: [project] takes models = "FOLDER" and shipped_models = true|false')
+    folder = ModelFolder(PROJECT, config.source_file.parent / project["models"])
+    if not folder.path.is_dir():
+        raise ModelError(f"{config.source_file}: the [project] models folder {folder.path} does not exist")
+    return [*folders, folder] if project.get("shipped_models", True) else [folder]
+
+
+def load_project(
+    folders: list[ModelFolder] | Path, config: Config | None = None, overrides: dict[str, Any] | None = None
+) -> Project:
+    """Read every model of the folders (a later folder's model replaces an earlier one of the same name) and
+    resolve vars: each folder's vars.toml < kiai.toml [vars] < `overrides`."""
+    if isinstance(folders, Path):
+        folders = [ModelFolder("sql_dir", folders)]
     models: dict[str, Model] = {}
-    for path in sorted(root.rglob("*.sql")):
-        model = parse_model(root, path)
-        if model.name in models:
-            raise ModelError(f"model name {model.name!r} is used twice: {models[model.name].path} and {path}")
-        models[model.name] = model
-    variables = _read_vars(root / "vars.toml")
+    variables: dict[str, Any] = {}
+    for folder in folders:
+        if not folder.path.is_dir():
+            raise ModelError(f"models folder {folder.path} does not exist (set KIAI_SQL_DIR or [paths] sql_dir)")
+        found: dict[str, Model] = {}
+        for path in sorted(folder.path.rglob("*.sql")):
+            model = parse_model(folder, path)
+            if model.name in found:
+                raise ModelError(f"model name {model.name!r} is used twice: {found[model.name].path} and {path}")
+            replaced = models.get(model.name)
+            found[model.name] = replace(model, replaces=replaced) if replaced else model
+        models.update(found)
+        variables.update(_read_vars(folder.path / "vars.toml"))
     if config is not None:
         variables.update(config.section("vars"))
     variables.update(overrides or {})
-    return Project(root=root, models=models, vars=variables)
+    return Project(folders=folders, models=models, vars=variables)
 
 
-def parse_model(root: Path, path: Path) -> Model:
-    relative = path.relative_to(root)
+def parse_model(folder: ModelFolder | Path, path: Path) -> Model:
+    folder = folder if isinstance(folder, ModelFolder) else ModelFolder("sql_dir", folder)
+    relative = path.relative_to(folder.path)
     if len(relative.parts) < 2:
-        raise ModelError(f"{path}: put models in a folder named after their schema (e.g. sql/features/)")
+        raise ModelError(f"{path}: put models in a folder named after their schema (e.g. models/features/)")
     schema, name = relative.parts[0], path.stem
     for what, value in (("schema folder", schema), ("model name", name)):
         if not _IDENTIFIER.match(value):
@@ -134,10 +214,12 @@ def parse_model(root: Path, path: Path) -> Model:
         text = text[match.end() :]
     if not text.strip():
         raise ModelError(f"{path}: no SELECT after the header")
-    return _model_from_header(path, schema, name, text, header)
+    return _model_from_header(folder, path, schema, name, text, header)
 
 
-def _model_from_header(path: Path, schema: str, name: str, body: str, header: dict[str, Any]) -> Model:
+def _model_from_header(
+    folder: ModelFolder, path: Path, schema: str, name: str, body: str, header: dict[str, Any]
+) -> Model:
     unknown = set(header) - HEADER_KEYS
     if unknown:
         raise ModelError(f"{path}: unknown header key(s) {sorted(unknown)}; allowed: {sorted(HEADER_KEYS)}")
@@ -155,6 +237,7 @@ def _model_from_header(path: Path, schema: str, name: str, body: str, header: di
         schema=schema,
         path=path,
         body=body,
+        folder=folder,
         materialized=materialized,
         description=str(header.get("description", "")),
         columns=tuple(_column(path, col, spec) for col, spec in columns.items()),

@@ -26,7 +26,7 @@ from kiai.transform.plan import (
     plan,
     reasons,
 )
-from kiai.transform.project import Model, Project, load_project, models_dir
+from kiai.transform.project import PROJECT, Model, Project, load_project, model_folders
 from kiai.transform.render import render
 from kiai.warehouse import table_exists, transaction
 
@@ -55,6 +55,7 @@ class BuildReport:
     results: list[ModelResult] = field(default_factory=list)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)  # e.g. a selected model built on a stale upstream
+    sources: str = ""  # where the models come from (Project.describe), when a project adds its own
 
     @property
     def todo(self) -> list[PlanItem]:
@@ -78,8 +79,9 @@ def prepare(
     config: Config | None = None,
     variables: dict[str, Any] | None = None,
 ) -> tuple[Project, Graphs]:
-    """Load the model tree and render, check and order it against this warehouse."""
-    project = load_project(root or models_dir(config), config, variables)
+    """Load the models (`root`, else the shipped ones, plus the project's) and render, check and order them against
+    this warehouse."""
+    project = load_project(model_folders(config, root), config, variables)
     return project, analyse_project(con, project)
 
 
@@ -118,6 +120,7 @@ def build(
     assign_fingerprints(graphs, selected, current)
     report = BuildReport(run_id=uuid.uuid4().hex[:12], plan=plan(graphs, selected, current, stored, full_refresh))
     report.warnings = stale_upstream_warnings(graphs, selected, current) + old_parser_warnings(con)
+    report.sources = project.describe() if any(f.label == PROJECT for f in project.folders) else ""
     emit = listener or (lambda _event, _payload: None)
     emit("plan", report)
     failed: set[str] = set()
