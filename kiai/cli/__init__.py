@@ -21,6 +21,7 @@ from kiai.cli import (
     warehouse_cmd,
 )
 from kiai.cli._common import err_console, state
+from kiai.cli._help import conventional_help
 from kiai.errors import KiaiError
 
 app = typer.Typer(
@@ -69,7 +70,7 @@ def build_command() -> typer.main.TyperGroup:
     """The app as a click command, with the options Typer cannot declare patched in."""
     command = typer.main.get_command(app)
     sql_cmd.patch_command(command.commands["sql"])
-    return command
+    return conventional_help(command)
 
 
 def main() -> None:

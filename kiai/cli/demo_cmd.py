@@ -75,7 +75,7 @@ def next_queries(user_id: int) -> list[str]:
 def demo(
     quick: bool = typer.Option(False, "--quick", help=f"A small world ({QUICK_SETS} sets) and short training."),
     sets: int | None = typer.Option(
-        None, "--sets", min=6, help="Beatmapsets in the world (default 96; training needs ~24+)."
+        None, "--sets", min=6, help="Beatmapsets in the world; training needs ~24+ [default: 96, 30 with --quick]."
     ),
     seed: int = typer.Option(7, "--seed", help="Seed of the sample world."),
     train: bool = typer.Option(True, "--train/--no-train", help="Train, compare and report at the end."),

@@ -106,7 +106,9 @@ def _ids_from_dump(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 @fetch_app.command("beatmaps")
 def fetch_beatmaps(
-    ids_file: Path | None = typer.Option(None, "--ids", help="A file of beatmap ids (whitespace or commas)."),
+    ids_file: Path | None = typer.Option(
+        None, "--ids", help="A file of beatmap ids (whitespace or commas) [default: every labelled beatmap]."
+    ),
     from_dump: bool = typer.Option(False, "--from-dump", help="Every beatmap id of ppy.osu_beatmaps."),
     refresh: bool = typer.Option(False, "--refresh", help="Ask again for ids already fetched."),
 ) -> None:

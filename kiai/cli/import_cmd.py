@@ -24,8 +24,10 @@ def _names(text: str | None) -> set[str] | None:
 @app.command("ppy-dump")
 def ppy_dump(
     paths: list[Path] = typer.Argument(..., help="A data.ppy.sh .tar.bz2, its extracted folder, or .sql files."),
-    tables: str | None = typer.Option(None, "--tables", help="Only these tables (comma-separated)."),
-    exclude: str | None = typer.Option(None, "--exclude", help="Skip these tables (comma-separated)."),
+    tables: str | None = typer.Option(
+        None, "--tables", help="Only these tables (comma-separated) [default: every table]."
+    ),
+    exclude: str | None = typer.Option(None, "--exclude", help="Skip these tables (comma-separated) [default: none]."),
 ) -> None:
     """Import a data.ppy.sh MySQL dump into ppy.<table>, replacing each table; all or nothing.
 

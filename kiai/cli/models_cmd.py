@@ -16,7 +16,10 @@ from kiai.transform.project import parse_var_overrides
 
 app = typer.Typer(help="Inspect and tidy the versioned SQL models.", no_args_is_help=True)
 
-SELECT_HELP = "Models to build: NAME, NAME+ (and downstream), +NAME (and upstream); repeat or comma-separate."
+SELECT_HELP = (
+    "Models to build: NAME, NAME+ (and downstream), +NAME (and upstream); repeat or comma-separate "
+    "[default: every model]."
+)
 VAR_HELP = "Override a var: NAME=VALUE (VALUE read as TOML when it parses)."
 STATUS_STYLE = {"built": "green", "reused": "green", "retested": "green", "skipped": "yellow"}
 

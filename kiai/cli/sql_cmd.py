@@ -18,16 +18,20 @@ TERMINAL_ROW_LIMIT = 1000
 
 def sql(
     sql_text: str | None = typer.Argument(None, metavar="QUERY", help="SQL text, or - to read stdin."),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Read the SQL from a file."),
+    file: Path | None = typer.Option(
+        None, "--file", "-f", help="Read the SQL from a file [default: the QUERY argument]."
+    ),
     fmt: str = typer.Option("table", "--format", help="table | csv | json | jsonl | markdown."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to a file (.parquet → Parquet)."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to a file (.parquet → Parquet) [default: the terminal]."
+    ),
     param: list[Any] = typer.Option(
         [], "--param", "-p", metavar="NAME VALUE", help="A named parameter, used as $NAME."
     ),
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb | mysql (transpiled with sqlglot)."),
     write: bool = typer.Option(False, "--write", help="Open the warehouse for writing."),
 ) -> None:
-    """Run SQL over the warehouse. Bare names such as [bold]scores[/] resolve to the ppy tables.
+    """Run SQL over the warehouse. Bare names such as scores resolve to the ppy tables.
 
     Example: kiai sql "SELECT mode, count(*) FROM parsed.beatmap_files GROUP BY ALL"
     """

@@ -16,7 +16,9 @@ from kiai.errors import KiaiError
 
 def init(
     path: Path | None = typer.Argument(
-        None, help="Make this folder a project: kiai.toml, models/ and its warehouse [default: no project]."
+        None,
+        metavar="PATH",
+        help="Make this folder a project: kiai.toml, models/ and its warehouse [default: no project].",
     ),
     copy_models: bool = typer.Option(
         False, "--copy-models", help="With PATH: copy every shipped model into models/ and build only those."
