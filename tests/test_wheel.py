@@ -84,3 +84,15 @@ def test_a_project_replaces_a_shipped_model_from_the_installed_package(installed
     built = _run(bin_dir / "kiai", "build-features", cwd=project, env=env)
     assert re.search(r"build +features\.label_conflicts +\w+ +project model replaces kiai's", built)
     assert "10 of 10 models done" in built
+
+
+def test_the_shipped_real_maps_are_the_fixtures_they_name():
+    from kiai.cli.demo_cmd import REAL_MAPS
+    from tests.conftest import OSU_FIXTURES
+
+    maps = sorted(REAL_MAPS.glob("*.osu"))
+    provenance = (REAL_MAPS / "PROVENANCE.md").read_text(encoding="utf-8")
+    assert len(maps) == 8
+    for path in maps:
+        assert path.read_bytes() == (OSU_FIXTURES / path.name).read_bytes()
+        assert f"| `{path.name}` |" in provenance
