@@ -6,6 +6,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,6 +143,18 @@ def make_world(folder: Path) -> Path:
     api_responses.set_collection_labels(con, CATEGORIES)
     con.close()
     return db
+
+
+@contextmanager
+def copy_of(db: Path, folder: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A writable copy of a module's world in `folder`, so each test may change it."""
+    copy_path = folder / "kiai.duckdb"
+    shutil.copy(db, copy_path)
+    con = warehouse.connect(copy_path)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def land(con: duckdb.DuckDBPyConnection, source: str, endpoint: str, params: dict, text: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from kiai import warehouse
 from kiai.transform import build, current_code_fingerprints, current_fingerprints, store
 from tests.conftest import run_kiai
-from tests.features_world import SQL_DIR, make_world, md5, osu_text, rows
+from tests.features_world import SQL_DIR, copy_of, make_world, md5, osu_text, rows
 
 NUMERIC = ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "DECIMAL")
 
@@ -29,11 +29,8 @@ def world_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def world(world_db: Path, tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    copy = tmp_path / "kiai.duckdb"
-    shutil.copy(world_db, copy)
-    con = warehouse.connect(copy)
-    yield con
-    con.close()
+    with copy_of(world_db, tmp_path) as con:
+        yield con
 
 
 def test_dataset_labels_and_conflicts(world):

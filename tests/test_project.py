@@ -4,14 +4,12 @@ replaced one, in order, versioned and tested), `kiai models copy`, `--copy-model
 from __future__ import annotations
 
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from kiai import warehouse
 from kiai.cli.demo_cmd import REAL_MAPS
 from kiai.config import load_config
 from kiai.errors import KiaiError
@@ -19,7 +17,7 @@ from kiai.scaffold import copy_models, init_project
 from kiai.transform import build, current_fingerprints
 from kiai.transform.project import ModelError, load_project, model_folders, shipped_sql_dir
 from tests.conftest import OSU_FIXTURES, run_kiai
-from tests.features_world import make_world, rows
+from tests.features_world import copy_of, make_world, rows
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -44,11 +42,8 @@ def labelled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def con(labelled_db: Path, tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    copy = tmp_path / "kiai.duckdb"
-    shutil.copy(labelled_db, copy)
-    connection = warehouse.connect(copy)
-    yield connection
-    connection.close()
+    with copy_of(labelled_db, tmp_path) as connection:
+        yield connection
 
 
 def worked_example(project: Path) -> None:

@@ -22,7 +22,7 @@ from kiai.cli._common import console, state
 from kiai.config import DEFAULT_DB
 from kiai.files import atomic_write
 
-REAL_MAPS = Path(str(importlib.resources.files("kiai.sample") / "osu"))  # package data; see its PROVENANCE.md
+REAL_MAPS = Path(str(importlib.resources.files("kiai") / "sample" / "osu"))  # package data: see its PROVENANCE.md
 QUICK_SETS = 30
 
 
