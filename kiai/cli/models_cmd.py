@@ -25,7 +25,7 @@ STATUS_STYLE = {"built": "green", "reused": "green", "retested": "green", "skipp
 
 
 def build_features(
-    select: list[str] = typer.Option([], "--select", "-s", help=SELECT_HELP),
+    select: list[str] = typer.Option([], "--select", "-s", metavar="MODELS", help=SELECT_HELP),
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild the selected models regardless."),
     var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
 ) -> None:
