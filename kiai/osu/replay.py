@@ -246,6 +246,7 @@ def parse_replay(data: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Re
     n300, n100, n50, ngeki, nkatu, nmiss, score, max_combo, perfect, mods = reader.unpack(COUNTS, "score counts")
     life_bar = _life_bar(reader.string("life bar"))
     (ticks,) = reader.unpack(INT64, "timestamp")
+    played_at = _played_at(ticks)
     stream = reader.block("frame stream")
     if not stream:
         raise ReplayError("no frame stream (its length is 0): a score without a replay")
@@ -277,7 +278,7 @@ def parse_replay(data: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Re
         perfect=bool(perfect),
         mods=mods,
         life_bar=life_bar,
-        played_at=_played_at(ticks),
+        played_at=played_at,
         online_score_id=score_id if score_id and score_id > 0 else None,
         rng_seed=seed,
         score_info=score_info,

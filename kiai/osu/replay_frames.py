@@ -151,7 +151,7 @@ def slow_item(item: bytes, frame: int) -> tuple[int, float, float, int]:
     return delta, _number(x, frame, "x"), _number(y, frame, "y"), int(z)
 
 
-def decode_fields(text: bytes) -> np.ndarray:
+def decode_fields(text: bytes, chunk_bytes: int = CHUNK_BYTES) -> np.ndarray:
     """All items of a frame text as an (n, 4) float64 array of w, x, y, z; raises ReplayError on a bad frame.
 
     A trailing ',' (stable) or none (lazer) are both fine; any other empty item is a bad frame.
@@ -161,7 +161,7 @@ def decode_fields(text: bytes) -> np.ndarray:
     pieces, frames = [np.zeros((0, 4))], 0
     start = 0 if text != b"," else 1  # a stream of no frames may still end with its ','
     while start < len(text):
-        cut = text.find(b",", start + CHUNK_BYTES)
+        cut = text.find(b",", start + chunk_bytes)
         end = len(text) if cut < 0 else cut + 1
         pieces.append(_read_chunk(text[start:end], frames))
         frames += len(pieces[-1])

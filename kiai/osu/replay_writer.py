@@ -63,10 +63,8 @@ def frame_text(replay: Replay) -> bytes:
     xs, x_index = np.unique(np.asarray(replay.x, dtype=np.float32), return_inverse=True)
     ys, y_index = np.unique(np.asarray(replay.y, dtype=np.float32), return_inverse=True)
     x_text, y_text = [_decimal(v) for v in xs], [_decimal(v) for v in ys]
-    items = [
-        f"{delta}|{x_text[i]}|{y_text[j]}|{key}"
-        for delta, i, j, key in zip(deltas.tolist(), x_index.tolist(), y_index.tolist(), replay.keys.tolist(), strict=True)
-    ]
+    columns = zip(deltas.tolist(), x_index.tolist(), y_index.tolist(), replay.keys.tolist(), strict=True)
+    items = [f"{delta}|{x_text[i]}|{y_text[j]}|{key}" for delta, i, j, key in columns]
     if replay.rng_seed is not None:
         items.append(f"{SEED_DELTA}|0|0|{replay.rng_seed}")
     text = ",".join(items).encode("ascii")
