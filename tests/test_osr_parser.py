@@ -15,7 +15,7 @@ from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiai.osu.replay import FRAME_COLUMNS, Replay, ReplayError, mod_acronyms, parse_many, parse_replay
+from kiai.osu.replay import FRAME_COLUMNS, Replay, ReplayError, frame_stream, mod_acronyms, parse_many, parse_replay
 from kiai.osu.replay_frames import decode_fields, slow_item
 from kiai.osu.replay_writer import compress, frame_text, write_replay
 
@@ -35,29 +35,6 @@ DROPPED_DELTAS |= {name: 0 for name in SMALL if "taiko" in name}  # their first 
 
 def data_of(name: str) -> bytes:
     return (OSR / name).read_bytes()
-
-
-def frame_stream_span(data: bytes) -> tuple[int, int]:
-    """Where a file's LZMA frame stream is (start, end), found by walking the layout independently."""
-    at = 5
-    for _ in range(3):  # beatmap MD5, player, replay MD5
-        at = _skip_string(data, at)
-    at = _skip_string(data, at + 23)  # the counts, score, combo, perfect, mods; then the life bar
-    (length,) = struct.unpack_from("<i", data, at + 8)  # after the timestamp
-    return at + 12, at + 12 + length
-
-
-def _skip_string(data: bytes, at: int) -> int:
-    if data[at] == 0:
-        return at + 1
-    length, shift, at = 0, 0, at + 1
-    while True:
-        byte = data[at]
-        at += 1
-        length |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return at + length
-        shift += 7
 
 
 def make_replay(**changes) -> Replay:
@@ -333,9 +310,8 @@ def reference_fields(text: bytes) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def real_text() -> bytes:
-    data = data_of("lazer_standard_format.osr")  # floats like -171.30115, one 3.0517578E-05, no trailing ','
-    start, end = frame_stream_span(data)
-    return lzma.decompress(data[start:end], format=lzma.FORMAT_ALONE)[-3000:].split(b",", 1)[1]
+    stream = frame_stream(data_of("lazer_standard_format.osr"))  # -171.30115, one 3.0517578E-05, no final ','
+    return lzma.decompress(stream, format=lzma.FORMAT_ALONE)[-3000:].split(b",", 1)[1]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -419,8 +395,8 @@ def test_truncated_lzma_streams_are_errors(name):
     """Each stream cut short, with its block length made to agree (so only the LZMA decoder can tell): the
     fixtures' streams declare their size, the writer's end with an end marker; both must decode to their end."""
     data = data_of(name)
-    start, end = frame_stream_span(data)
-    stream = data[start:end]
+    stream = frame_stream(data)
+    assert stream[5:13] != b"\xff" * 8  # written by osu!: the size is declared
     replay = parse_replay(data)
     for cut in (13, 14, len(stream) // 2, len(stream) - 1):
         with pytest.raises(ReplayError, match=r"^(truncated|corrupt) frame stream"):
@@ -485,8 +461,7 @@ def test_bad_timestamp_and_trailers():
     assert data.count(ticks) == 1
     with pytest.raises(ReplayError, match=r"^bad timestamp: 9223372036854775807 ticks is after the year 9999$"):
         parse_replay(data.replace(ticks, struct.pack("<q", 2**63 - 1)))
-    _, stream_end = frame_stream_span(data)
-    body = data[: stream_end + 8]
+    body = data[: data.index(frame_stream(data)) + len(frame_stream(data)) + 8]  # up to the online score id
     for info, error in [
         (b"[1, 2]", "bad lazer score info: a JSON list, not an object"),
         (

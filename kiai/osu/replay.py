@@ -233,23 +233,37 @@ def _frames(text: bytes) -> tuple[dict[str, np.ndarray], int | None]:
     }, seed
 
 
-def parse_replay(data: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Replay:
-    """Parse one `.osr` file (its bytes); ReplayError says why when the bytes are not a usable replay."""
-    reader = _Reader(data)
+def _head(reader: _Reader) -> tuple[dict[str, Any], bytes]:
+    """The header fields up to the timestamp, and the frame stream (still compressed)."""
     (mode,) = reader.unpack(BYTE, "mode")
     if mode >= len(MODES):
         raise ReplayError(f"unknown mode {mode} (expected 0-3): not an osu! replay")
     (version,) = reader.unpack(INT32, "game version")
-    beatmap_md5 = reader.string("beatmap MD5")
-    player = reader.string("player name")
-    replay_md5 = reader.string("replay MD5")
-    n300, n100, n50, ngeki, nkatu, nmiss, score, max_combo, perfect, mods = reader.unpack(COUNTS, "score counts")
-    life_bar = _life_bar(reader.string("life bar"))
+    fields: dict[str, Any] = {"mode": mode, "game_version": version}
+    for name, what in (("beatmap_md5", "beatmap MD5"), ("player", "player name"), ("replay_md5", "replay MD5")):
+        fields[name] = reader.string(what)
+    counts = ("n300", "n100", "n50", "ngeki", "nkatu", "nmiss", "score", "max_combo", "perfect", "mods")
+    fields |= dict(zip(counts, reader.unpack(COUNTS, "score counts"), strict=True))
+    fields["perfect"] = bool(fields["perfect"])
+    fields["life_bar"] = _life_bar(reader.string("life bar"))
     (ticks,) = reader.unpack(INT64, "timestamp")
-    played_at = _played_at(ticks)
+    fields["played_at"] = _played_at(ticks)
     stream = reader.block("frame stream")
     if not stream:
         raise ReplayError("no frame stream (its length is 0): a score without a replay")
+    return fields, stream
+
+
+def frame_stream(data: bytes) -> bytes:
+    """The frame stream of an `.osr` as stored (LZMA, not decoded): to put real frames under other headers."""
+    return _head(_Reader(data))[1]
+
+
+def parse_replay(data: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Replay:
+    """Parse one `.osr` file (its bytes); ReplayError says why when the bytes are not a usable replay."""
+    reader = _Reader(data)
+    fields, stream = _head(reader)
+    version = fields["game_version"]
     score_id = None
     if version >= INT64_SCORE_ID_VERSION:
         (score_id,) = reader.unpack(INT64, "online score id")
@@ -261,29 +275,8 @@ def parse_replay(data: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Re
         if info:
             score_info = _score_info(decompress(info, "lazer score info", max_decompressed))
     columns, seed = _frames(decompress(stream, "frame stream", max_decompressed))
-    return Replay(
-        mode=mode,
-        game_version=version,
-        beatmap_md5=beatmap_md5,
-        player=player,
-        replay_md5=replay_md5,
-        n300=n300,
-        n100=n100,
-        n50=n50,
-        ngeki=ngeki,
-        nkatu=nkatu,
-        nmiss=nmiss,
-        score=score,
-        max_combo=max_combo,
-        perfect=bool(perfect),
-        mods=mods,
-        life_bar=life_bar,
-        played_at=played_at,
-        online_score_id=score_id if score_id and score_id > 0 else None,
-        rng_seed=seed,
-        score_info=score_info,
-        **columns,
-    )
+    online_score_id = score_id if score_id and score_id > 0 else None
+    return Replay(**fields, online_score_id=online_score_id, rng_seed=seed, score_info=score_info, **columns)
 
 
 def _score_info(text: bytes) -> dict[str, Any]:

@@ -69,9 +69,10 @@ def _read_chunk(chunk: bytes, first_frame: int) -> np.ndarray:
         dots = np.flatnonzero(is_dot)
         bad[dots[(length[dots] + length[dots - 1]) > U64(MAX_RUN)]] = True  # more digits than float64 holds exactly
     ends = np.flatnonzero(is_sep[1:])  # the run that ends each field
+    seps = c[ends + 1]
     odd = NONE
-    if bad.any() or len(ends) % 4 or not (c[ends + 1].reshape(-1, 4) == FIELD_ORDER).all():
-        odd, ends = _odd_frames(c, bad, ends)
+    if bad.any() or len(ends) % 4 or not (seps.reshape(-1, 4) == FIELD_ORDER).all():
+        odd, ends = _odd_frames(bad, ends, seps)
 
     # the digits as the high bytes of a word, then SWAR; a shift of 64 or more gives 0 in NumPy (empty runs)
     value = _swar(((word >> U64(8)) ^ ASCII_ZEROS_7) << ((U64(8) - length) << U64(3)))
@@ -97,9 +98,9 @@ def _read_chunk(chunk: bytes, first_frame: int) -> np.ndarray:
         fields[good] = read
     else:
         good, fields = slice(None), read
-    w_end, z_end = ends[0::4], ends[3::4]  # w and z must be integers (no fraction) within int32
+    w_end, z_end = ends[0::4], ends[3::4]  # w and z must be integers (no fraction) within int32 (10+ digits)
     w, z = fields[:, 0], fields[:, 3]
-    if is_dot[w_end].any() or is_dot[z_end].any() or max(-w.min(), w.max(), -z.min(), z.max()) > INT32_MAX:
+    if is_dot[w_end].any() or is_dot[z_end].any() or (len(long) and np.abs(fields[:, ::3]).max() > INT32_MAX):
         not_integer = np.zeros(len(fields), dtype=bool)
         not_integer[good] = is_dot[w_end] | is_dot[z_end]
         not_integer |= (np.abs(w) > INT32_MAX) | (np.abs(z) > INT32_MAX)
@@ -111,15 +112,16 @@ def _read_chunk(chunk: bytes, first_frame: int) -> np.ndarray:
     return fields
 
 
-def _odd_frames(c: np.ndarray, bad_run: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _odd_frames(bad_run: np.ndarray, ends: np.ndarray, seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The frames holding a bad run or other than three '|', and the field-ending runs of the other frames."""
-    is_comma = c == COMMA
-    frame_of = np.cumsum(is_comma)[:-1] - 1  # the frame of run i, ended by c[i + 1]
-    pipes = np.cumsum(c == PIPE)[is_comma]
-    odd = np.union1d(frame_of[bad_run], np.flatnonzero(np.diff(pipes) != 3))
-    is_odd = np.zeros(len(pipes), dtype=bool)
-    is_odd[odd] = True
-    return odd, ends[~is_odd[frame_of[ends]]]
+    closing = np.flatnonzero(seps == COMMA)  # the separator (index into ends) that closes each frame
+    opening = np.concatenate(([0], closing[:-1] + 1))  # and its first one
+    holding_bad = np.searchsorted(ends[closing], np.flatnonzero(bad_run))  # run r is in the frame closed at or after it
+    odd = np.union1d(holding_bad, np.flatnonzero(closing - opening != 3))
+    keep = np.ones(len(ends), dtype=bool)
+    for frame in odd:
+        keep[opening[frame] : closing[frame] + 1] = False
+    return odd, ends[keep]
 
 
 def _number(field: bytes, frame: int, name: str) -> float:
