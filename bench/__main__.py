@@ -26,6 +26,7 @@ ROOT = BENCH.parent
 # the arguments that make each benchmark a smoke test
 QUICK_ARGS = {
     "ingest_osu": ["--files", "120"],
+    "ingest_replays": ["--replays", "40"],
     "import_dump": ["--rows", "20000", "--beatmaps", "2000"],
     "build_features": ["--maps", "300", "--objects-per-map", "200"],
     "demo": ["--quick"],

@@ -1,0 +1,131 @@
+"""Benchmark: kiai's .osr parser vs osrparse's parse-only loop on the same replays (frames/s).
+
+    python bench/ingest_replays.py [--replays 2000]
+
+Builds a corpus from the real fixture replays: each copy gets its own header (player, replay MD5, online
+score id, date) around the fixture's own LZMA frame stream (as osu! wrote it), so every file is distinct.
+Then, in the same run, parses every file with kiai (`kiai.osu.replay.parse_many` in batches, one core) and
+with osrparse (`Replay.from_path`), and prints frames/s for both and their ratio. A third figure is the
+floor both pay: LZMA decoding alone of the same frame streams.
+
+This is the parse-only half of issue 18's bar (end to end, landing included, >= 5x osrparse's parse-only
+rate): the parser alone must at least meet it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import lzma
+import shutil
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "osr"
+WORK = ROOT / "bench" / ".work" / "ingest_replays"
+BAR = 5.0  # the parser alone at >= 5x osrparse's parse-only rate (end to end must meet it later)
+BATCH = 64  # replays per parse_many call, as a worker would get them
+
+
+def build_corpus(folder: Path, n_replays: int) -> list[Path]:
+    from kiai.osu.replay import frame_stream, parse_replay
+    from kiai.osu.replay_writer import write_replay
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    sources = []
+    for path in sorted(FIXTURES.glob("*.osr")):
+        data = path.read_bytes()
+        sources.append((parse_replay(data), frame_stream(data)))
+    paths = []
+    for i in range(n_replays):
+        replay, stream = sources[i % len(sources)]
+        score_id = 1_500_000_000 + i  # (the 2014 replay stores its id as int32)
+        copy = dataclasses.replace(
+            replay,
+            player=f"bench-{i}",
+            replay_md5=hashlib.md5(f"bench {i}".encode()).hexdigest(),
+            online_score_id=score_id,
+            played_at=replay.played_at + timedelta(seconds=i),
+        )
+        path = folder / f"{score_id}.osr"
+        path.write_bytes(write_replay(copy, frame_stream=stream))
+        paths.append(path)
+    return paths
+
+
+def run_kiai(paths: list[Path]) -> tuple[float, int]:
+    from kiai.osu.replay import parse_many
+
+    started = time.perf_counter()
+    frames = 0
+    for first in range(0, len(paths), BATCH):
+        batch = parse_many([path.read_bytes() for path in paths[first : first + BATCH]])
+        assert not any(batch.errors), batch.errors
+        frames += sum(replay.n_frames for replay in batch.replays if replay is not None)
+    return time.perf_counter() - started, frames
+
+
+def run_osrparse(paths: list[Path]) -> tuple[float, int]:
+    import osrparse
+
+    started = time.perf_counter()
+    frames = 0
+    for path in paths:
+        frames += len(osrparse.Replay.from_path(path).replay_data)
+    return time.perf_counter() - started, frames
+
+
+def run_lzma(paths: list[Path]) -> float:
+    """Seconds to read the files and decode their frame streams, nothing else: what every parser pays."""
+    from kiai.osu.replay import frame_stream
+
+    started = time.perf_counter()
+    for path in paths:
+        lzma.decompress(frame_stream(path.read_bytes()), format=lzma.FORMAT_ALONE)
+    return time.perf_counter() - started
+
+
+def main() -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replays", type=int, default=2000)
+    args = parser.parse_args()
+    paths = build_corpus(WORK / "corpus", args.replays)
+    megabytes = sum(path.stat().st_size for path in paths) / 2**20
+    run_lzma(paths)  # warm the page cache for every contender
+    kiai_seconds, frames = run_kiai(paths)
+    osrparse_seconds, osrparse_frames = run_osrparse(paths)
+    lzma_seconds = run_lzma(paths)
+    kiai_rate, osrparse_rate = frames / kiai_seconds, osrparse_frames / osrparse_seconds
+    lzma_rate = frames / lzma_seconds
+    print(f"corpus: {len(paths):,} replays, {megabytes:,.1f} MiB, {frames:,} frames (osrparse: {osrparse_frames:,})")
+    print(f"kiai parse only (one core):  {kiai_seconds:6.2f} s  {kiai_rate:12,.0f} frames/s")
+    print(f"osrparse parse only:         {osrparse_seconds:6.2f} s  {osrparse_rate:12,.0f} frames/s")
+    print(f"ratio kiai / osrparse: {kiai_rate / osrparse_rate:.2f}  (bar >= {BAR})")
+    print(
+        f"LZMA decoding alone (both parsers pay it): {lzma_seconds:.2f} s, {lzma_rate:,.0f} frames/s: "
+        f"no parser can beat osrparse by more than {lzma_rate / osrparse_rate:.1f}x"
+    )
+    emit(
+        [
+            figure(
+                "kiai .osr parse only, one core", kiai_rate, "frames/s", peer="osrparse parse only",
+                peer_value=osrparse_rate, at_least=BAR,
+            ),
+            figure(
+                "LZMA decoding alone (the ceiling)", lzma_rate, "frames/s", peer="osrparse parse only",
+                peer_value=osrparse_rate,
+            ),
+        ]
+    )  # fmt: skip
+    return {"kiai_rate": kiai_rate, "osrparse_rate": osrparse_rate, "ratio": kiai_rate / osrparse_rate}
+
+
+if __name__ == "__main__":
+    main()
