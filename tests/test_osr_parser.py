@@ -445,6 +445,7 @@ NO_LIFE_BAR = NO_STRINGS + b"\x00"
         ),
         (NO_LIFE_BAR + struct.pack("<qi", 1, 0), "no frame stream (its length is 0): a score without a replay"),
         (NO_STRINGS + b"\x0b\x03a|b", "bad life bar: point 0 is not time|life ('a|b')"),
+        (NO_STRINGS + b"\x0b\x8a\x27" + b"9" * 5000 + b"|1", f"bad life bar: point 0 is not time|life ('{'9' * 40}')"),
     ],
 )  # fmt: skip
 def test_bad_headers(data, error):

@@ -60,7 +60,7 @@ BYTE = struct.Struct("<B")
 INT32 = struct.Struct("<i")
 INT64 = struct.Struct("<q")
 COUNTS = struct.Struct("<6HIHBI")  # n300 n100 n50 ngeki nkatu nmiss, score, max combo, perfect, mods
-LIFE_RE = re.compile(rb"\s*([+-]?\d+)\s*\|\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*")
+LIFE_RE = re.compile(rb"\s*([+-]?\d{1,18})\s*\|\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*")
 
 # the legacy mod bits, lowest first, with lazer's acronyms (KeyCoop is lazer's Dual Stages, ScoreV2 is SV2)
 MOD_ACRONYMS = (
