@@ -24,9 +24,7 @@ PAD = 16  # bytes after the text, so an 8-byte read at its last byte stays in th
 INT32_MAX = 2**31 - 1
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 U64 = np.uint64
-ASCII_ZEROS = U64(0x3030303030303030)
-ASCII_ZEROS_7 = U64(0x0030303030303030)
-POW10_FLOAT = 10.0 ** np.arange(2 * MAX_RUN + 1)
+POW10_FLOAT = 10.0 ** np.arange(MAX_RUN + 1)
 POW10_INT = 10 ** np.arange(9, dtype=np.uint64)
 NONE = np.zeros(0, dtype=np.intp)
 FIELD_ORDER = np.array([PIPE, PIPE, PIPE, COMMA], dtype=np.uint8)
@@ -39,7 +37,8 @@ class ReplayError(ValueError):
 
 
 def _swar(v: np.ndarray) -> np.ndarray:
-    """The integer written by the 8 digit values (0..9, most significant byte first in memory) of each word."""
+    """The integer written by the 8 bytes of each word: ASCII digits or zero bytes, most significant first in
+    memory (the first mask keeps a digit's value, the low nibble)."""
     v = ((v & U64(0x0F0F0F0F0F0F0F0F)) * U64(10 * 256 + 1)) >> U64(8)
     v = ((v & U64(0x00FF00FF00FF00FF)) * U64(100 * 65536 + 1)) >> U64(16)
     return ((v & U64(0x0000FFFF0000FFFF)) * U64(10000 * 2**32 + 1)) >> U64(32)
@@ -74,12 +73,13 @@ def _read_chunk(chunk: bytes, first_frame: int) -> np.ndarray:
     if bad.any() or len(ends) % 4 or not (seps.reshape(-1, 4) == FIELD_ORDER).all():
         odd, ends = _odd_frames(bad, ends, seps)
 
-    # the digits as the high bytes of a word, then SWAR; a shift of 64 or more gives 0 in NumPy (empty runs)
-    value = _swar(((word >> U64(8)) ^ ASCII_ZEROS_7) << ((U64(8) - length) << U64(3)))
+    # the digits as the high bytes of a word (SWAR's first mask drops their ASCII '0' nibble), then SWAR;
+    # a shift of 64 or more gives 0 in NumPy (the empty runs)
+    value = _swar((word >> U64(8)) << ((U64(8) - length) << U64(3)))
     if len(long):  # runs of 8..15 digits: the seven in the word, then the rest from the next word
         rest = np.minimum(length[long], U64(MAX_RUN)) - U64(7)  # (longer runs are in odd frames)
-        head = _swar(((word[long] >> U64(8)) ^ ASCII_ZEROS_7) << U64(8))
-        tail = _swar((words[p[long] + 8] ^ ASCII_ZEROS) << ((U64(8) - rest) << U64(3)))
+        head = _swar((word[long] >> U64(8)) << U64(8))
+        tail = _swar(words[p[long] + 8] << ((U64(8) - rest) << U64(3)))
         value[long] = head * POW10_INT[rest] + tail
     runs = value.astype(np.float64)
     negative = np.flatnonzero(is_minus)  # run i starts after c[i]: these runs follow a '-'
@@ -87,7 +87,7 @@ def _read_chunk(chunk: bytes, first_frame: int) -> np.ndarray:
     dots = np.flatnonzero(is_dot)  # run dots[k] is a fraction, the run before it the whole part
     if len(dots):
         whole = runs[dots - 1]
-        scale = POW10_FLOAT[np.minimum(length[dots], U64(MAX_RUN))]
+        scale = POW10_FLOAT[np.minimum(length[dots], U64(MAX_RUN)) if len(odd) else length[dots]]
         runs[dots] = (whole * scale + (np.copysign(runs[dots], whole) if len(negative) else runs[dots])) / scale
 
     read = runs[ends].reshape(-1, 4)
