@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiai.osu.replay import FRAME_COLUMNS, Replay, ReplayError, frame_stream, mod_acronyms, parse_many, parse_replay
-from kiai.osu.replay_frames import decode_fields, slow_item
+from kiai.osu.replay_frames import FIELD_TYPES, decode_fields, slow_item
 from kiai.osu.replay_writer import compress, frame_text, write_replay
 
 OSR = FIXTURES / "osr"
@@ -242,11 +242,19 @@ def test_leading_frames_are_dropped_only_at_the_skip_position():
     assert frames(b"").n_frames == 0 and frames(b",").n_frames == 0
 
 
+def assert_fields(columns: dict[str, np.ndarray], expected) -> None:
+    """decode_fields' columns equal rows of (w, x, y, z) given as float64, in the columns' types."""
+    expected = np.asarray(expected, dtype=np.float64).reshape(-1, 4)
+    for k, (name, dtype) in enumerate(FIELD_TYPES.items()):
+        assert columns[name].dtype == dtype
+        np.testing.assert_array_equal(columns[name], expected[:, k].astype(dtype), err_msg=name)
+
+
 def test_odd_frame_text():
     fields = decode_fields(b"16.5|1.5E+2|-2.5e-3|1,17.5|+3|.5|0,-0|-0.0|0.|2,1|1|1|1")
-    np.testing.assert_array_equal(fields, [[16, 150, -0.0025, 1], [18, 3, 0.5, 0], [0, -0.0, 0, 2], [1, 1, 1, 1]])
+    assert_fields(fields, [[16, 150, -0.0025, 1], [18, 3, 0.5, 0], [0, -0.0, 0, 2], [1, 1, 1, 1]])
     long = b"1234567890|-12345678.9012345|0.000000000000001|2147483647,"
-    np.testing.assert_array_equal(decode_fields(long), [[1234567890, -12345678.9012345, 1e-15, 2147483647]])
+    assert_fields(decode_fields(long), [[1234567890, -12345678.9012345, 1e-15, 2147483647]])
 
 
 @pytest.mark.parametrize(
@@ -297,7 +305,7 @@ def test_fast_path_reads_like_the_reference(items, end, chunk_bytes):
             decode_fields(text, chunk_bytes)
         assert str(raised.value) == str(exc)
         return
-    np.testing.assert_array_equal(decode_fields(text, chunk_bytes), expected.reshape(-1, 4))
+    assert_fields(decode_fields(text, chunk_bytes), expected)
 
 
 def reference_fields(text: bytes) -> np.ndarray:
@@ -327,7 +335,7 @@ def test_mutated_real_frame_text_reads_like_the_reference(real_text, edits, chun
             decode_fields(bytes(text), chunk_bytes)
         assert str(raised.value) == str(exc)
         return
-    np.testing.assert_array_equal(decode_fields(bytes(text), chunk_bytes), expected)
+    assert_fields(decode_fields(bytes(text), chunk_bytes), expected)
 
 
 # ---------------------------------------------------------------- hostile input

@@ -25,7 +25,8 @@ pressed columns as bits (column k = bit k), y and keys unused.
 
 Anything malformed raises ReplayError with a one-line reason, never another exception: declared lengths are
 checked against the bytes present, the LZMA streams must decode to their end (end marker or declared size),
-and they may not decompress to more than `max_decompressed` bytes (64 MiB unless told).
+and they may not decompress to more than `max_decompressed` bytes (64 MiB unless told; a stream of that
+size, 8.4 M frames of the shortest text, parses in about 1 s with under 300 MiB).
 """
 
 from __future__ import annotations
@@ -217,20 +218,16 @@ def _played_at(ticks: int) -> datetime:
 def _frames(text: bytes) -> tuple[dict[str, np.ndarray], int | None]:
     """The frame columns and the RNG seed of a decompressed frame stream."""
     fields = decode_fields(text)
-    seeds = np.flatnonzero(fields[:, 0] == SEED_DELTA)
-    seed = int(fields[seeds[-1], 3]) if len(seeds) else None
+    seeds = np.flatnonzero(fields["w"] == SEED_DELTA)
+    seed = int(fields["z"][seeds[-1]]) if len(seeds) else None
     if len(seeds):
-        fields = fields[:-1] if seeds[0] == len(fields) - 1 else np.delete(fields, seeds, axis=0)
-    time_ms = np.cumsum(fields[:, 0], dtype=np.int64)  # before dropping stable's leading frames: they count
-    drop = [i for i in (0, 1) if i < len(fields) and fields[i, 1] == SKIP_X and fields[i, 2] == SKIP_Y]
-    rows = slice(len(drop), None) if drop == list(range(len(drop))) else np.delete(np.arange(len(fields)), drop)
-    kept = fields[rows]
-    return {
-        "time_ms": time_ms[rows],
-        "x": kept[:, 1].astype(np.float32),
-        "y": kept[:, 2].astype(np.float32),
-        "keys": kept[:, 3].astype(np.int32),
-    }, seed
+        rows = slice(0, -1) if seeds[0] == len(fields["w"]) - 1 else np.delete(np.arange(len(fields["w"])), seeds)
+        fields = {name: column[rows] for name, column in fields.items()}
+    time_ms = np.cumsum(fields["w"])  # before dropping stable's leading frames: their deltas count
+    x, y = fields["x"], fields["y"]
+    drop = [i for i in (0, 1) if i < len(x) and x[i] == SKIP_X and y[i] == SKIP_Y]
+    rows = slice(len(drop), None) if drop == list(range(len(drop))) else np.delete(np.arange(len(x)), drop)
+    return {"time_ms": time_ms[rows], "x": x[rows], "y": y[rows], "keys": fields["z"][rows]}, seed
 
 
 def _head(reader: _Reader) -> tuple[dict[str, Any], bytes]:

@@ -26,6 +26,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 U64 = np.uint64
 POW10_FLOAT = 10.0 ** np.arange(MAX_RUN + 1)
 POW10_INT = 10 ** np.arange(9, dtype=np.uint64)
+FIELD_TYPES = {"w": np.int64, "x": np.float32, "y": np.float32, "z": np.int32}
 NONE = np.zeros(0, dtype=np.intp)
 FIELD_ORDER = np.array([PIPE, PIPE, PIPE, COMMA], dtype=np.uint8)
 NUMBER_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -153,19 +154,24 @@ def slow_item(item: bytes, frame: int) -> tuple[int, float, float, int]:
     return delta, _number(x, frame, "x"), _number(y, frame, "y"), int(z)
 
 
-def decode_fields(text: bytes, chunk_bytes: int = CHUNK_BYTES) -> np.ndarray:
-    """All items of a frame text as an (n, 4) float64 array of w, x, y, z; raises ReplayError on a bad frame.
+def decode_fields(text: bytes, chunk_bytes: int = CHUNK_BYTES) -> dict[str, np.ndarray]:
+    """Every item of a frame text as columns: `w` (int64), `x`, `y` (float32), `z` (int32); ReplayError on a
+    bad frame. A trailing ',' (stable) or none (lazer) are both fine; any other empty item is a bad frame.
 
-    A trailing ',' (stable) or none (lazer) are both fine; any other empty item is a bad frame.
+    The columns are allocated once and filled chunk by chunk, so memory holds little more than the result.
     """
     if not text.endswith(b","):
         text += b","
-    pieces, frames = [np.zeros((0, 4))], 0
+    n_items = text.count(b",")
+    columns = {name: np.empty(n_items, dtype=dtype) for name, dtype in FIELD_TYPES.items()}
+    frames = 0
     start = 0 if text != b"," else 1  # a stream of no frames may still end with its ','
     while start < len(text):
         cut = text.find(b",", start + chunk_bytes)
         end = len(text) if cut < 0 else cut + 1
-        pieces.append(_read_chunk(text[start:end], frames))
-        frames += len(pieces[-1])
+        piece = _read_chunk(text[start:end], frames)
+        for k, column in enumerate(columns.values()):
+            column[frames : frames + len(piece)] = piece[:, k]
+        frames += len(piece)
         start = end
-    return np.concatenate(pieces)
+    return {name: column[:frames] for name, column in columns.items()}
