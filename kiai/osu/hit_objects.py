@@ -7,7 +7,8 @@ non-numeric coordinates) are skipped and counted, as osu! skips them.
 Kinds: type bit 1 circle, 2 slider, 8 spinner, 128 mania hold (the first set bit in that order
 wins, as in osu!). Coordinates and times are truncated to integers as osu!stable does. Slider end
 times use the file's SliderMultiplier and the slider velocity and beat length active at the
-slider's start; they are NULL when the file gives no usable length.
+slider's start; they are NULL when the file gives no usable length. Curve points are text read as
+UTF-8, as osu! reads the file: bytes that are not UTF-8 become U+FFFD.
 """
 
 from __future__ import annotations
@@ -102,6 +103,27 @@ def _curve_points(
     return lines.buf[np.repeat(selected, np.diff(edges))], offsets
 
 
+def _as_utf8(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a string buffer with invalid UTF-8 bytes replaced by U+FFFD (one check when all are valid)."""
+    raw = data.tobytes()
+    try:
+        raw.decode("utf-8")
+        return data, offsets
+    except UnicodeDecodeError:
+        pass
+    bad_rows = np.unique(np.searchsorted(offsets, np.flatnonzero(data >= 0x80), side="right") - 1)
+    pieces, lengths, done = [], np.diff(offsets), 0
+    for row in bad_rows:
+        start, end = int(offsets[row]), int(offsets[row + 1])
+        fixed = raw[start:end].decode("utf-8", errors="replace").encode("utf-8")
+        pieces += [raw[done:start], fixed]
+        lengths[row], done = len(fixed), end
+    pieces.append(raw[done:])
+    fixed_offsets = np.zeros_like(offsets)
+    np.cumsum(lengths, out=fixed_offsets[1:])
+    return np.frombuffer(b"".join(pieces), dtype=np.uint8), fixed_offsets
+
+
 def parse_hit_objects(
     sections: list[bytes], offsets: np.ndarray, slider_multiplier: np.ndarray, timing: TimingColumns
 ) -> HitObjectColumns:
@@ -162,11 +184,14 @@ def parse_hit_objects(
         )  # fmt: skip
         duration = np.maximum(slides[sliders], 1) * length[sliders] / px_per_ms
     good = np.isfinite(duration) & (length[sliders] > 0) & (duration < TIME_LIMIT / 2)
+    good[good] &= s_time[good] + duration[good] < TIME_LIMIT  # the end fits the INTEGER column
     end_time[sliders[good]] = time_ms[sliders[good]] + np.trunc(duration[good]).astype(np.int64)
     end_valid[sliders] = good
 
     points_start = np.where(lettered, s_start + 2, s_start)
-    points_data, points_offsets = _curve_points(lines, sliders, points_start, np.where(s_has5, s_end, points_start))
+    points_data, points_offsets = _as_utf8(
+        *_curve_points(lines, sliders, points_start, np.where(s_has5, s_end, points_start))
+    )
     first_row_of_file = lines.first_row_of_file()
     return HitObjectColumns(
         file_index=lines.file_index,

@@ -45,20 +45,21 @@ def _break_columns(parsed: list[FileSections | None]) -> dict[str, np.ndarray]:
     return {"file_index": table[:, 0], "start_ms": table[:, 1], "end_ms": table[:, 2]}
 
 
-def parse_batch(files: list[bytes]) -> ParsedBatch:
-    """Parse a batch of `.osu` files (their raw bytes)."""
+def parse_batch(files: list[bytes], max_objects: int | None = None) -> ParsedBatch:
+    """Parse a batch of `.osu` files (their raw bytes); a file of more than `max_objects` hit objects,
+    timing points or breaks is an error (the caller's limit: see kiai.config.Limits)."""
     parsed: list[FileSections | None] = []
     results: list[ParsedFile] = []
     for data in files:
         try:
-            sections = split_file(data)
+            sections = split_file(data, max_objects or len(data) + 1)
         except OsuParseError as exc:
             parsed.append(None)
             results.append(ParsedFile(error=str(exc)))
             continue
         except (ValueError, OverflowError, MemoryError, RecursionError) as exc:
             parsed.append(None)
-            results.append(ParsedFile(error=f"unreadable file ({type(exc).__name__}: {exc})"))
+            results.append(ParsedFile(error=f"unreadable file ({type(exc).__name__}: {str(exc)[:200]})"))
             continue
         parsed.append(sections)
         metadata = dict(sections.metadata)

@@ -5,6 +5,11 @@ file, [HitObjects], is parsed for many files at once in `hit_objects.py`.
 
 Times are stored as osu! plays them: files below format v5 get osu!'s +24 ms offset added to
 every hit object, timing point and break time (`time_offset`).
+
+Every pattern here runs in time linear in the file: no regex has two unbounded quantifiers that can
+match the same bytes next to each other (that backtracks: 30 s for a 6 KB [Events] line before), and
+sections and key/value lines are walked without keeping a list of every line, so memory stays
+bounded by what is kept.
 """
 
 from __future__ import annotations
@@ -16,7 +21,12 @@ from dataclasses import dataclass
 UTF8_BOM = b"\xef\xbb\xbf"
 DEFAULT_VERSION = 14  # what osu! assumes for a file without a header
 HEADER_RE = re.compile(rb"^[ \t\r\n]*osu file format v(\d+)")
-BREAK_RE = re.compile(rb"^[ \t]*(?:2|Break)[ \t]*,[ \t]*([^,\r\n]+?)[ \t]*,[ \t]*([^,\r\n]+?)[ \t]*\r?$", re.MULTILINE)
+MAX_VERSION = 2**31 - 1  # format_version is an INTEGER column
+# `2,start,end` / `Break,start,end`: fields are runs of anything but a comma, stripped afterwards
+BREAK_RE = re.compile(rb"^[ \t]*(?:2|Break)[ \t]*,([^,\r\n]*),([^,\r\n]*)\r?$", re.MULTILINE)
+# a section header: `[Name]` at a line start, the name under 39 bytes, nothing but blanks after it
+SECTION_RE = re.compile(rb"^\[([^\]\n]{0,38})\][ \t\r\x0b\x0c]*(?:\n|\Z)", re.MULTILINE)
+LINE_RE = re.compile(rb"[^\r\n]+")
 KNOWN_SECTIONS = {
     b"General",
     b"Editor",
@@ -60,31 +70,18 @@ def normalise_bytes(data: bytes) -> bytes:
     return data
 
 
-def _next_header(data: bytes, position: int) -> int:
-    """The next `[` at or after `position` that starts a line, or -1 (one memchr-fast find per candidate)."""
-    while True:
-        position = data.find(b"[", position)
-        if position <= 0 or data[position - 1] == NEWLINE:
-            return position
-        position += 1
-
-
 def find_sections(data: bytes) -> dict[bytes, bytes]:
-    """Known sections by name → their body (first occurrence wins). Uses bytes.find, not a regex scan."""
-    headers: list[tuple[int, int, bytes]] = []  # (header start, body start, name)
-    start = _next_header(data, 0)
-    while start != -1:
-        close = data.find(b"]", start, start + 40)
-        line_end = data.find(b"\n", start)
-        line_end = len(data) if line_end == -1 else line_end
-        if close != -1 and close < line_end and not data[close + 1 : line_end].strip():
-            headers.append((start, line_end + 1, data[start + 1 : close]))
-        start = _next_header(data, start + 1)
+    """Known sections by name → their body (first occurrence wins); a body ends at the next header."""
     sections: dict[bytes, bytes] = {}
-    for index, (_, body_start, name) in enumerate(headers):
-        body_end = headers[index + 1][0] if index + 1 < len(headers) else len(data)
-        if name in KNOWN_SECTIONS and name not in sections:
-            sections[name] = data[body_start:body_end]
+    open_name, body_start = None, 0
+    for header in SECTION_RE.finditer(data):
+        if open_name is not None:
+            sections[open_name] = data[body_start : header.start()]
+        name = header.group(1)
+        open_name = name if name in KNOWN_SECTIONS and name not in sections else None
+        body_start = header.end()
+    if open_name is not None:
+        sections[open_name] = data[body_start:]
     return sections
 
 
@@ -100,27 +97,28 @@ def _number(value: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _key_values(body: bytes) -> dict[str, str]:
+def _key_values(body: bytes, wanted: set[str]) -> dict[str, str]:
+    """The `Key: value` lines of a section whose key is `wanted` (the last one wins)."""
     result: dict[str, str] = {}
-    for raw_line in body.splitlines():
-        line = raw_line.strip()
-        if not line or line.startswith(b"//"):
-            continue
-        key, sep, value = line.partition(b":")
-        if sep:
-            result[_text(key)] = _text(value)
+    for match in LINE_RE.finditer(body):
+        key, sep, value = match.group().partition(b":")
+        name = _text(key) if sep and len(key) < 64 else ""
+        if name in wanted:
+            result[name] = _text(value)
     return result
 
 
-def parse_breaks(body: bytes, offset: int) -> list[tuple[int, int]]:
+def parse_breaks(body: bytes, offset: int, limit: int) -> list[tuple[int, int]]:
     """Break periods (`2,start,end` or `Break,start,end`) from [Events]; storyboard lines are ignored."""
     breaks: list[tuple[int, int]] = []
     if b"2" not in body and b"Break" not in body:
         return breaks
-    for start_text, end_text in BREAK_RE.findall(body):
-        start, end = _number(_text(start_text)), _number(_text(end_text))
+    for match in BREAK_RE.finditer(body):
+        start, end = _number(_text(match.group(1))), _number(_text(match.group(2)))
         if start is None or end is None or abs(start) >= TIME_LIMIT or abs(end) >= TIME_LIMIT:
             continue  # osu! would not play it, and it would not fit the INTEGER columns
+        if len(breaks) == limit:
+            raise OsuParseError(f"more than {limit:,} breaks (the limit of objects per file)")
         start_ms = int(start) + offset
         breaks.append((start_ms, max(start_ms, int(end) + offset)))
     return breaks
@@ -144,22 +142,50 @@ NUMBER_KEYS = {
     "slider_tick_rate": ("Difficulty", "SliderTickRate", 1.0),
     "stack_leniency": ("General", "StackLeniency", 0.7),
 }
+OTHER_KEYS = {
+    "General": {"Mode", "AudioLeadIn", "PreviewTime"},
+    "Metadata": {"BeatmapID", "BeatmapSetID"},
+    "Difficulty": {"ApproachRate"},
+}
+WANTED_KEYS = {
+    section: {key for s, key, *_ in (*METADATA_KEYS.values(), *NUMBER_KEYS.values()) if s == section} | keys
+    for section, keys in OTHER_KEYS.items()
+}
 
 
-def split_file(data: bytes) -> FileSections:
-    """Split one file into its sections and parse all but [HitObjects]."""
+def _shown(text: str | None) -> str:
+    """A value quoted in an error message, cut short: a file's text can be megabytes long."""
+    return repr(text if text is None or len(text) <= 40 else text[:40] + "...")
+
+
+def _lines_at_most(name: str, body: bytes, limit: int) -> None:
+    """Refuse a section of more than `limit` lines before any of it is parsed (its arrays would fill memory)."""
+    if body.count(b"\n") > limit:
+        raise OsuParseError(f"more than {limit:,} lines in [{name}] (the limit of objects per file)")
+
+
+def split_file(data: bytes, max_objects: int) -> FileSections:
+    """Split one file into its sections and parse all but [HitObjects].
+
+    A file with more than `max_objects` hit objects, timing points or breaks is refused.
+    """
     data = normalise_bytes(data)
     header = HEADER_RE.match(data)
     sections = find_sections(data)
     if header is None and not sections:
         raise OsuParseError("not an .osu file: no 'osu file format' header and no known section")
-    version = int(header.group(1)) if header else DEFAULT_VERSION
+    digits = header.group(1) if header else b""
+    if len(digits) > 10 or (digits and int(digits) > MAX_VERSION):
+        raise OsuParseError(f"format version {_shown(digits.decode())} is out of range")
+    version = int(digits) if digits else DEFAULT_VERSION
     offset = 24 if version < 5 else 0
+    for name in (b"HitObjects", b"TimingPoints"):
+        _lines_at_most(name.decode(), sections.get(name, b""), max_objects)
 
     values = {
-        name.decode(): _key_values(sections[name])
-        for name in (b"General", b"Metadata", b"Difficulty")
-        if name in sections
+        name: _key_values(sections[name.encode()], keys)
+        for name, keys in WANTED_KEYS.items()
+        if name.encode() in sections
     }
     metadata: dict[str, object] = {}
     for column, (section, key) in METADATA_KEYS.items():
@@ -172,7 +198,7 @@ def split_file(data: bytes) -> FileSections:
     general = values.get("General", {})
     mode = _number(general.get("Mode", "0"))
     if mode is None or int(mode) not in MODES:
-        raise OsuParseError(f"unknown mode {general.get('Mode')!r} (expected 0-3)")
+        raise OsuParseError(f"unknown mode {_shown(general.get('Mode'))} (expected 0-3)")
     metadata["mode"] = int(mode)
     for column, key in (("audio_lead_in", "AudioLeadIn"), ("preview_time", "PreviewTime")):
         number = _number(general.get(key, ""))
@@ -181,7 +207,7 @@ def split_file(data: bytes) -> FileSections:
         number = _number(values.get("Metadata", {}).get(key, ""))
         metadata[column] = int(number) if number is not None and 0 < number < 2**62 else None
 
-    breaks = parse_breaks(sections.get(b"Events", b""), offset)
+    breaks = parse_breaks(sections.get(b"Events", b""), offset, max_objects)
     return FileSections(
         version,
         offset,
