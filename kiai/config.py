@@ -17,6 +17,8 @@ from kiai.errors import KiaiError
 DEFAULT_DB = Path("warehouse") / "kiai.duckdb"
 DEFAULT_DATA_DIR = Path("data")
 CONFIG_FILE_ENV = "KIAI_CONFIG"
+SECRET_WORDS = ("secret", "token", "password")  # kiai.toml keys whose values repr() hides
+MB = 2**20
 
 
 @dataclass
@@ -27,6 +29,12 @@ class Config:
     data_dir: Path = DEFAULT_DATA_DIR
     toml: dict[str, Any] = field(default_factory=dict)
     source_file: Path | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Config(db_path={self.db_path!r}, data_dir={self.data_dir!r}, toml={_hide_secrets(self.toml)!r}, "
+            f"source_file={self.source_file!r})"
+        )
 
     @property
     def beatmaps_dir(self) -> Path:
@@ -44,6 +52,52 @@ class Config:
         if env in os.environ and os.environ[env] != "":
             return os.environ[env]
         return self.section(section).get(key, default)
+
+    def number(self, env: str, section: str, key: str, default: float, positive: bool = False) -> float:
+        """A numeric setting (see `setting`); a clear error when it is not a number, negative, or (with
+        `positive`) zero."""
+        value = self.setting(env, section, key, default)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise KiaiError(f"{env} / [{section}] {key} must be a number, got {value!r}") from None
+        if number < 0 or (positive and number == 0) or number != number:
+            raise KiaiError(f"{env} / [{section}] {key} must be {'positive' if positive else 'at least 0'}")
+        return number
+
+
+def _hide_secrets(value: Any, key: str = "") -> Any:
+    """A copy of a kiai.toml value with the values of secret-looking keys replaced by '***'."""
+    if isinstance(value, dict):
+        return {k: _hide_secrets(v, str(k)) for k, v in value.items()}
+    return "***" if any(word in key.lower() for word in SECRET_WORDS) else value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one input may hold, so that no file, archive or server fills memory or stalls a run.
+
+    Set in kiai.toml [limits] (osu_file_mb, objects_per_file, api_body_mb) or KIAI_LIMIT_<NAME>. An .osu
+    file (downloaded, read from disk or inflated from an archive) larger than `osu_file_bytes`, or with
+    more hit objects, timing points or breaks than `objects_per_file`, becomes a parse error; an API or
+    osu!collector body larger than `api_body_bytes` is refused as too large.
+    """
+
+    osu_file_bytes: int = 16 * MB  # the largest ranked maps are a few MB
+    objects_per_file: int = 500_000  # marathons hold tens of thousands
+    api_body_bytes: int = 64 * MB  # a /api/v2/beatmaps answer of 50 maps is well under 1 MB
+
+    @classmethod
+    def from_config(cls, config: Config) -> Limits:
+        def number(key: str, default: float) -> float:
+            return config.number(f"KIAI_LIMIT_{key.upper()}", "limits", key, default, positive=True)
+
+        base = cls()
+        return cls(
+            osu_file_bytes=int(number("osu_file_mb", base.osu_file_bytes / MB) * MB),
+            objects_per_file=int(number("objects_per_file", base.objects_per_file)),
+            api_body_bytes=int(number("api_body_mb", base.api_body_bytes / MB) * MB),
+        )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -1,17 +1,34 @@
-"""Atomic file writes: a uniquely named temp file beside the target, renamed onto it in one step.
+"""Atomic file writes and scratch folders.
 
-Two runs writing the same target never share a temp file, and a failed write leaves no temp file behind.
+Atomic writes: a uniquely named temp file beside the target, renamed onto it in one step. Two runs writing
+the same target never share a temp file, and a failed write leaves no temp file behind.
+
+Scratch folders (ingest spools, dump work folders) live beside the warehouse, in `<warehouse>.scratch/`:
+on the warehouse's disk, and found again after a kill -9. Each is held by a lock its process keeps (an
+flock, released by the kernel when the process dies), so the next run sweeps exactly the abandoned ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from kiai.errors import KiaiError
+
+try:
+    import fcntl
+except ImportError:  # Windows: scratch folders are removed by their own run only
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_SUFFIX = ".lock"
+_held: dict[Path, int] = {}  # scratch folder -> the open, locked descriptor of its lock file
 
 
 def temp_path(target: Path, suffix: str = "") -> Path:
@@ -40,3 +57,90 @@ def atomic_write(target: Path, data: bytes | str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return target
+
+
+def database_file(con: Any) -> Path | None:
+    """The file of a DuckDB connection's current database (None in memory)."""
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return Path(rows[0][0]) if rows and rows[0][0] else None
+
+
+def scratch_root(warehouse: Path | None) -> Path:
+    """`<warehouse>.scratch/` beside the warehouse file; for an in-memory one, kiai-scratch/ in the temp folder."""
+    if warehouse is None:
+        return Path(tempfile.gettempdir()) / "kiai-scratch"
+    return warehouse.with_name(f".{warehouse.name}.scratch")
+
+
+def make_scratch(warehouse: Path | None, kind: str) -> Path:
+    """A new scratch folder for this process (named `kind-…`), after sweeping the abandoned ones.
+
+    Its lock file is locked under a temporary name and renamed into place before the folder is made, so
+    a lock a sweep can take is never a live one. Remove the folder with `remove_scratch`.
+    """
+    root = scratch_root(warehouse)
+    sweep_scratch(root)
+    folder = root / f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    for attempt in range(3):
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            _lock(folder)
+            break
+        except FileNotFoundError:  # another run removed the empty root between our mkdir and our lock
+            if attempt == 2:
+                raise
+    folder.mkdir()
+    return folder
+
+
+def _lock(folder: Path) -> None:
+    if fcntl is None:
+        return
+    lock = folder.with_name(folder.name + LOCK_SUFFIX)
+    pending = temp_path(lock)
+    descriptor = os.open(pending, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    os.replace(pending, lock)
+    _held[folder] = descriptor
+
+
+def remove_scratch(folder: Path) -> None:
+    """Remove a scratch folder made by `make_scratch`, its lock, and the scratch root once it is empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.with_name(folder.name + LOCK_SUFFIX).unlink(missing_ok=True)
+    descriptor = _held.pop(folder, None)
+    if descriptor is not None:
+        os.close(descriptor)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()
+
+
+def sweep_scratch(root: Path) -> list[Path]:
+    """Remove the scratch folders in `root` whose process is gone (their lock can be taken); return them.
+
+    Lock files still under their temporary name are swept the same way (a run killed while making one).
+    """
+    if fcntl is None or not root.is_dir():
+        return []
+    swept = []
+    for lock in root.iterdir():
+        if not lock.is_file():
+            continue
+        try:
+            descriptor = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue  # swept by another run meanwhile
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # held: a live run
+        finally:
+            os.close(descriptor)
+        if lock.name.endswith(LOCK_SUFFIX):
+            folder = lock.with_name(lock.name[: -len(LOCK_SUFFIX)])
+            shutil.rmtree(folder, ignore_errors=True)
+            swept.append(folder)
+        lock.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        root.rmdir()  # only when empty
+    return swept

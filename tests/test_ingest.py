@@ -179,7 +179,7 @@ def test_osz_glob_and_streamed_tarball(tmp_path, db_path):
     assert from_name is not None
 
 
-def test_truncated_tarball_keeps_what_was_read(tmp_path, db_path):
+def test_truncated_tarball_keeps_what_was_read_and_the_run_goes_on(tmp_path, db_path):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for index, path in enumerate(sorted(OSU_FIXTURES.glob("osu-*.osu"))):
@@ -187,22 +187,24 @@ def test_truncated_tarball_keeps_what_was_read(tmp_path, db_path):
     data = buffer.getvalue()
     broken = tmp_path / "broken.tar"
     broken.write_bytes(data[: len(data) * 2 // 3])
-    result = run_kiai("ingest", "osu-files", str(broken), db=db_path, check=False)
-    assert result.returncode == 1
-    assert "broken or truncated archive" in result.stderr and "Traceback" not in result.stderr
-    kept = counts(db_path)["raw.osu_files"]
-    assert kept > 0
+    after = OSU_FIXTURES / "Soleily-Renatus-Gamu-Insane.osu"
+    result = run_kiai("ingest", "osu-files", str(broken), str(after), db=db_path)
+    assert "broken or truncated archive after" in result.stderr and "Traceback" not in result.stderr
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("SELECT path FROM parsed.parse_errors").fetchall() == [(str(broken),)]
+        kept = con.execute("SELECT count(*) FROM raw.osu_files WHERE path LIKE '%broken.tar::%'").fetchone()[0]
+        assert kept > 0
+        assert con.execute("SELECT count(*) FROM raw.osu_files WHERE path = ?", [str(after)]).fetchone() == (1,)
+    again = run_kiai("ingest", "osu-files", str(broken), str(after), db=db_path)
+    assert f"0 added, {kept + 2} unchanged" in again.stdout and counts(db_path)["parsed.parse_errors"] == 1
 
 
 def test_ingest_in_worker_processes_matches_inline(tmp_path):
     """Several batches parsed by worker processes land exactly what one inline batch does."""
-    import tempfile
-
     from kiai.load import osu_files
 
     paths = sorted(OSU_FIXTURES.glob("*.osu"))
     results = {}
-    spools_before = set(Path(tempfile.gettempdir()).glob("kiai-ingest-*"))
     for workers in (0, 2):
         con = warehouse.connect(tmp_path / f"w{workers}.duckdb")
         old = osu_files.BATCH_FILES
@@ -216,8 +218,9 @@ def test_ingest_in_worker_processes_matches_inline(tmp_path):
             "object_index) FROM parsed.hit_objects GROUP BY md5 ORDER BY md5"
         ).fetchall()
         assert summary.files_added == N_FIXTURES
+        con.close()
     assert results[0] == results[2]
-    assert set(Path(tempfile.gettempdir()).glob("kiai-ingest-*")) == spools_before  # the workers' Arrow files are gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w0.duckdb", "w2.duckdb"]  # the workers' spool is gone
 
 
 def test_missing_input_is_a_clean_error(db_path):

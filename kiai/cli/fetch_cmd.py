@@ -213,10 +213,11 @@ def _ingest(con: duckdb.DuckDBPyConnection, paths: list[Path]) -> None:
     """Hand the valid files to the .osu loader when it is installed (kiai.load.osu_files)."""
     if not paths or importlib.util.find_spec("kiai.load.osu_files") is None:
         return
+    from kiai.config import Limits
     from kiai.load import osu_files
 
     if hasattr(osu_files, "ingest_paths"):
-        result = osu_files.ingest_paths(con, sorted(paths))
+        result = osu_files.ingest_paths(con, sorted(paths), limits=Limits.from_config(state.config))
         added, unchanged = getattr(result, "files_added", "?"), getattr(result, "files_unchanged", "?")
         console.print(f"ingested .osu files: {added} added, {unchanged} unchanged")
 

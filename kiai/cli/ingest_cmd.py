@@ -21,13 +21,16 @@ def osu_files(
     inputs: list[str] = typer.Argument(..., metavar="PATH...", help="Files, folders, globs, .osz or *.tar.bz2."),
 ) -> None:
     """Parse .osu files into parsed.* and keep their bytes in raw.osu_files (idempotent, resumable)."""
+    from kiai.config import Limits
     from kiai.load.osu_files import ingest_sources
     from kiai.load.osu_sources import expand, is_archive, read_sources
 
     paths = expand(inputs)
+    limits = Limits.from_config(state.config)
     con = state.open(write=True)
     total = None if any(is_archive(p) for p in paths) else len(paths)
-    _run_with_progress(lambda update: ingest_sources(con, read_sources(paths), on_progress=update), total)
+    sources = read_sources(paths, limits.osu_file_bytes)
+    _run_with_progress(lambda update: ingest_sources(con, sources, on_progress=update, limits=limits), total)
     con.close()
 
 

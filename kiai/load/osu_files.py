@@ -5,7 +5,8 @@ adds nothing; a new version of a beatmap (same beatmap_id, other md5) replaces t
 `reparse_stale` parses again, from the bytes kept in raw.osu_files, every file that an older parser
 (PARSER_VERSION) landed or failed on, and replaces its parsed rows; the bytes are never touched.
 Each batch lands in one transaction, so an interrupted run keeps every finished batch and
-re-running finishes the job.
+re-running finishes the job. No file stops a run: one that cannot be read or parsed, or is over the
+limits (kiai.config.Limits), is a row of parsed.parse_errors and the other files land.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import datetime as dt
 import hashlib
 import itertools
 import os
-import shutil
 import signal
-import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +32,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from kiai.errors import KiaiError
+from kiai.config import Limits
+from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
 from kiai.load.osu_sources import OsuSource, expand, read_sources
 from kiai.load.osu_tables import ensure_tables
 from kiai.osu import CURVE_TYPES, KINDS, PARSER_VERSION, ParsedBatch, parse_batch
@@ -40,9 +41,12 @@ from kiai.warehouse import transaction
 
 BATCH_FILES = 500
 BATCH_BYTES = 48 * 1024 * 1024
+BATCH_LINES = 1_000_000  # a worker needs ~300 B per line of a batch: this caps it near 300 MB whatever files hold
 IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: they never wait for the main process to hand out work
 WORKER_NICENESS = 10
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt() parameters
+PR_SET_PDEATHSIG = 1  # Linux prctl(): the signal a process gets when its parent dies
+NO_BYTES_MD5 = hashlib.md5(b"").hexdigest()  # the md5 of a refused input's parse_errors row: none of it was kept
 INGEST_MEMORY_LIMIT = "256MB"  # DuckDB caches written blocks up to its limit: without one, RSS grows with the corpus
 _SPOOLED = itertools.count()
 PARSED_TABLES = ("parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
@@ -82,10 +86,14 @@ ProgressCallback = Callable[[IngestSummary], None]
 
 
 def ingest_paths(
-    con: duckdb.DuckDBPyConnection, paths: list[str | Path], on_progress: ProgressCallback | None = None
+    con: duckdb.DuckDBPyConnection,
+    paths: list[str | Path],
+    on_progress: ProgressCallback | None = None,
+    limits: Limits | None = None,
 ) -> IngestSummary:
     """Ingest files, folders, globs, `.osz` archives and tarballs."""
-    return ingest_sources(con, read_sources(expand(paths)), on_progress)
+    limits = limits or Limits()
+    return ingest_sources(con, read_sources(expand(paths), limits.osu_file_bytes), on_progress, limits=limits)
 
 
 def ingest_sources(
@@ -94,22 +102,27 @@ def ingest_sources(
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     reparse: bool = False,
+    limits: Limits | None = None,
 ) -> IngestSummary:
-    """Ingest `.osu` bytes batch by batch; a source error still lands what was read before it.
+    """Ingest `.osu` bytes batch by batch.
 
     This process reads and hashes the files and lands finished batches in order, each in its own
     transaction; `workers` processes (default: one per core) parse them and build their Arrow
-    tables meanwhile, at a lower priority than DuckDB's inserts. DuckDB gets a memory limit, so peak
-    memory does not grow with the corpus; it is restored afterwards.
+    tables meanwhile, at a lower priority than DuckDB's inserts. Batches are bounded in files, bytes
+    and lines, and DuckDB gets a memory limit, so peak memory does not grow with the corpus nor with
+    what a file holds. The workers exit with this process (also on kill -9), and their spool lives
+    beside the warehouse, where the next run sweeps it if this one could not.
     """
+    max_objects = (limits or Limits()).objects_per_file
     ensure_tables(con)
+    sweep_scratch(scratch_root(database_file(con)))  # spools of runs killed before they could remove them
     summary = IngestSummary()
     started = time.perf_counter()
     workers = min(os.cpu_count() or 1, 4) if workers is None else workers
     submitted: set[str] = set()
     pending: deque[_Pending] = deque()
     pool: ProcessPoolExecutor | None = None
-    spool: str | None = None  # where workers leave their Arrow files
+    spool: Path | None = None  # where workers leave their Arrow files
 
     def land_oldest() -> None:
         _land_batch(con, pending.popleft(), summary, reparse)
@@ -120,28 +133,25 @@ def ingest_sources(
     (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     try:
         con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
-        try:
-            for batch, size in _batches(sources):
-                # only the last batch can be short: a full one means more follow, worth starting workers for
-                if pool is None and workers > 1 and _is_full(len(batch), size):
-                    pool = ProcessPoolExecutor(workers, mp_context=_process_context(), initializer=_quiet_worker)
-                    spool = tempfile.mkdtemp(prefix="kiai-ingest-")
-                pending.append(_prepare_batch(con, batch, submitted, pool, spool, reparse))
-                # land at most one batch per batch handed out, so the workers never run dry while this
-                # process lands a run of finished batches
-                if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
-                    land_oldest()
-        except KiaiError:
-            while pending:  # a broken archive: keep everything read before the break
+        for batch, full in _batches(sources):
+            # only the last batch can be short: a full one means more follow, worth starting workers for
+            if pool is None and workers > 1 and full:
+                spool = make_scratch(database_file(con), "ingest")
+                pool = ProcessPoolExecutor(
+                    workers, mp_context=_process_context(), initializer=_quiet_worker, initargs=(os.getpid(),)
+                )
+            pending.append(_prepare_batch(con, batch, submitted, pool, spool, reparse, max_objects))
+            # land at most one batch per batch handed out, so the workers never run dry while this
+            # process lands a run of finished batches
+            if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
                 land_oldest()
-            raise
         while pending:
             land_oldest()
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         if spool is not None:
-            shutil.rmtree(spool, ignore_errors=True)
+            remove_scratch(spool)
         con.execute(f"SET memory_limit = '{memory_limit}'")
         summary.seconds = time.perf_counter() - started
     return summary
@@ -209,15 +219,35 @@ def reuse_freed_memory() -> None:
         pass
 
 
-def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them and keeps finished batches.
+def _quiet_worker(parent: int) -> None:
+    """Workers leave Ctrl-C to the main process, which stops them and keeps finished batches, and die
+    with it: a worker outliving a killed ingest would hold its memory and its stdout forever.
 
     They also yield the CPU to it: the main process (hashing, inserting) is the critical path.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
     reuse_freed_memory()
     if hasattr(os, "nice"):
         os.nice(WORKER_NICENESS)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when `parent` dies: a kernel signal on Linux (prctl), else a watching thread."""
+    try:
+        signalled = ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
+    except (OSError, AttributeError, TypeError):
+        signalled = False
+    if not signalled:
+        threading.Thread(target=_watch_parent, args=(parent,), name="kiai-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # it died before the signal was asked for
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 @dataclass
@@ -244,22 +274,22 @@ class _Landing:
 
 @dataclass
 class _Pending:
-    """A batch on its way: its new files (md5, source) and their parse, done or in a worker."""
+    """A batch on its way: its new files (md5, source) and their parse, done or in a worker; and the
+    refused inputs (path, reason) not recorded before."""
 
     files_seen: int
     bytes_read: int
     new: list[tuple[str, OsuSource]]
     parsed: Future[_Landing] | _Landing | None
+    refused: list[tuple[str, str]]
 
     def ready(self) -> bool:
         return not isinstance(self.parsed, Future) or self.parsed.done()
 
-    def result(self) -> _Landing | None:
+    def result(self) -> _Landing:
+        if self.parsed is None:
+            return _Landing([], [], [], 0, 0, {})
         return self.parsed.result() if isinstance(self.parsed, Future) else self.parsed
-
-
-def _is_full(files: int, size: int) -> bool:
-    return files >= BATCH_FILES or size >= BATCH_BYTES
 
 
 def _prepare_batch(
@@ -267,26 +297,38 @@ def _prepare_batch(
     batch: list[OsuSource],
     submitted: set[str],
     pool: ProcessPoolExecutor | None,
-    spool: str | None = None,
+    spool: Path | None = None,
     reparse: bool = False,
+    max_objects: int | None = None,
 ) -> _Pending:
     """Hash the batch, drop files already in the warehouse (or earlier in this run), start parsing the rest.
 
-    To reparse, every file of the batch is parsed (they come from raw.osu_files).
+    To reparse, every file of the batch is parsed (they come from raw.osu_files). A refused input
+    already recorded with the same path and reason is not recorded again.
     """
     by_md5: dict[str, OsuSource] = {}
+    refused = {(source.path, source.refused) for source in batch if source.refused is not None}
     for source in batch:
-        md5 = hashlib.md5(source.data).hexdigest()
-        if md5 not in submitted:
-            by_md5.setdefault(md5, source)
+        if source.refused is None:
+            md5 = hashlib.md5(source.data).hexdigest()
+            if md5 not in submitted:
+                by_md5.setdefault(md5, source)
     known = _known_md5s(con, list(by_md5)) if by_md5 and not reparse else set()
     new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
     submitted.update(by_md5)
     parsed: Future[_Landing] | _Landing | None = None
     if new:
-        args = ([s.data for _, s in new], [md5 for md5, _ in new], [s.id_from_name for _, s in new], spool, reparse)
+        args = (
+            [s.data for _, s in new],
+            [md5 for md5, _ in new],
+            [s.id_from_name for _, s in new],
+            str(spool) if spool else None,
+            reparse,
+            max_objects,
+        )
         parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
-    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed)
+    fresh_refusals = sorted(refused - _known_refusals(con, refused)) if refused else []
+    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, fresh_refusals)
 
 
 def parse_for_landing(
@@ -295,6 +337,7 @@ def parse_for_landing(
     ids_from_names: list[int | None],
     spool: str | None = None,
     reparse: bool = False,
+    max_objects: int | None = None,
 ) -> _Landing:
     """Parse a batch of new files and build the rows they land (runs in a worker process).
 
@@ -302,7 +345,7 @@ def parse_for_landing(
     file is already the one that holds its id. With a `spool` folder the tables are written there as
     Arrow IPC files, which the main process maps without copying: cheaper than pickling them through a pipe.
     """
-    parsed = parse_batch(datas)
+    parsed = parse_batch(datas, max_objects)
     good: list[int] = []
     errors: list[tuple[int, str]] = []
     latest_for_id: dict[int, int] = {}
@@ -331,23 +374,21 @@ def parse_for_landing(
     return landing
 
 
-def _batches(sources: Iterable[OsuSource]) -> Iterator[tuple[list[OsuSource], int]]:
-    """Batches of files with their total size in bytes; every batch but the last is full."""
+def _batches(sources: Iterable[OsuSource]) -> Iterator[tuple[list[OsuSource], bool]]:
+    """Batches of at most BATCH_FILES files, BATCH_BYTES bytes or BATCH_LINES lines (whichever comes
+    first; a single bigger file is a batch of its own), each with whether it is full: only the last
+    one is not."""
     batch: list[OsuSource] = []
-    size = 0
-    try:
-        for source in sources:
-            batch.append(source)
-            size += len(source.data)
-            if _is_full(len(batch), size):
-                yield batch, size
-                batch, size = [], 0
-    except KiaiError:
-        if batch:  # land what was read before a broken archive, then report it
-            yield batch, size
-        raise
+    size = lines = 0
+    for source in sources:
+        batch.append(source)
+        size += len(source.data)
+        lines += source.data.count(b"\n")
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES or lines >= BATCH_LINES:
+            yield batch, True
+            batch, size, lines = [], 0, 0
     if batch:
-        yield batch, size
+        yield batch, False
 
 
 def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
@@ -362,15 +403,24 @@ def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
     return {row[0] for row in rows}
 
 
+def _known_refusals(con: duckdb.DuckDBPyConnection, refused: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Of (path, reason) pairs: those already in parsed.parse_errors."""
+    rows = con.execute(
+        "SELECT path, error FROM parsed.parse_errors WHERE path IN (SELECT unnest($paths))",
+        {"paths": sorted({path for path, _ in refused})},
+    ).fetchall()
+    return {(path, error) for path, error in rows} & refused
+
+
 def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary, reparse: bool) -> None:
     summary.files_seen += pending.files_seen
     summary.bytes_read += pending.bytes_read
-    summary.files_unchanged += pending.files_seen - len(pending.new)
-    landing, new = pending.result(), pending.new
-    if landing is None:
+    summary.files_unchanged += pending.files_seen - len(pending.new) - len(pending.refused)
+    if not pending.new and not pending.refused:
         return
+    landing = pending.result()
     try:
-        _land(con, landing, new, summary, reparse)
+        _land(con, landing, pending, summary, reparse)
     finally:
         landing.discard()
 
@@ -378,11 +428,13 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
 def _land(
     con: duckdb.DuckDBPyConnection,
     landing: _Landing,
-    new: list[tuple[str, OsuSource]],
+    pending: _Pending,
     summary: IngestSummary,
     reparse: bool,
 ) -> None:
+    new = pending.new
     errors = [(new[i][0], new[i][1].path, message) for i, message in landing.errors]
+    errors += [(NO_BYTES_MD5, path, reason) for path, reason in pending.refused]
     good_md5s = [new[i][0] for i in landing.good]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with transaction(con):
@@ -393,8 +445,12 @@ def _land(
                 con, list(zip(good_md5s, landing.beatmap_ids, strict=True))
             )
             if landing.good:
-                # an older parser's error on a file this one reads
+                # an older error on a file this parser reads, or on what was at its path before
                 _delete_files(con, ("parsed.parse_errors",), good_md5s)
+                con.execute(
+                    "DELETE FROM parsed.parse_errors WHERE path IN (SELECT unnest($paths))",
+                    {"paths": [new[i][1].path for i in landing.good]},
+                )
                 _insert(con, "raw.osu_files", _raw_table(new, landing, now))
         for table in landing.tables:
             _insert(con, table, landing.table(table))

@@ -1,33 +1,51 @@
-"""Where `.osu` bytes come from: files, folders, globs, `.osz` archives and (streamed) tarballs."""
+"""Where `.osu` bytes come from: files, folders, globs, `.osz` archives and (streamed) tarballs.
+
+No input stops a run: a file larger than the limit, an archive that is not one, a member with a bad CRC
+or broken compressed data becomes a *refused* source (its path and the reason, no bytes), which the
+loader records in parsed.parse_errors while the other files land. Reads are capped: a member that
+declares 1 KB but inflates to gigabytes is read up to the limit and refused.
+"""
 
 from __future__ import annotations
 
 import glob
+import lzma
 import re
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+from kiai.config import MB, Limits
 from kiai.errors import KiaiError
 
 ID_NAME_RE = re.compile(r"^(\d+)\.osu$", re.IGNORECASE)
 TAR_SUFFIXES = (".tar", ".tar.bz2", ".tbz2", ".tar.gz", ".tgz", ".tar.xz")
-MAX_OSU_BYTES = 64 * 1024 * 1024  # a bigger "beatmap" is not one; refuse rather than fill memory
+# what a broken archive or member raises while it is read
+BROKEN = (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError)
+UNSUPPORTED = (NotImplementedError, RuntimeError)  # zipfile: an unknown compression method, encryption
 
 
 @dataclass(frozen=True)
 class OsuSource:
-    """One `.osu` file's bytes and where they came from."""
+    """One `.osu` file's bytes and where they came from; `refused` says why it was not read (bytes empty)."""
 
     path: str
     data: bytes
+    refused: str | None = None
 
     @property
     def id_from_name(self) -> int | None:
         match = ID_NAME_RE.match(self.path.replace("\\", "/").rsplit("/", 1)[-1].split("::")[-1])
         return int(match.group(1)) if match else None
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as text the warehouse can store: bytes of a file name that are not UTF-8 become U+FFFD."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _is_tar(path: Path) -> bool:
@@ -60,46 +78,74 @@ def expand(inputs: list[str | Path]) -> list[Path]:
     return paths
 
 
-def read_sources(paths: list[Path]) -> Iterator[OsuSource]:
-    """Yield every `.osu` in `paths`; archives are read member by member (tarballs as a stream)."""
+def read_sources(paths: list[Path], max_bytes: int = Limits().osu_file_bytes) -> Iterator[OsuSource]:
+    """Yield every `.osu` in `paths` (archives member by member, tarballs as a stream), each read up to
+    `max_bytes`; what cannot be read is yielded refused, with its reason."""
     for path in paths:
         name = path.name.lower()
-        try:
-            if name.endswith(".osz"):
-                yield from _read_osz(path)
-            elif _is_tar(path):
-                yield from _read_tar(path)
-            else:
-                if path.stat().st_size > MAX_OSU_BYTES:
-                    raise KiaiError(f"{path}: {path.stat().st_size:,} bytes is too big for an .osu file")
-                yield OsuSource(str(path), path.read_bytes())
-        except OSError as exc:
-            raise KiaiError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if name.endswith(".osz"):
+            yield from _read_osz(path, max_bytes)
+        elif _is_tar(path):
+            yield from _read_tar(path, max_bytes)
+        else:
+            try:
+                with path.open("rb") as handle:
+                    yield _read_capped(shown_path(path), handle, max_bytes)
+            except OSError as exc:
+                yield _refused(path, f"cannot read: {exc.strerror or exc}")
 
 
-def _read_osz(path: Path) -> Iterator[OsuSource]:
+def _refused(path: str | Path, reason: str) -> OsuSource:
+    return OsuSource(shown_path(path), b"", refused=reason)
+
+
+def _too_large(path: str, max_bytes: int) -> OsuSource:
+    return _refused(path, f"larger than {max_bytes / MB:g} MB, the limit for an .osu file ([limits] osu_file_mb)")
+
+
+def _read_capped(path: str, handle: BinaryIO, max_bytes: int) -> OsuSource:
+    """At most `max_bytes` of `handle` (one byte more tells a file that is too large)."""
+    data = handle.read(max_bytes + 1)
+    return _too_large(path, max_bytes) if len(data) > max_bytes else OsuSource(path, data)
+
+
+def _read_osz(path: Path, max_bytes: int) -> Iterator[OsuSource]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if info.filename.lower().endswith(".osu") and not info.is_dir():
-                    if info.file_size > MAX_OSU_BYTES:
-                        raise KiaiError(f"{path}::{info.filename}: too big for an .osu file")
-                    yield OsuSource(f"{path}::{info.filename}", archive.read(info))
-    except zipfile.BadZipFile as exc:
-        raise KiaiError(f"{path}: not a valid .osz (zip) archive ({exc})") from None
+        archive = zipfile.ZipFile(path)
+    except (*BROKEN, *UNSUPPORTED) as exc:
+        yield _refused(path, f"not a valid .osz (zip) archive ({exc})")
+        return
+    with archive:
+        for info in archive.infolist():
+            if not info.filename.lower().endswith(".osu") or info.is_dir():
+                continue
+            member = f"{path}::{info.filename}"
+            if info.file_size > max_bytes:
+                yield _too_large(member, max_bytes)
+                continue
+            try:
+                with archive.open(info) as handle:
+                    source = _read_capped(shown_path(member), handle, max_bytes)
+            except (*BROKEN, *UNSUPPORTED) as exc:  # a bad CRC is found at the end of the member
+                source = _refused(member, f"broken archive member ({exc})")
+            yield source
 
 
-def _read_tar(path: Path) -> Iterator[OsuSource]:
+def _read_tar(path: Path, max_bytes: int) -> Iterator[OsuSource]:
     """Stream a tarball (data.ppy.sh's YYYY_MM_DD_osu_files.tar.bz2): nothing is extracted to disk."""
+    read = 0
     try:
         with tarfile.open(path, mode="r|*") as archive:
             for member in archive:
                 if not member.isfile() or not member.name.lower().endswith(".osu"):
                     continue
-                if member.size > MAX_OSU_BYTES:
-                    raise KiaiError(f"{path}::{member.name}: too big for an .osu file")
+                name = f"{path}::{member.name}"
+                if member.size > max_bytes:
+                    yield _too_large(name, max_bytes)
+                    continue
                 handle = archive.extractfile(member)
                 if handle is not None:
-                    yield OsuSource(f"{path}::{member.name}", handle.read())
-    except (tarfile.TarError, EOFError) as exc:
-        raise KiaiError(f"{path}: broken or truncated archive ({exc})") from None
+                    yield _read_capped(shown_path(name), handle, max_bytes)
+                    read += 1
+    except BROKEN as exc:
+        yield _refused(path, f"broken or truncated archive after {read:,} .osu files ({exc})")

@@ -78,14 +78,7 @@ class SourceSettings:
 
 
 def _number(config: Config, env: str, key: str, default: float) -> float:
-    value = config.setting(env, "http", key, default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise KiaiError(f"{env} / [http] {key} must be a number, got {value!r}") from None
-    if number < 0:
-        raise KiaiError(f"{env} / [http] {key} must not be negative")
-    return number
+    return config.number(env, "http", key, default)
 
 
 def _pacing(config: Config, prefix: str, default: Pacing) -> Pacing:

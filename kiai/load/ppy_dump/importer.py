@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import queue
 import re
-import shutil
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from kiai.errors import KiaiError
+from kiai.files import database_file, make_scratch, remove_scratch
 from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSchema, parse_create_table, plain_identifier
 from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, exact_csv, fast_csv
@@ -467,7 +467,7 @@ def import_dump(
         return (allow is None or name.lower() in allow) and name.lower() not in deny
 
     meter = Meter()
-    workdir = Path(tempfile.mkdtemp(prefix="kiai-dump-"))
+    workdir = make_scratch(database_file(con), "dump")  # beside the warehouse; swept after a kill -9
     (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("BEGIN TRANSACTION")
@@ -495,7 +495,7 @@ def import_dump(
         con.execute(f"SET memory_limit = '{memory_limit}'")
         raise
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_scratch(workdir)
     try:
         con.execute("COMMIT")
     finally:
