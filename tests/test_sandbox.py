@@ -109,3 +109,22 @@ def test_faults_on_demand(server):
     server.inject("wrong_md5", path="/osu/")
     assert requests.get(url, timeout=5).content != server.world.osu_files[beatmap_id]
     assert requests.get(url, timeout=5).content == server.world.osu_files[beatmap_id]
+
+
+def test_misbehaving_bodies_on_demand(server):
+    url = f"{server.base_url}/osu/{next(iter(server.world.osu_files))}"
+    server.inject("gzip_bomb", path="/osu/", size=8 * 2**20)
+    bomb = requests.get(url, timeout=5)
+    assert bomb.headers["Content-Encoding"] == "gzip" and int(bomb.headers["Content-Length"]) < 2**16
+    assert bomb.content == bytes(8 * 2**20)
+    server.inject("huge", path="/osu/", size=3 * 2**20, declared=False)
+    huge = requests.get(url, timeout=5)
+    assert "Content-Length" not in huge.headers and len(huge.content) == 3 * 2**20
+    server.inject("wrong_shape", path="/osu/", body=b"[1]")
+    assert requests.get(url, timeout=5).json() == [1]
+    server.inject("trickle", path="/osu/", seconds=0.05)
+    with requests.get(url, timeout=5, stream=True) as trickled:  # a per-read timeout never fires
+        assert (
+            trickled.status_code == 200
+            and trickled.raw.read(3) == server.world.osu_files[int(url.rsplit("/", 1)[1])][:3]
+        )

@@ -200,3 +200,32 @@ def test_kill_9_and_rerun_equals_an_uninterrupted_run(server, tmp_path):
     assert 4 <= partial < len(server.world.osu_files)
     run_all(cwd, env)
     assert snapshot(cwd) == expected
+
+
+def test_a_hostile_server_neither_hangs_nor_fills_a_download(server, tmp_path):
+    cwd, env = project(tmp_path, server, extra="deadline = 1.0\n[limits]\nosu_file_mb = 1")
+    kiai(cwd, env, "fetch", "collections")
+    kiai(cwd, env, "fetch", "beatmaps")
+    # the 1st request trickles (its retry, the 2nd, is served), the 4th is a gzip bomb, the 6th a 1 GB body
+    server.inject("trickle", path="/osu/", seconds=0.3)
+    server.inject("gzip_bomb", path="/osu/", after=3, size=256 * 2**20)
+    server.inject("huge", path="/osu/", after=5, size=2**30, declared=False)
+    result = kiai(cwd, env, "download", "osu-files")
+    assert "Traceback" not in result.stderr and "no complete answer within 1 s ([http] deadline)" in result.stderr
+    wanted = len(server.world.osu_files)
+    assert f"{wanted} wanted, {wanted - 2} downloaded" in result.stdout, result.stdout
+    with duckdb.connect(str(cwd / "wh.duckdb"), read_only=True) as con:
+        outcomes = con.execute("SELECT outcome, count(*) FROM raw.download_attempts GROUP BY ALL ORDER BY 1").fetchall()
+    assert outcomes == [("ok", wanted - 2), ("too_large", 2)]
+
+
+def test_wrong_shape_and_plain_http_are_one_line_errors(server, tmp_path):
+    cwd, env = project(tmp_path, server)
+    kiai(cwd, env, "fetch", "collections")
+    server.inject("wrong_shape", path="/api/v2/beatmaps", body=b'{"beatmaps": {"id": 1}}')
+    result = kiai(cwd, env, "fetch", "beatmaps", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "/api/v2/beatmaps answered 200 with" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    insecure = kiai(cwd, {**env, "KIAI_OSU_BASE_URL": "http://osu.example.com"}, "auth", "check", check=False)
+    assert insecure.returncode == 1 and "plain http:// would send the client secret in clear text" in insecure.stderr
+    assert SECRET not in insecure.stdout + insecure.stderr

@@ -55,7 +55,7 @@ def fetch_collections(
 ) -> None:
     """Fetch the collections of kiai.toml [collections] (category = [ids]) and store their labels."""
     from kiai.load import api_responses
-    from kiai.progress import progress_bar
+    from kiai.progress import progress_bar, show_notes
     from kiai.sources.settings import collection_categories
 
     pairs = collection_categories(state.config)
@@ -68,6 +68,7 @@ def fetch_collections(
     fetched = missing = 0
     with progress_bar() as bar:
         task = bar.add_task("collections", total=len(ids))
+        collector.http.on_wait = show_notes(bar, task)
         for cid in ids:
             if cid not in done:
                 response = collector.collection(cid)
@@ -182,8 +183,10 @@ def download_osu_files(
     retry_missing: bool = typer.Option(False, "--retry-missing", help="Ask again for files that were 404."),
 ) -> None:
     """Download the .osu of every fetched beatmap into data/beatmaps/{id}.osu (md5-checked), then ingest."""
+    from dataclasses import replace
+
     from kiai.load import api_responses
-    from kiai.sources.downloads import Downloader
+    from kiai.sources.downloads import OSU_FILE, Downloader
 
     sources, con = _sources(), _warehouse()
     targets = api_responses.download_targets(con, retry_missing)
@@ -196,6 +199,7 @@ def download_osu_files(
         lambda attempt: api_responses.record_attempt(con, attempt),
         sources.settings.min_free_mb,
         say=console.print,
+        kind=replace(OSU_FILE, max_bytes=sources.settings.limits.osu_file_bytes),
     )
     summary = downloader.run(targets)
     console.print(

@@ -33,9 +33,9 @@ CREATE TABLE IF NOT EXISTS raw.collection_labels (
 );
 CREATE TABLE IF NOT EXISTS raw.download_attempts (
     beatmap_id    BIGINT NOT NULL,
-    outcome       VARCHAR NOT NULL,    -- ok | not_found | not_osu | empty | md5_mismatch | failed
+    outcome       VARCHAR NOT NULL,    -- ok | not_found | not_osu | empty | md5_mismatch | too_large | failed
     http_status   INTEGER,
-    expected_md5  VARCHAR NOT NULL,
+    expected_md5  VARCHAR NOT NULL,    -- '' when the API gave no checksum
     got_md5       VARCHAR,
     size_bytes    BIGINT,
     error         VARCHAR,
@@ -68,7 +68,7 @@ def land(con: duckdb.DuckDBPyConnection, fetched: Fetched) -> None:
 def record_attempt(con: duckdb.DuckDBPyConnection, a: Attempt) -> None:
     con.execute(
         "INSERT INTO raw.download_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [a.beatmap_id, a.outcome, a.http_status, a.expected_md5, a.got_md5, a.size_bytes, a.error, _now()],
+        [a.beatmap_id, a.outcome, a.http_status, a.expected_md5 or "", a.got_md5, a.size_bytes, a.error, _now()],
     )
 
 
@@ -153,9 +153,9 @@ def landed_score_pages(con: duckdb.DuckDBPyConnection, user_id: int, score_type:
     return pages
 
 
-def download_targets(con: duckdb.DuckDBPyConnection, retry_missing: bool = False) -> list[tuple[int, str]]:
-    """(beatmap_id, checksum) of every fetched beatmap, from the latest response that holds it; ids whose
-    last download answered 404 are left out unless `retry_missing`."""
+def download_targets(con: duckdb.DuckDBPyConnection, retry_missing: bool = False) -> list[tuple[int, str | None]]:
+    """(beatmap_id, checksum or None) of every fetched beatmap, from the latest response that holds it; ids
+    whose last download answered 404 are left out unless `retry_missing`."""
     rows = con.execute(
         """
         WITH maps AS (
@@ -168,12 +168,12 @@ def download_targets(con: duckdb.DuckDBPyConnection, retry_missing: bool = False
             QUALIFY row_number() OVER (PARTITION BY beatmap_id ORDER BY attempted_at DESC) = 1
         )
         SELECT m.beatmap_id, m.checksum FROM maps m LEFT JOIN last_try t USING (beatmap_id)
-        WHERE m.checksum IS NOT NULL AND (? OR t.outcome IS DISTINCT FROM 'not_found')
+        WHERE ? OR t.outcome IS DISTINCT FROM 'not_found'
         ORDER BY m.beatmap_id
         """,
         [retry_missing],
     ).fetchall()
-    return [(int(i), str(c)) for i, c in rows]
+    return [(int(i), c) for i, c in rows]
 
 
 def _now() -> datetime:

@@ -4,12 +4,14 @@ endpoints, with faults injected on demand."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import secrets
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,7 +19,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from kiai.sandbox.world import SandboxWorld
 
-FAULT_KINDS = ("expire_token", "401", "429", "500", "stall", "truncate", "html", "wrong_md5", "empty")
+FAULT_KINDS = (
+    "expire_token", "401", "429", "500", "stall", "truncate", "html", "wrong_md5", "empty",
+    "trickle", "gzip_bomb", "huge", "wrong_shape",
+)  # fmt: skip
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>osu!</title></head><body>Something went wrong.</body></html>"
 
 
@@ -27,7 +32,10 @@ class Fault:
 
     kinds: expire_token (forget every issued token: the request gets a 401), 401, 429 (`retry_after` header
     only when given), 500, stall (sleep `seconds` before answering), truncate (half the body, then close),
-    html (an HTML page with 200), wrong_md5 (the .osu with one byte changed), empty (200 with no body)."""
+    html (an HTML page with 200), wrong_md5 (the .osu with one byte changed), empty (200 with no body),
+    trickle (the whole answer, headers included, one byte every `seconds`), gzip_bomb (a small
+    `Content-Encoding: gzip` body that inflates to `size` zero bytes), huge (`size` bytes of body, with a
+    Content-Length only when `declared`), wrong_shape (200 with the JSON `body` instead of the real one)."""
 
     kind: str
     path: str = ""
@@ -35,6 +43,27 @@ class Fault:
     after: int = 0
     seconds: float = 3.0
     retry_after: str | None = None
+    size: int = 2**30
+    declared: bool = True
+    body: bytes = b'{"unexpected": true}'
+
+
+@functools.cache
+def gzip_of_zeros(size: int) -> bytes:
+    """A gzip stream of `size` zero bytes (about 1 KB per MB), built in chunks."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(2**20)
+    parts = [packer.compress(chunk) for _ in range(size // len(chunk))]
+    return b"".join([*parts, packer.compress(bytes(size % len(chunk))), packer.flush()])
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (as kiai does past a size cap or a deadline) is no error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class SandboxServer:
@@ -45,7 +74,7 @@ class SandboxServer:
         self.tokens: set[str] = set()
         self.issued: list[str] = []  # every token handed out, so tests can search for leaks
         self.lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self._httpd = _QuietServer((host, port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -74,6 +103,8 @@ class SandboxServer:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {FAULT_KINDS}")
         fault = Fault(kind, path, times, after, **options)
+        if kind == "gzip_bomb":
+            gzip_of_zeros(fault.size)  # built now, not while a client waits
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -123,6 +154,12 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 headers.update({"x-ratelimit-limit": "1200", "x-ratelimit-remaining": "1199"})
             if fault and fault.kind == "429" and fault.retry_after is not None:
                 headers["Retry-After"] = fault.retry_after
+            if fault and fault.kind == "gzip_bomb":
+                body = gzip_of_zeros(fault.size)
+                headers.update({"Content-Encoding": "gzip", "Content-Length": str(len(body))})
+            if fault and fault.kind in ("trickle", "huge"):
+                self._send_slowly_or_hugely(status, headers, body, fault)
+                return
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -136,6 +173,29 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+
+        def _send_slowly_or_hugely(self, status: int, headers: dict[str, str], body: bytes, fault: Fault) -> None:
+            """trickle: the raw answer a byte at a time; huge: `size` bytes of body in 1 MB writes."""
+            self.close_connection = True
+            if fault.kind == "huge":
+                headers.pop("Content-Length")
+                if fault.declared:
+                    headers["Content-Length"] = str(fault.size)
+            lines = [f"HTTP/1.1 {status} {self.responses[status][0]}", *(f"{k}: {v}" for k, v in headers.items())]
+            head = ("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n").encode()
+            try:
+                if fault.kind == "trickle":
+                    for byte in head + body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(fault.seconds)
+                else:
+                    self.wfile.write(head)
+                    chunk = b"0" * 2**20
+                    for start in range(0, fault.size, len(chunk)):
+                        self.wfile.write(chunk[: fault.size - start])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def _serve(self, method: str) -> None:
             url = urlsplit(self.path)
@@ -162,6 +222,8 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                     body, ctype = HTML_PAGE, "text/html; charset=UTF-8"
                 elif fault.kind == "empty":
                     body = b""
+                elif fault.kind == "wrong_shape":
+                    body, ctype = fault.body, "application/json"
                 elif fault.kind == "wrong_md5":
                     body = body[:-1] + (b"\n" if body[-1:] != b"\n" else b" ")
             self._send(status, body, ctype, fault)

@@ -22,7 +22,9 @@ class Sources:
             "collector": self.settings.collector_pacing,
             "download": self.settings.download_pacing,
         }[kind]
-        return HttpClient(pacing, self.settings.retry, session=self.session)
+        return HttpClient(
+            pacing, self.settings.retry, session=self.session, max_bytes=self.settings.limits.api_body_bytes
+        )
 
     def credentials(self, http: HttpClient | None = None) -> ClientCredentials:
         client_id, secret = self.settings.credentials()

@@ -44,9 +44,10 @@ class ClientCredentials:
         response = self.http.request("POST", self.token_url, data=data, expect_json=True)
         if response.status_code != 200:
             try:
-                reason = response.json().get("error") or response.status_code
+                body = response.json()
             except ValueError:
-                reason = response.status_code
+                body = None
+            reason = (body.get("error") if isinstance(body, dict) else None) or response.status_code
             status = response.status_code
             raise SourceError(f"osu! token request refused ({status}, {reason}): check the client id and secret")
         body = response.json()

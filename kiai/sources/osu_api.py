@@ -1,4 +1,7 @@
-"""osu! API v2: beatmaps in chunks of 50 and user score lists, each response handed to `land` verbatim."""
+"""osu! API v2: beatmaps in chunks of 50 and user score lists, each response handed to `land` verbatim.
+
+A 200 answer of the wrong shape (not the object or list the endpoint returns) is not landed: it stops the
+run with one line naming the endpoint, since everything downstream reads that shape."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiai.progress import progress_bar
+from kiai.progress import progress_bar, show_notes
 from kiai.sources.http import Auth, Fetched, HttpClient, SourceError
 
 SOURCE = "osu_api"
@@ -33,6 +36,24 @@ class OsuApi:
         return Fetched(SOURCE, endpoint, params, response.status_code, body)
 
 
+def shape_error(source: str, endpoint: str, expected: str, body: str) -> SourceError:
+    """A one-line error for a 200 answer that is not what `endpoint` returns."""
+    return SourceError(f"{source} {endpoint} answered 200 with {body[:60]!r}, not {expected}; nothing was landed")
+
+
+def _beatmaps_of(fetched: Fetched) -> list[dict[str, Any]]:
+    body = fetched.json()
+    beatmaps = body.get("beatmaps") if isinstance(body, dict) else None
+    if not isinstance(beatmaps, list) or not all(
+        isinstance(b, dict) and isinstance(b.get("id"), int) and isinstance(b.get("checksum"), str | None)
+        for b in beatmaps
+    ):
+        raise shape_error(
+            "osu! API", BEATMAPS_ENDPOINT, "an object with a list of beatmaps (id, checksum)", fetched.body
+        )
+    return beatmaps
+
+
 @dataclass
 class BeatmapsSummary:
     requested: int = 0
@@ -48,16 +69,17 @@ def fetch_beatmaps(api: OsuApi, ids: Iterable[int], skip: set[int], land: Land) 
     summary = BeatmapsSummary(requested=len(todo), skipped=len(wanted) - len(todo))
     with progress_bar() as bar:
         task = bar.add_task("beatmaps", total=len(todo))
-        for start in range(0, len(todo), BATCH):
-            chunk = todo[start : start + BATCH]
-            fetched = api.get(BEATMAPS_ENDPOINT, BEATMAPS_ENDPOINT, [("ids[]", i) for i in chunk], {"ids": chunk})
-            if fetched.http_status != 200:
-                raise SourceError(f"GET {BEATMAPS_ENDPOINT} answered {fetched.http_status}: {fetched.body[:200]}")
-            got = {b.get("id") for b in fetched.json().get("beatmaps", []) if isinstance(b, dict)}
-            land(fetched)
-            summary.found += len(got & set(chunk))
-            summary.missing += [i for i in chunk if i not in got]
-            bar.advance(task, len(chunk))
+        with api.http.waits_shown(show_notes(bar, task)):
+            for start in range(0, len(todo), BATCH):
+                chunk = todo[start : start + BATCH]
+                fetched = api.get(BEATMAPS_ENDPOINT, BEATMAPS_ENDPOINT, [("ids[]", i) for i in chunk], {"ids": chunk})
+                if fetched.http_status != 200:
+                    raise SourceError(f"GET {BEATMAPS_ENDPOINT} answered {fetched.http_status}: {fetched.body[:200]}")
+                got = {b["id"] for b in _beatmaps_of(fetched)}
+                land(fetched)
+                summary.found += len(got & set(chunk))
+                summary.missing += [i for i in chunk if i not in got]
+                bar.advance(task, len(chunk))
     return summary
 
 
@@ -81,23 +103,28 @@ def fetch_user_scores(
     fetched_pages = seen = 0
     with progress_bar() as bar:
         task = bar.add_task(f"{score_type} scores of {user_id}", total=SCORES_CAP)
-        for offset in range(0, SCORES_CAP, page_size):
-            limit = min(page_size, SCORES_CAP - offset)
-            count = landed.get(offset)
-            if count is None:
-                query = {"mode": mode, "limit": limit, "offset": offset}
-                if score_type == "recent":
-                    query["include_fails"] = 0
-                params = {"user_id": user_id, "type": score_type, **query}
-                fetched = api.get(SCORES_ENDPOINT, path, query, params, **{"x-api-version": API_VERSION})
-                if fetched.http_status not in (200, 404):
-                    raise SourceError(f"GET {path} answered {fetched.http_status}: {fetched.body[:200]}")
-                land(fetched)
-                fetched_pages += 1
-                body = fetched.json() if fetched.http_status == 200 else None
-                count = len(body) if isinstance(body, list) else -1
-            bar.advance(task, limit)
-            seen += max(count, 0)
-            if count < limit:
-                break
+        with api.http.waits_shown(show_notes(bar, task)):
+            for offset in range(0, SCORES_CAP, page_size):
+                limit = min(page_size, SCORES_CAP - offset)
+                count = landed.get(offset)
+                if count is None:
+                    query = {"mode": mode, "limit": limit, "offset": offset}
+                    if score_type == "recent":
+                        query["include_fails"] = 0
+                    params = {"user_id": user_id, "type": score_type, **query}
+                    fetched = api.get(SCORES_ENDPOINT, path, query, params, **{"x-api-version": API_VERSION})
+                    if fetched.http_status not in (200, 404):
+                        raise SourceError(f"GET {path} answered {fetched.http_status}: {fetched.body[:200]}")
+                    body = fetched.json() if fetched.http_status == 200 else None
+                    if fetched.http_status == 200 and not (
+                        isinstance(body, list) and all(isinstance(score, dict) for score in body)
+                    ):
+                        raise shape_error("osu! API", SCORES_ENDPOINT, "a list of scores", fetched.body)
+                    land(fetched)
+                    fetched_pages += 1
+                    count = len(body) if isinstance(body, list) else -1
+                bar.advance(task, limit)
+                seen += max(count, 0)
+                if count < limit:
+                    break
     return fetched_pages, seen

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from kiai.config import Config
+from kiai.config import Config, Limits
 from kiai.errors import KiaiError
 
 DEFAULT_OSU_BASE_URL = "https://osu.ppy.sh"
@@ -47,12 +49,15 @@ class Pacing:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry a failing request (exponential backoff with jitter)."""
+    """How often and how long to retry a failing request (exponential backoff with jitter); `timeout` is per
+    read, `deadline` for a whole try (connect, headers, body), `max_wait` the longest Retry-After obeyed."""
 
     max_retries: int = 5
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     timeout: float = 30.0
+    deadline: float = 300.0
+    max_wait: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class SourceSettings:
     collector_pacing: Pacing = Pacing(min_gap=1.0, max_gap=1.5, failure_gap=2.0, per_minute=None)
     download_pacing: Pacing = Pacing(min_gap=0.3, max_gap=0.3, failure_gap=1.0, per_minute=None)
     min_free_mb: float = 500.0
+    limits: Limits = field(default_factory=Limits)
 
     def credentials(self) -> tuple[str, Secret]:
         """The client id and secret, or a clear error naming where to put them."""
@@ -99,6 +105,30 @@ def _url(config: Config, env: str, section: str, default: str) -> str:
     return value
 
 
+def is_loopback(url: str) -> bool:
+    """Whether a URL's host is this machine (127.0.0.0/8, ::1, localhost), where plain HTTP never leaves it."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _osu_url(config: Config, default: str) -> str:
+    """The osu! API base URL: plain http:// only on loopback (the sandbox) or when explicitly allowed, since
+    the client secret and the tokens would cross the network in clear text."""
+    url = _url(config, "KIAI_OSU_BASE_URL", "osu", default)
+    allowed = str(config.setting("KIAI_OSU_ALLOW_PLAIN_HTTP", "osu", "allow_plain_http", False)).lower()
+    if url.startswith("http://") and not is_loopback(url) and allowed not in ("1", "true", "yes"):
+        raise KiaiError(
+            f"refusing the osu! API at {url}: plain http:// would send the client secret in clear text; use "
+            "https://, or set [osu] allow_plain_http = true (KIAI_OSU_ALLOW_PLAIN_HTTP=1) if you must"
+        )
+    return url
+
+
 def load_settings(config: Config) -> SourceSettings:
     """Resolve every source setting; see kiai.toml.example for the names."""
     base = SourceSettings()
@@ -109,9 +139,11 @@ def load_settings(config: Config) -> SourceSettings:
         backoff_base=_number(config, "KIAI_HTTP_BACKOFF_BASE", "backoff_base", base.retry.backoff_base),
         backoff_max=_number(config, "KIAI_HTTP_BACKOFF_MAX", "backoff_max", base.retry.backoff_max),
         timeout=_number(config, "KIAI_HTTP_TIMEOUT", "timeout", base.retry.timeout),
+        deadline=_number(config, "KIAI_HTTP_DEADLINE", "deadline", base.retry.deadline),
+        max_wait=_number(config, "KIAI_HTTP_MAX_WAIT", "max_wait", base.retry.max_wait),
     )
     return SourceSettings(
-        osu_base_url=_url(config, "KIAI_OSU_BASE_URL", "osu", base.osu_base_url),
+        osu_base_url=_osu_url(config, base.osu_base_url),
         collector_base_url=_url(config, "KIAI_COLLECTOR_BASE_URL", "collector", base.collector_base_url),
         client_id=str(client_id) if client_id not in (None, "") else None,
         client_secret=Secret(str(secret)) if secret not in (None, "") else None,
@@ -120,6 +152,7 @@ def load_settings(config: Config) -> SourceSettings:
         collector_pacing=_pacing(config, "collector", base.collector_pacing),
         download_pacing=_pacing(config, "download", base.download_pacing),
         min_free_mb=_number(config, "KIAI_MIN_FREE_MB", "min_free_mb", base.min_free_mb),
+        limits=Limits.from_config(config),
     )
 
 
