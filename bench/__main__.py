@@ -31,6 +31,7 @@ QUICK_ARGS = {
     "build_features": ["--maps", "300", "--objects-per-map", "200"],
     "demo": ["--quick"],
     "sample_world": ["--quick"],
+    "hostile_inputs": ["--quick"],
 }
 
 
