@@ -49,8 +49,10 @@ def collection_body(collection_id: int, name: str, beatmaps: list[dict[str, Any]
 
 
 def _osu_field(text: str, key: str) -> str | None:
-    match = re.search(rf"^{key}\s*:\s*(.*?)\s*$", text, re.MULTILINE)
-    return match.group(1) if match else None
+    """The value of the first `key: value` line (no regex with a lazy group before trailing blanks: those
+    backtrack quadratically on a long run of spaces)."""
+    match = re.search(rf"^{key}[ \t]*:([^\r\n]*)", text, re.MULTILINE)
+    return match.group(1).strip() if match else None
 
 
 def add_osu_files(world: SandboxWorld, paths: list[Path], template: dict[str, Any]) -> list[int]:
