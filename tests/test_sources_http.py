@@ -80,17 +80,23 @@ def test_retries_5xx_with_exponential_backoff(server):
     assert rec.delays == [1.0, 2.0, 4.0]
 
 
-def test_429_uses_retry_after_or_backs_off_up_to_a_minute(server):
+def test_429_uses_retry_after_or_backs_off_up_to_a_minute_and_says_until_when(server):
     rec = Recorder()
-    http = client(rec, Pacing(0, 0, 0, None), retries=10)
+    http = client(rec, Pacing(0, 0, 0, None), retries=10, max_wait=120)
     url = f"{server.base_url}/osu/{next(iter(server.world.osu_files))}"
-    server.inject("429", path="/osu/", retry_after="7")
+    server.inject("429", path="/osu/", retry_after="90")
     assert http.request("GET", url).status_code == 200
-    assert rec.delays == [7.0]
+    assert rec.delays == [90.0]
+    assert re.fullmatch(r"429 Too Many Requests, the server asked to wait \(Retry-After\): waiting 90 s, "
+                        r"until \d\d:\d\d:\d\d", rec.notes[0]) and rec.notes[1] is None  # fmt: skip
     rec.delays.clear()
     server.inject("429", path="/osu/", times=8)
     assert http.request("GET", url).status_code == 200
     assert rec.delays == [1, 2, 4, 8, 16, 32, 60, 60]
+    server.inject("429", path="/osu/", retry_after="3600")  # longer than max_wait: stop, with one line
+    with pytest.raises(SourceError, match=r"asked to wait 3,600 s \(until .*\), longer than the 120 s kiai waits"):
+        http.request("GET", url)
+    assert rec.delays == [1, 2, 4, 8, 16, 32, 60, 60]  # nothing more was waited
 
 
 def test_stalls_and_truncated_bodies_are_retried(server):
@@ -298,21 +304,6 @@ def test_bodies_over_the_cap_are_refused_without_reading_them_whole(server, faul
     assert len(server.requests_to("/osu/")) == 1  # refused at once, not retried
     server.faults.clear()
     assert http.request("GET", url).status_code == 200  # the connection pool is still usable
-
-
-def test_retry_after_is_announced_and_a_longer_one_stops_the_run(server):
-    rec = Recorder()
-    http = client(rec, Pacing(0, 0, 0, None), max_wait=120)
-    url = f"{server.base_url}/osu/{next(iter(server.world.osu_files))}"
-    server.inject("429", path="/osu/", retry_after="90")
-    assert http.request("GET", url).status_code == 200
-    assert rec.delays == [90.0]
-    assert re.fullmatch(r"429 Too Many Requests, the server asked to wait \(Retry-After\): waiting 90 s, "
-                        r"until \d\d:\d\d:\d\d", rec.notes[0]) and rec.notes[1] is None  # fmt: skip
-    server.inject("429", path="/osu/", retry_after="3600")
-    with pytest.raises(SourceError, match=r"asked to wait 3,600 s \(until .*\), longer than the 120 s kiai waits"):
-        http.request("GET", url)
-    assert rec.delays == [90.0]  # nothing more was waited
 
 
 def test_wrong_shape_answers_are_one_line_errors_naming_the_endpoint(server):
