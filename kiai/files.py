@@ -1,7 +1,8 @@
 """Atomic file writes and scratch folders.
 
 Atomic writes: a uniquely named temp file beside the target, renamed onto it in one step. Two runs writing
-the same target never share a temp file, and a failed write leaves no temp file behind.
+the same target never share a temp file, a failed write leaves no temp file behind and an existing target
+as it was, and no write replaces a DuckDB database file or its WAL (the warehouse least of all).
 
 Scratch folders (ingest spools, dump work folders) live beside the warehouse, in `<warehouse>.scratch/`:
 on the warehouse's disk, and found again after a kill -9. Each is held by a lock its process keeps (an
@@ -30,6 +31,31 @@ except ImportError:  # Windows: scratch folders are removed by their own run onl
 LOCK_SUFFIX = ".lock"
 _held: dict[Path, int] = {}  # scratch folder -> the open, locked descriptor of its lock file
 
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+WAL_SUFFIX = ".wal"
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """Whether `path` is a DuckDB database file, or the write-ahead log beside one."""
+    try:
+        with path.open("rb") as handle:
+            if handle.read(12)[8:12] == DUCKDB_MAGIC:
+                return True
+    except OSError:
+        pass
+    if path.name.endswith(WAL_SUFFIX):
+        return is_duckdb_file(path.with_name(path.name[: -len(WAL_SUFFIX)]))
+    return False
+
+
+def refuse_database_target(target: Path) -> None:
+    """Refuse to write onto a DuckDB database file or its WAL: an output path that names the warehouse
+    (a typo, a swapped argument) would otherwise destroy it."""
+    if is_duckdb_file(target):
+        raise KiaiError(
+            f"refusing to write to {target}: it is a DuckDB database file (or its WAL); choose another path"
+        )
+
 
 def temp_path(target: Path, suffix: str = "") -> Path:
     """A fresh hidden name in `target`'s folder (ending in `suffix`, for writers that go by the suffix)."""
@@ -39,7 +65,8 @@ def temp_path(target: Path, suffix: str = "") -> Path:
 @contextmanager
 def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path beside `target`; renamed onto `target` if the block succeeds (a failed rename is a
-    KiaiError), removed either way."""
+    KiaiError), removed either way. A target that is a DuckDB database file or its WAL is refused."""
+    refuse_database_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(target, suffix)
     try:

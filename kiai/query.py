@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import math
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,8 +17,14 @@ from typing import IO, Any
 import duckdb
 
 from kiai.errors import KiaiError
+from kiai.files import atomic_path, refuse_database_target
 
-FORMATS = ("table", "csv", "json", "jsonl", "markdown")
+FORMATS = ("table", "csv", "json", "jsonl", "markdown", "parquet")
+# --output's suffix names its format; --format may only repeat it.
+SUFFIX_FORMATS = {
+    ".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "markdown",
+    ".markdown": "markdown", ".parquet": "parquet",
+}  # fmt: skip
 # Bare names users copy from guides (`scores`, `osu_beatmaps`) resolve through this path.
 SEARCH_PATH = "main,ppy,parsed,raw,features,staging,kiai"
 FETCH_CHUNK = 10_000
@@ -40,38 +47,64 @@ class Result:
     params: dict[str, Any] = field(default_factory=dict)
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
-        while chunk := self.cursor.fetchmany(FETCH_CHUNK):
+        """The rows, streamed; a statement that fails while producing them (error(), a bad cast) is a QueryError."""
+        while True:
+            try:
+                chunk = self.cursor.fetchmany(FETCH_CHUNK)
+            except duckdb.Error as exc:
+                raise QueryError(explain(exc)) from None
+            if not chunk:
+                return
             yield from chunk
 
 
 ROW_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA", "CALL", "RELATION"}
+# Statements that change which databases a connection sees: refused on a read-only connection.
+CATALOG_STATEMENTS = {"ATTACH", "DETACH"}
+READ_ONLY_HINT = "kiai sql opens the warehouse read-only; pass --write to change it"
 
 
-def _one_line(exc: duckdb.Error) -> str:
+def explain(exc: duckdb.Error) -> str:
+    """DuckDB's error as one line with its hints ("Did you mean", candidate bindings), then the statement's
+    line with the caret under the position, when DuckDB gives them."""
     lines = [line for line in str(exc).splitlines() if line.strip()]
-    message = lines[0] if lines else type(exc).__name__
+    position = next((i for i, line in enumerate(lines) if line.startswith("LINE ")), len(lines))
+    message = " ".join(lines[:position]) or type(exc).__name__
     if "read-only" in message.lower():
-        message += " (kiai sql opens the warehouse read-only; pass --write to change it)"
-    return message
+        message += f" ({READ_ONLY_HINT})"
+    return "\n".join([message, *lines[position : position + 2]])
 
 
 def set_search_path(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"SET search_path = '{SEARCH_PATH}'")
+    """Bare names resolve through SEARCH_PATH's schemas (those this database has)."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    con.execute(f"SET search_path = '{','.join(s for s in SEARCH_PATH.split(',') if s in present)}'")
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Iterator[Result]:
+def run(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None, read_only: bool = False
+) -> Iterator[Result]:
     """Run the statements in `sql` one by one, yielding each that produces rows.
 
     Consume (or discard) each result before asking for the next: running the next statement
-    closes the previous cursor.
+    closes the previous cursor. With `read_only`, ATTACH and DETACH are refused before anything runs (the
+    connection is read-only as a whole anyway; this says so in one line).
     """
     params = params or {}
     try:
         statements = duckdb.extract_statements(sql)
     except duckdb.Error as exc:
-        raise QueryError(_one_line(exc)) from None
+        raise QueryError(explain(exc)) from None
     if not statements:
         raise QueryError("no SQL statement given")
+    refused = [s.type.name for s in statements if s.type.name in CATALOG_STATEMENTS]
+    if read_only and refused:
+        raise QueryError(f"{refused[0]} is refused without --write: kiai sql opens the warehouse read-only")
     for statement in statements:
         missing = set(statement.named_parameters) - set(params)
         if missing:
@@ -80,7 +113,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None 
         try:
             cursor = con.execute(statement.query, wanted or None)
         except duckdb.Error as exc:
-            raise QueryError(_one_line(exc)) from None
+            raise QueryError(explain(exc)) from None
         if statement.type.name in ROW_STATEMENTS and cursor.description is not None:
             columns = [column[0] for column in cursor.description]
             yield Result(statement.query.strip().rstrip(";"), columns, cursor, wanted)
@@ -96,6 +129,22 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, uuid.UUID | dt.timedelta):
         return str(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _finite(value: Any) -> Any:
+    """NaN and ±Infinity as None (JSON null): strict JSON has no such numbers; inside lists and structs too."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def _json_row(columns: list[str], row: tuple[Any, ...]) -> str:
+    record = {name: _finite(value) for name, value in zip(columns, row, strict=True)}
+    return json.dumps(record, default=_json_default, ensure_ascii=False, allow_nan=False)
 
 
 def _text(value: Any) -> str:
@@ -121,7 +170,7 @@ def write_delimited(result: Result, out: IO[str]) -> int:
 def write_jsonl(result: Result, out: IO[str]) -> int:
     count = 0
     for row in result.rows():
-        out.write(json.dumps(dict(zip(result.columns, row, strict=True)), default=_json_default, ensure_ascii=False))
+        out.write(_json_row(result.columns, row))
         out.write("\n")
         count += 1
     return count
@@ -132,7 +181,7 @@ def write_json(result: Result, out: IO[str]) -> int:
     count = 0
     for row in result.rows():
         out.write(",\n" if count else "\n")
-        out.write(json.dumps(dict(zip(result.columns, row, strict=True)), default=_json_default, ensure_ascii=False))
+        out.write(_json_row(result.columns, row))
         count += 1
     out.write("\n]\n")
     return count
@@ -154,15 +203,47 @@ def write_markdown(result: Result, out: IO[str]) -> int:
 WRITERS = {"csv": write_delimited, "json": write_json, "jsonl": write_jsonl, "markdown": write_markdown}
 
 
+def output_format(fmt: str | None, output: Path | None) -> str:
+    """The format to write: --format, else the one --output's suffix names, else a table on the terminal.
+
+    A --format that contradicts the suffix is refused, and so is a file whose suffix names no format, and one
+    that is a DuckDB database file or its WAL (checked before the query runs, and again when writing).
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise QueryError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if output is None:
+        if fmt == "parquet":
+            raise QueryError("--format parquet writes a file: pass --output FILE.parquet")
+        return fmt or "table"
+    refuse_database_target(output)
+    implied = SUFFIX_FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        if implied is None:
+            suffixes = ", ".join(SUFFIX_FORMATS)
+            raise QueryError(f"cannot tell the format of {output} from its suffix ({suffixes}); pass --format")
+        return implied
+    if fmt == "table":
+        raise QueryError("--format table is for the terminal; give --output a .csv, .json, .jsonl, .md or .parquet")
+    if implied is not None and implied != fmt:
+        raise QueryError(f"--format {fmt} contradicts --output {output.name} ({implied}); drop one of them")
+    return fmt
+
+
 def write_result(result: Result, fmt: str, output: Path | None) -> int:
-    """Write one result to `output` (Parquet when it ends in .parquet) or stdout; return rows written."""
-    if output is not None and output.suffix.lower() == ".parquet":
+    """Write one result to `output` or stdout; return rows written.
+
+    A file is written to a temp file renamed onto `output` at the end, so a failed or interrupted query
+    leaves an existing file as it was; a DuckDB database file (the warehouse, its WAL) is never replaced.
+    """
+    if fmt == "parquet":
+        if output is None:
+            raise QueryError("--format parquet writes a file: pass --output FILE.parquet")
         return _write_parquet(result, output)
     writer = WRITERS[fmt]
     if output is None:
         return writer(result, sys.stdout)
     try:
-        with output.open("w", encoding="utf-8", newline="") as handle:
+        with atomic_path(output) as temp, temp.open("w", encoding="utf-8", newline="") as handle:
             return writer(result, handle)
     except OSError as exc:
         raise QueryError(f"cannot write {output}: {exc.strerror}") from None
@@ -172,10 +253,13 @@ def _write_parquet(result: Result, output: Path) -> int:
     """Re-run the statement inside DuckDB's COPY, which writes Parquet without passing through Python."""
     con = result.cursor
     try:
-        con.execute(f"COPY ({result.statement}) TO '{_quote(str(output))}' (FORMAT parquet)", result.params or None)
-        (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{_quote(str(output))}')").fetchall()[0]
+        with atomic_path(output, suffix=".parquet") as temp:
+            con.execute(f"COPY ({result.statement}) TO '{_quote(str(temp))}' (FORMAT parquet)", result.params or None)
+            (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{_quote(str(temp))}')").fetchall()[0]
     except duckdb.Error as exc:
-        raise QueryError(_one_line(exc)) from None
+        raise QueryError(explain(exc)) from None
+    except OSError as exc:
+        raise QueryError(f"cannot write {output}: {exc.strerror}") from None
     return int(count)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,28 +16,82 @@ from kiai.errors import KiaiError
 
 SCHEMAS = ("raw", "parsed", "ppy", "staging", "features", "kiai")
 CATALOG = "warehouse"
+ANCHOR = "kiai_read_only_anchor"
+LOCK_POLL_SECONDS = 0.25
 
 
 class WarehouseError(KiaiError):
     """The warehouse file cannot be opened or used."""
 
 
-def _explain(path: Path, exc: duckdb.Error) -> str:
+class WarehouseBusy(WarehouseError):
+    """Another process holds the warehouse's lock (`pid`: that process, when DuckDB names it)."""
+
+    def __init__(self, message: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+def _explain(path: Path, exc: duckdb.Error, read_only: bool) -> WarehouseError:
     text = str(exc)
     if "Could not set lock" in text or "Conflicting lock" in text:
-        pid = re.search(r"PID (\d+)", text)
-        holder = f" (process {pid.group(1)})" if pid else ""
-        return f"warehouse {path} is in use by another process{holder}; close it or pass another --db"
+        found = re.search(r"PID (\d+)", text)
+        pid = int(found.group(1)) if found else None
+        holder = f" (process {pid})" if pid else ""
+        if read_only:  # readers share the lock: the holder is writing
+            return WarehouseBusy(
+                f"warehouse {path} is in use by another process{holder} that is writing to it; "
+                "wait for it to finish, or pass --wait SECONDS to wait for it",
+                pid,
+            )
+        return WarehouseBusy(
+            f"warehouse {path} is in use by another process{holder}; close it, or pass --wait SECONDS "
+            "(or set KIAI_WAIT) to wait for it",
+            pid,
+        )
     if "does not exist" in text or "No such file" in text:
-        return f"no warehouse at {path}; run `kiai init` or an ingest command first"
+        return WarehouseError(f"no warehouse at {path}; run `kiai init` or an ingest command first")
     if "not a valid DuckDB database" in text or "is not a DuckDB" in text or "Invalid" in text:
-        return f"{path} is not a DuckDB warehouse file ({text.splitlines()[0]})"
-    return f"cannot open warehouse {path}: {text.splitlines()[0]}"
+        return WarehouseError(f"{path} is not a DuckDB warehouse file ({text.splitlines()[0]})")
+    return WarehouseError(f"cannot open warehouse {path}: {text.splitlines()[0]}")
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse. Writing creates the file, its folder and the schemas."""
+def connect(
+    path: Path | str,
+    read_only: bool = False,
+    wait: float = 0.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse. Writing creates the file, its folder and the schemas.
+
+    While another process holds the lock, retry for up to `wait` seconds (telling `on_wait` once who holds
+    it); then raise WarehouseBusy naming that process.
+    """
     path = Path(path)
+    deadline = time.monotonic() + max(wait, 0.0)
+    told = False
+    while True:
+        try:
+            return _connect_once(path, read_only)
+        except WarehouseBusy as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if wait > 0:
+                    holder = f"process {exc.pid}" if exc.pid else "another process"
+                    raise WarehouseBusy(
+                        f"warehouse {path} is still in use by {holder} after waiting {wait:g} s; "
+                        "try again when it has finished, or pass a longer --wait",
+                        exc.pid,
+                    ) from None
+                raise
+            if not told and on_wait is not None:
+                holder = f"process {exc.pid}" if exc.pid else "another process"
+                on_wait(f"warehouse {path} is in use by {holder}; waiting up to {wait:g} s for it (--wait)")
+                told = True
+            time.sleep(min(LOCK_POLL_SECONDS, left))
+
+
+def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     if read_only and not path.exists():
         raise WarehouseError(f"no warehouse at {path}; run `kiai init` or an ingest command first")
     if not read_only:
@@ -45,17 +101,39 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
             raise WarehouseError(f"cannot create folder {path.parent}: {exc.strerror}") from None
     # Attached under a fixed catalog name: the default file, kiai.duckdb, would otherwise make the
     # catalog "kiai" clash with the schema "kiai".
-    con = duckdb.connect()
-    options = " (READ_ONLY)" if read_only else ""
-    try:
-        con.execute(f"ATTACH '{_quote(str(path))}' AS {CATALOG}{options}")
-        con.execute(f"USE {CATALOG}")
-    except duckdb.Error as exc:
-        con.close()
-        raise WarehouseError(_explain(path, exc)) from None
+    with _instance(read_only) as con:
+        options = " (READ_ONLY)" if read_only else ""
+        try:
+            con.execute(f"ATTACH '{_quote(str(path))}' AS {CATALOG}{options}")
+            con.execute(f"USE {CATALOG}")
+            if read_only:
+                con.execute(f"DETACH {ANCHOR}")
+        except duckdb.Error as exc:
+            con.close()
+            raise _explain(path, exc, read_only) from None
     if not read_only:
         bootstrap(con)
     return con
+
+
+@contextmanager
+def _instance(read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB instance with nothing attached yet; read-only ones are read-only as a whole.
+
+    In a read-only instance every database is attached read-only, so no statement (DETACH and ATTACH again
+    included) can make the warehouse writable. DuckDB has no in-memory read-only instance: an empty
+    throwaway file is its first database, detached once the warehouse is attached and in use.
+    """
+    if not read_only:
+        yield duckdb.connect()
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="kiai-ro-") as folder:
+            anchor = str(Path(folder) / f"{ANCHOR}.duckdb")
+            duckdb.connect(anchor).close()
+            yield duckdb.connect(anchor, read_only=True)
+    except OSError as exc:
+        raise WarehouseError(f"cannot open the warehouse read-only: no usable temp folder ({exc})") from None
 
 
 def _quote(text: str) -> str:

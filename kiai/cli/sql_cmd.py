@@ -21,9 +21,16 @@ def sql(
     file: Path | None = typer.Option(
         None, "--file", "-f", help="Read the SQL from a file [default: the QUERY argument]."
     ),
-    fmt: str = typer.Option("table", "--format", help="table | csv | json | jsonl | markdown."),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        help="table | csv | json | jsonl | markdown | parquet [default: the --output suffix's, else table].",
+    ),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Write to a file (.parquet → Parquet) [default: the terminal]."
+        None,
+        "--output",
+        "-o",
+        help="Write to a file, in its suffix's format (.csv .json .jsonl .md .parquet) [default: the terminal].",
     ),
     param: list[Any] = typer.Option(
         [], "--param", "-p", metavar="NAME VALUE", help="A named parameter, used as $NAME."
@@ -35,8 +42,7 @@ def sql(
 
     Example: kiai sql "SELECT mode, count(*) FROM parsed.beatmap_files GROUP BY ALL"
     """
-    if fmt not in query.FORMATS:
-        raise KiaiError(f"unknown --format {fmt!r}; choose one of {', '.join(query.FORMATS)}")
+    fmt = query.output_format(fmt, output)
     text = _read_sql(sql_text, file)
     if dialect == "mysql":
         from kiai.mysql_dialect import to_duckdb
@@ -47,7 +53,7 @@ def sql(
         raise KiaiError(f"unknown --dialect {dialect!r}; choose duckdb or mysql")
     con = state.open(write=write)
     query.set_search_path(con)
-    for number, result in enumerate(query.run(con, text, dict(param)), start=1):
+    for number, result in enumerate(query.run(con, text, dict(param), read_only=not write), start=1):
         if output is not None and number > 1:
             raise KiaiError("--output takes one statement that returns rows; this SQL has several")
         if fmt == "table" and output is None:
@@ -55,7 +61,7 @@ def sql(
         else:
             count = query.write_result(result, fmt, output)
             if output is not None:
-                err_console.print(f"wrote {count:,} rows to {output}")
+                err_console.print(f"wrote {count:,} row{'s' if count != 1 else ''} to {output}", highlight=False)
 
 
 def _read_sql(sql_text: str | None, file: Path | None) -> str:
