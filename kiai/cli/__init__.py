@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -34,6 +38,11 @@ app = typer.Typer(
 )
 
 
+DB_HELP = "Warehouse file (default: $KIAI_DB, else warehouse/kiai.duckdb)."
+WAIT_HELP = "While another process holds the warehouse, wait up to SECONDS for it (default: $KIAI_WAIT, else 0)."
+INTERRUPTED = "interrupted: nothing half-written was kept; run the same command again to finish"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"kiai {__version__}")
@@ -42,14 +51,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    db: Path | None = typer.Option(
-        None, "--db", envvar="KIAI_DB", help="Warehouse file [default: warehouse/kiai.duckdb]."
-    ),
+    db: Path | None = typer.Option(None, "--db", envvar="KIAI_DB", help=DB_HELP),
+    wait: float | None = typer.Option(None, "--wait", envvar="KIAI_WAIT", min=0, metavar="SECONDS", help=WAIT_HELP),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
     state.db_override = db
+    state.wait = wait
     state._config = None
 
 
@@ -70,16 +79,76 @@ def build_command() -> typer.main.TyperGroup:
     """The app as a click command, with the options Typer cannot declare patched in."""
     command = typer.main.get_command(app)
     sql_cmd.patch_command(command.commands["sql"])
+    root = {param.name: param for param in command.params}
+    _add_shared_options(command, [_after_command(root["db"], _set_db), _after_command(root["wait"], _set_wait)])
     return conventional_help(command)
 
 
+def _after_command(option: Any, callback: Any) -> Any:
+    """A copy of a root option for use after the command. No env var: the root option reads it, and a value
+    given after the command wins."""
+    option = copy.copy(option)
+    option.envvar, option.callback, option.expose_value = None, callback, False
+    return option
+
+
+def _add_shared_options(command: Any, options: list[Any]) -> None:
+    """`--db` and `--wait` after the command too (`kiai sql --db W ...`), on every command of every group."""
+    if hasattr(command, "commands"):
+        for sub in command.commands.values():
+            _add_shared_options(sub, options)
+    else:
+        command.params += options
+
+
+def _set_db(_ctx: Any, _param: Any, value: Path | None) -> None:
+    if value is not None:
+        state.db_override = value
+        state._config = None
+
+
+def _set_wait(_ctx: Any, _param: Any, value: float | None) -> None:
+    if value is not None:
+        state.wait = value
+
+
+_interrupted = False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    """Remember that the user pressed Ctrl-C, then raise KeyboardInterrupt as Python does.
+
+    Libraries turn the KeyboardInterrupt into their own errors (DuckDB: `RuntimeError: Query interrupted`;
+    TensorFlow through pybind11; Typer: `Exit(130)`): the flag tells main() it was Ctrl-C whatever arrives.
+    """
+    global _interrupted
+    _interrupted = True
+    signal.default_int_handler(signum, frame)
+
+
 def main() -> None:
-    """Entry point: run the app; expected failures print one line, Ctrl-C exits 130."""
+    """Entry point: run the app; expected failures print one line, Ctrl-C one line and exit 130."""
+    global _interrupted
+    _interrupted = False
+    signal.signal(signal.SIGINT, _on_sigint)
     try:
         build_command()(prog_name="kiai")
+    except SystemExit as exc:
+        if exc.code == 130 or _interrupted:
+            _exit_interrupted()
+        raise
     except KiaiError as exc:
+        if _interrupted:
+            _exit_interrupted()
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted: nothing half-written was kept; run the same command again to finish")
-        sys.exit(130)
+    except BaseException:
+        if _interrupted:
+            _exit_interrupted()
+        raise
+
+
+def _exit_interrupted() -> Any:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not break the one line
+    err_console.print(INTERRUPTED, highlight=False, soft_wrap=True)
+    sys.exit(130)

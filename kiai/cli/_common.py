@@ -18,6 +18,7 @@ err_console = Console(stderr=True)
 @dataclass
 class State:
     db_override: Path | None = None
+    wait: float | None = None  # --wait / KIAI_WAIT: seconds to wait for another process's lock (None: not given)
     _config: Config | None = field(default=None, repr=False)
 
     @property
@@ -26,9 +27,15 @@ class State:
             self._config = load_config(db_path=self.db_override)
         return self._config
 
-    def open(self, write: bool = True) -> duckdb.DuckDBPyConnection:
-        """The warehouse, created on first write."""
-        return warehouse.connect(self.config.db_path, read_only=not write)
+    def open(self, write: bool = True, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+        """The warehouse, created on first write. While another process holds it, wait up to `wait` seconds
+        (default: --wait, KIAI_WAIT, else not at all), saying so on stderr."""
+        seconds = wait if wait is not None else self.wait or 0.0
+        return warehouse.connect(self.config.db_path, read_only=not write, wait=seconds, on_wait=_say_waiting)
+
+
+def _say_waiting(text: str) -> None:
+    err_console.print(text, highlight=False, soft_wrap=True)
 
 
 state = State()
