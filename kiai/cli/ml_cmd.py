@@ -44,7 +44,7 @@ def _train(
     from kiai.ml.dataset import DatasetError
     from kiai.ml.metrics import SUMMARY
     from kiai.ml.params import parse_params
-    from kiai.ml.train import train_with
+    from kiai.ml.train import REGISTER_WAIT, train_with
 
     params = parse_params(param)
     if not state.config.db_path.exists():
@@ -52,9 +52,11 @@ def _train(
             f"no dataset yet: no warehouse at {state.config.db_path}; ingest data and run `kiai build-features` first"
         )
     # The warehouse is open read-only while reading and closed while training: `kiai sql` etc. keep working.
+    # Registering waits for a busy warehouse (REGISTER_WAIT, or --wait) rather than lose the finished run.
+    register_wait = REGISTER_WAIT if state.wait is None else state.wait
     run = train_with(
-        lambda write: state.open(write=write), kind, models_dir=models_dir(models), seed=seed, folds=folds,
-        epochs=epochs, params=params, progress=not quiet,
+        lambda write: state.open(write=write, wait=register_wait if write else None), kind,
+        models_dir=models_dir(models), seed=seed, folds=folds, epochs=epochs, params=params, progress=not quiet,
     )  # fmt: skip
     cells = ", ".join(f"{name} {format_metric(run.metrics.get(name), run.folds)}" for name in SUMMARY)
     console.print(f"run {run.run_id} ({kind}): {cells}", highlight=False, soft_wrap=True)
@@ -93,6 +95,7 @@ def compare(fmt: str = typer.Option("table", "--format", help="table | json.")) 
     from kiai.ml.versions import short
 
     _check_format(fmt)
+    _register_waiting_runs()
     con = state.open(write=False)
     try:
         rows = compare_rows(con)
@@ -138,6 +141,30 @@ def compare(fmt: str = typer.Option("table", "--format", help="table | json.")) 
     console.print(side)
     if len(shown) < len(cells):
         console.print(f"(the latest {len(shown)} of {len(cells)} runs; widen the terminal or use --format json)")
+
+
+def _register_waiting_runs() -> None:
+    """Register runs that finished while the warehouse was busy (see kiai.ml.runs); if it still is, say so."""
+    from kiai.ml.runs import register_unregistered, unregistered_runs
+    from kiai.warehouse import WarehouseBusy
+
+    folder = models_dir(None)
+    if not state.config.db_path.exists() or not unregistered_runs(folder, state.config.db_path):
+        return
+    try:
+        con = state.open(write=True)
+    except WarehouseBusy as exc:
+        err_console.print(
+            f"[yellow]warning:[/] runs in {escape(str(folder))} wait to be registered: {escape(str(exc))}"
+        )
+        return
+    try:
+        for run in register_unregistered(con, folder):
+            err_console.print(
+                f"registered run {run.run_id} (it finished while the warehouse was busy)", highlight=False
+            )
+    finally:
+        con.close()
 
 
 def predict(

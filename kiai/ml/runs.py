@@ -1,4 +1,9 @@
-"""The run registry: `models/<run_id>/` folders and the `kiai.training_runs` table in the warehouse."""
+"""The run registry: `models/<run_id>/` folders and the `kiai.training_runs` table in the warehouse.
+
+A run folder carries `unregistered.json` (its registry row and the warehouse it belongs to) until the row is
+in that warehouse: a run that finished while another process held the warehouse is registered later, by the
+next `kiai train` or `kiai compare`, instead of being lost.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,14 @@ from typing import Any
 import duckdb
 
 from kiai.errors import KiaiError
-from kiai.ml.files import read_json
+from kiai.ml.files import read_json, write_json
 from kiai.transform import store
 from kiai.warehouse import table_exists, transaction
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
+UNREGISTERED = "unregistered.json"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {K}.training_runs (
@@ -78,8 +84,7 @@ _COLUMNS = (
 _JSON = {"labels", "fingerprints", "params", "metrics"}
 
 
-def register(con: duckdb.DuckDBPyConnection, run: Run) -> None:
-    """Insert the run's row (and create the table if needed) in one transaction."""
+def _row(run: Run) -> list[Any]:
     values = []
     for name in _COLUMNS:
         value = getattr(run, name)
@@ -87,11 +92,70 @@ def register(con: duckdb.DuckDBPyConnection, run: Run) -> None:
             value = json.dumps(value, sort_keys=True)
         elif name == "path":
             value = str(value)
+        elif name == "created_at":
+            value = value.isoformat()
         values.append(value)
+    return values
+
+
+def register(con: duckdb.DuckDBPyConnection, run: Run) -> None:
+    """Insert the run's row (and create the table if needed) in one transaction."""
     placeholders = ", ".join("?" for _ in _COLUMNS)
     with transaction(con):
         ensure_table(con)
-        store.execute(con, f"INSERT INTO {{K}}.training_runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})", values)
+        store.execute(
+            con, f"INSERT INTO {{K}}.training_runs ({', '.join(_COLUMNS)}) VALUES ({placeholders})", _row(run)
+        )
+    (run.path / UNREGISTERED).unlink(missing_ok=True)
+
+
+def warehouse_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file of the connection's current database (what `unregistered.json` names)."""
+    (path,) = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()[0]
+    return Path(path).resolve()
+
+
+def mark_unregistered(folder: Path, run: Run, warehouse: Path) -> None:
+    """Write `unregistered.json` into a run folder: the row to insert, and into which warehouse."""
+    write_json(folder / UNREGISTERED, {"warehouse": str(warehouse), "row": dict(zip(_COLUMNS, _row(run), strict=True))})
+
+
+def unregistered_runs(models_dir: Path, warehouse: Path) -> list[Run]:
+    """Run folders under `models_dir` still waiting to be registered in `warehouse`, oldest first."""
+    found = []
+    for marker in sorted(Path(models_dir).glob(f"*/{UNREGISTERED}")):
+        try:
+            data = read_json(marker)
+        except (OSError, ValueError):
+            continue  # a folder being removed, or not ours
+        if Path(data["warehouse"]).resolve() == Path(warehouse).resolve():
+            found.append(_from_row({**data["row"], "path": str(marker.parent.resolve())}))
+    return sorted(found, key=lambda run: (run.created_at, run.run_id))
+
+
+def register_unregistered(con: duckdb.DuckDBPyConnection, models_dir: Path) -> list[Run]:
+    """Register every run folder waiting for this warehouse (a run already in the registry only loses its
+    marker); returns the runs registered now."""
+    known = {run.run_id for run in list_runs(con)}
+    registered = []
+    for run in unregistered_runs(models_dir, warehouse_path(con)):
+        if run.run_id in known:
+            (run.path / UNREGISTERED).unlink(missing_ok=True)
+            continue
+        register(con, run)
+        registered.append(run)
+    return registered
+
+
+def _from_row(values: dict[str, Any]) -> Run:
+    values = dict(values)
+    for name in _JSON:
+        value = values[name]
+        values[name] = json.loads(value) if value else ({} if name != "labels" else [])
+    values["path"] = Path(values["path"])
+    if isinstance(values["created_at"], str):
+        values["created_at"] = datetime.fromisoformat(values["created_at"])
+    return Run(**values)
 
 
 def list_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:
@@ -101,14 +165,7 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:
     rows = store.execute(
         con, f"SELECT {', '.join(_COLUMNS)} FROM {{K}}.training_runs ORDER BY created_at, run_id"
     ).fetchall()
-    runs = []
-    for row in rows:
-        values = dict(zip(_COLUMNS, row, strict=True))
-        for name in _JSON:
-            values[name] = json.loads(values[name]) if values[name] else ({} if name != "labels" else [])
-        values["path"] = Path(values["path"])
-        runs.append(Run(**values))
-    return runs
+    return [_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows]
 
 
 def get_run(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Run:

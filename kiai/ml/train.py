@@ -26,10 +26,13 @@ from kiai.ml.encoders import Encoder, fit_encoder
 from kiai.ml.files import write_json, write_text
 from kiai.ml.params import settings as param_settings
 from kiai.ml.versions import DATASET_MODEL, FEATURE_MODEL, fingerprints, library_versions
+from kiai.warehouse import WarehouseBusy
 
 KINDS = ("lightgbm", "keras")
 MAX_FOLDS = 20
 PERMUTATION_REPEATS = 2
+# Seconds a finished run waits for a busy warehouse to register itself, unless --wait/KIAI_WAIT says otherwise.
+REGISTER_WAIT = 120.0
 
 
 def backend(kind: str) -> ModuleType:
@@ -52,16 +55,18 @@ class Inputs:
     frame: Frame
     data_fps: dict[str, str]
     code_fps: dict[str, str]
+    warehouse: Path  # the file read, where the run is registered
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
     frame = load_dataset(con)
     data_fps, code_fps = fingerprints(con)
-    return Inputs(frame, data_fps, code_fps)
+    return Inputs(frame, data_fps, code_fps, runs.warehouse_path(con))
 
 
 def register_run(con: duckdb.DuckDBPyConnection, run: runs.Run) -> None:
-    """Register a written run folder in one transaction; if that fails, the folder is removed (no orphan)."""
+    """Register a written run folder in one transaction, then any earlier runs of this warehouse still waiting
+    to be registered; if registering the run fails, its folder is removed (no orphan)."""
     try:
         runs.register(con, run)
     except BaseException as exc:
@@ -71,6 +76,7 @@ def register_run(con: duckdb.DuckDBPyConnection, run: runs.Run) -> None:
                 f"registering run {run.run_id} failed ({str(exc).splitlines()[0]}); folder removed"
             ) from None
         raise
+    runs.register_unregistered(con, run.path.parent)
 
 
 class _Log:
@@ -104,7 +110,17 @@ def train_with(open_db: Callable[[bool], duckdb.DuckDBPyConnection], kind: str, 
             con.close()
 
     def register(run: runs.Run) -> None:
-        con = open_db(True)
+        try:
+            con = open_db(True)  # waits for a busy warehouse as long as open_db does
+        except WarehouseBusy as exc:
+            holder = f"process {exc.pid}" if exc.pid else "another process"
+            raise KiaiError(
+                f"run {run.run_id} is kept in {run.path} but not registered: {holder} held the warehouse too long; "
+                "`kiai compare` or the next `kiai train` registers it once the warehouse is free"
+            ) from None
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)  # Ctrl-C while waiting: no run, as if never trained
+            raise
         try:
             register_run(con, run)
         finally:
@@ -202,7 +218,7 @@ def _train(
         split_hash=split.split_hash(parts, frame.beatmap_ids),
         params={**settings, **({"epochs_cap": epochs} if epochs else {})},
     )
-    _write_run(run, module, frame, y, final, fold_results, importances, test_rows, code_fps)
+    _write_run(run, module, frame, y, final, fold_results, importances, test_rows, code_fps, inputs.warehouse)
     register(run)
     log(f"run {run_id}: accuracy {summary['accuracy']['mean']:.3f}, macro-F1 {summary['macro_f1']['mean']:.3f} "
         f"-> {run.path}")  # fmt: skip
@@ -282,8 +298,10 @@ def _write_run(
     importances: list[dict[str, float]],
     test_rows: list[tuple[int, np.ndarray, np.ndarray]],
     code_fps: dict[str, str],
+    warehouse: Path,
 ) -> None:
-    """Write everything into a hidden temp folder, then rename it to models/<run_id> in one step."""
+    """Write everything into a hidden temp folder, then rename it to models/<run_id> in one step (marked as not
+    yet registered in `warehouse`)."""
     model, state, encoder, fit_rows, valid_rows, info = final
     run.path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(run.path)
@@ -358,6 +376,7 @@ def _write_run(
                 },
             },
         )
+        runs.mark_unregistered(tmp, run, warehouse)
         os.replace(tmp, run.path)
     finally:
         if tmp.exists():
