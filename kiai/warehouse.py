@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ SCHEMAS = ("raw", "parsed", "ppy", "staging", "features", "kiai")
 CATALOG = "warehouse"
 ANCHOR = "kiai_read_only_anchor"
 LOCK_POLL_SECONDS = 0.25
+_open: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()  # for interrupt_queries()
 
 
 class WarehouseError(KiaiError):
@@ -113,7 +115,18 @@ def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             raise _explain(path, exc, read_only) from None
     if not read_only:
         bootstrap(con)
+    _open.add(con)
     return con
+
+
+def interrupt_queries() -> None:
+    """Interrupt whatever this process's warehouse connections are running (the CLI does on Ctrl-C).
+
+    DuckDB's own check for Ctrl-C misses some long queries; an explicit interrupt stops them at once.
+    """
+    for con in list(_open):
+        with suppress(duckdb.Error):  # closed meanwhile
+            con.interrupt()
 
 
 @contextmanager

@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-import copy
-import signal
 import sys
-from pathlib import Path
-from types import FrameType
-from typing import Any
 
-import typer
-from rich.markup import escape
+try:  # these imports take a second or more: Ctrl-C meanwhile ends in one line too, with nothing done
+    import copy
+    from pathlib import Path
+    from typing import Any
 
-from kiai import __version__
-from kiai.cli import (
-    demo_cmd,
-    export_cmd,
-    fetch_cmd,
-    import_cmd,
-    ingest_cmd,
-    ml_cmd,
-    models_cmd,
-    sql_cmd,
-    warehouse_cmd,
-)
-from kiai.cli._common import err_console, state
-from kiai.cli._help import conventional_help
-from kiai.errors import KiaiError
+    import typer
+    from rich.markup import escape
+
+    from kiai import __version__
+    from kiai.cli import (
+        _interrupt,
+        demo_cmd,
+        export_cmd,
+        fetch_cmd,
+        import_cmd,
+        ingest_cmd,
+        ml_cmd,
+        models_cmd,
+        sql_cmd,
+        warehouse_cmd,
+    )
+    from kiai.cli._common import err_console, state
+    from kiai.cli._help import conventional_help
+    from kiai.errors import KiaiError
+except KeyboardInterrupt:
+    sys.stderr.write("interrupted before starting: nothing was done\n")
+    raise SystemExit(130) from None
 
 app = typer.Typer(
     name="kiai",
@@ -112,43 +116,27 @@ def _set_wait(_ctx: Any, _param: Any, value: float | None) -> None:
         state.wait = value
 
 
-_interrupted = False
-
-
-def _on_sigint(signum: int, frame: FrameType | None) -> None:
-    """Remember that the user pressed Ctrl-C, then raise KeyboardInterrupt as Python does.
-
-    Libraries turn the KeyboardInterrupt into their own errors (DuckDB: `RuntimeError: Query interrupted`;
-    TensorFlow through pybind11; Typer: `Exit(130)`): the flag tells main() it was Ctrl-C whatever arrives.
-    """
-    global _interrupted
-    _interrupted = True
-    signal.default_int_handler(signum, frame)
-
-
 def main() -> None:
     """Entry point: run the app; expected failures print one line, Ctrl-C one line and exit 130."""
-    global _interrupted
-    _interrupted = False
-    signal.signal(signal.SIGINT, _on_sigint)
     try:
+        _interrupt.install()
         build_command()(prog_name="kiai")
     except SystemExit as exc:
-        if exc.code == 130 or _interrupted:
+        if exc.code == 130 or _interrupt.interrupted():
             _exit_interrupted()
         raise
     except KiaiError as exc:
-        if _interrupted:
+        if _interrupt.interrupted():
             _exit_interrupted()
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except BaseException:
-        if _interrupted:
+        if _interrupt.interrupted():
             _exit_interrupted()
         raise
 
 
 def _exit_interrupted() -> Any:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C does not break the one line
+    _interrupt.ignore_more()  # a second Ctrl-C does not break the one line
     err_console.print(INTERRUPTED, highlight=False, soft_wrap=True)
     sys.exit(130)

@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
 
-from kiai.cli._common import console, state
+from kiai.cli._common import console, err_console, state
 from kiai.config import DEFAULT_DB
 from kiai.files import atomic_write
 
@@ -70,6 +71,18 @@ def next_queries(user_id: int) -> list[str]:
         'kiai sql "SELECT c.category, count(*) AS maps, round(avg(f.star_rating), 2) AS stars FROM '
         'staging.collection_members c JOIN features.beatmap_features f USING (beatmap_id) GROUP BY ALL ORDER BY 1"',
     ]
+
+
+def run_step(command: Any, args: list[str], title: str) -> None:
+    """Run one kiai command as a step; a step that fails or is interrupted stops the demo with its exit code.
+
+    Typer hands a step's exit code back (Ctrl-C becomes 130) instead of raising it when not standalone.
+    """
+    code = command.main(args=args, prog_name="kiai", standalone_mode=False)
+    if isinstance(code, int) and code != 0:
+        if code != 130:  # main() prints the one line for Ctrl-C
+            err_console.print(f"demo stopped: step {escape(title)} exited with code {code}", highlight=False)
+        raise typer.Exit(code)
 
 
 def demo(
@@ -146,10 +159,11 @@ def demo(
                 ("Compare the runs", ["compare"]),
                 ("Write the report", ["report", "--out", str(report_path)]),
             ]
+        shared = ["--db", str(db_path), *(["--wait", str(state.wait)] if state.wait is not None else [])]
         with _environment(env):
             for number, (title, args) in enumerate(steps, start=1):
                 console.rule(f"[bold]{number}/{len(steps)} {title}")
-                command.main(args=["--db", str(db_path), *args], prog_name="kiai", standalone_mode=False)
+                run_step(command, [*shared, *args], f"{number}/{len(steps)} {title}")
     console.rule(f"[bold]Done in {time.monotonic() - started:.0f} s")
     console.print(f"warehouse: {escape(str(db_path))}", highlight=False)
     if train:
