@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,15 +45,35 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"folder": folder, "db": db, "many": many}
 
 
-def _start(*args: str, db: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "kiai", "--db", str(db), "--wait", "60", *args],
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers() -> Iterator[None]:
+    """A failing test must not leave a command running (the SQL one would run for hours)."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _start(
+    *args: str, db: Path | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    database = ["--db", str(db), "--wait", "60"] if db is not None else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiai", *database, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        cwd=cwd,
         start_new_session=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
+    _started.append(proc)
+    return proc
 
 
 def _when_open(db: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
@@ -177,15 +198,7 @@ def test_train_keras_keeps_no_run(world: dict[str, Path], tmp_path: Path) -> Non
 
 
 def test_demo_stops_at_the_interrupted_step(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kiai", "demo", "--quick"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        start_new_session=True,
-        env={**os.environ, "COLUMNS": "200", "KIAI_DB": "", "KIAI_CONFIG": "", "KIAI_DATA_DIR": ""},
-    )
+    proc = _start("demo", "--quick", cwd=tmp_path, env={"KIAI_DB": "", "KIAI_CONFIG": "", "KIAI_DATA_DIR": ""})
     assert proc.stdout is not None
     _when_printed(proc.stdout, "Download and ingest")
     out, _ = _interrupt(proc, after=0.5)

@@ -304,3 +304,13 @@ def test_keras_imputation_and_normalisation_come_from_fit_rows_only(synthetic: P
     mean = np.asarray(layer.mean).reshape(-1)
     assert np.allclose(mean, prepared[fit].mean(axis=0), rtol=1e-5, atol=1e-5)
     assert not np.allclose(mean, prepared.mean(axis=0), rtol=1e-5, atol=1e-5)
+
+
+def test_compare_on_a_narrow_terminal_shows_every_run(synthetic: Path, tmp_path: Path) -> None:
+    con = warehouse.connect(synthetic)
+    ids = [train(con, "lightgbm", models_dir=tmp_path, seed=seed, epochs=5, progress=False).run_id for seed in range(3)]
+    con.close()
+    narrow = run_kiai("compare", db=synthetic, env={"COLUMNS": "80"}).stdout
+    assert all(run_id in narrow for run_id in ids) and max(len(line) for line in narrow.splitlines()) <= 80
+    piped = run_kiai("compare", db=synthetic, env={"COLUMNS": ""}).stdout
+    assert all(run_id in piped for run_id in ids) and "accuracy" in piped.splitlines()[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import duckdb
 import pytest
@@ -146,3 +147,107 @@ def test_first_row_leaves_the_connection_free_for_register():
         con.register("more", pa.table({"a": [1]}))
     package = pathlib.Path(__file__).resolve().parents[1] / "kiai"
     assert not [str(p) for p in package.rglob("*.py") if ".fetchone()" in p.read_text(encoding="utf-8")]
+
+
+@pytest.mark.parametrize(
+    "name, check",
+    [
+        ("out.csv", lambda text: text.splitlines()[0] == "md5,title"),
+        ("out.json", lambda text: json.loads(text)[0]["title"] == "Renatus"),
+        ("out.jsonl", lambda text: json.loads(text.splitlines()[0])["md5"] == MD5),
+        ("out.md", lambda text: text.splitlines()[1] == "|---|---|"),
+    ],
+)
+def test_output_format_comes_from_the_suffix(warehouse_db, tmp_path, name, check):
+    out = tmp_path / name
+    run_kiai(
+        "sql",
+        "SELECT md5, title FROM parsed.beatmap_files WHERE md5 = $m",
+        "-p",
+        "m",
+        MD5,
+        "-o",
+        str(out),
+        db=warehouse_db,
+    )
+    assert check(out.read_text())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "csv", "-o", "x.json"], "--format csv contradicts --output x.json"),
+        (["--format", "table", "-o", "x.csv"], "--format table is for the terminal"),
+        (["-o", "x.txt"], "cannot tell the format of x.txt"),
+        (["--format", "parquet"], "pass --output FILE.parquet"),
+    ],
+)
+def test_output_format_conflicts_are_refused(warehouse_db, tmp_path, args, message):
+    result = run_kiai("sql", "SELECT 1", *args, db=warehouse_db, cwd=tmp_path, check=False)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_with_an_explicit_format_into_any_suffix(warehouse_db, tmp_path):
+    run_kiai("sql", "SELECT 1 AS one", "--format", "csv", "-o", str(tmp_path / "x.txt"), db=warehouse_db)
+    assert (tmp_path / "x.txt").read_text() == "one\n1\n"
+
+
+def test_json_writes_nan_and_infinity_as_null(warehouse_db):
+    sql = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, '-inf'::FLOAT AS c, [1.5, 'nan'::DOUBLE] AS d, 2.5 AS e"
+    for fmt in ("json", "jsonl"):
+        out = run_kiai("sql", "--format", fmt, sql, db=warehouse_db).stdout
+        assert "NaN" not in out and "Infinity" not in out
+        record = json.loads(out)[0] if fmt == "json" else json.loads(out)
+        assert record == {"a": None, "b": None, "c": None, "d": [1.5, None], "e": 2.5}
+
+
+def test_duckdb_hints_survive(warehouse_db):
+    table = run_kiai("sql", "SELECT * FROM beatmap_file", db=warehouse_db, check=False).stderr
+    assert 'Did you mean "' in table.splitlines()[0] and "beatmap_files" in table.splitlines()[0]
+    column = run_kiai("sql", "SELECT titel FROM parsed.beatmap_files", db=warehouse_db, check=False).stderr
+    lines = column.splitlines()
+    assert "Candidate bindings" in lines[0] and '"title"' in lines[0]
+    assert lines[1] == "LINE 1: SELECT titel FROM parsed.beatmap_files"
+    assert lines[2].index("^") == lines[1].index("titel") and "Traceback" not in column
+
+
+def test_db_after_the_command(warehouse_db, tmp_path):
+    result = run_kiai("sql", "--db", str(warehouse_db), "--format", "csv", "SELECT count(*) AS n FROM parsed.breaks")
+    assert result.stdout == "n\n64\n"
+    other = tmp_path / "none.duckdb"  # given after the command, it wins over the one before
+    result = run_kiai("sql", "SELECT 1", "--db", str(other), db=warehouse_db, check=False)
+    assert result.returncode == 1 and f"no warehouse at {other}" in result.stderr
+
+
+WIDE = "SELECT * FROM parsed.beatmap_files WHERE mode = 0 ORDER BY md5 LIMIT 3"
+
+
+def test_a_wide_result_shows_the_columns_that_fit_and_names_the_rest(warehouse_db):
+    result = run_kiai("sql", WIDE, db=warehouse_db, env={"COLUMNS": "80"})
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    header = result.stdout.splitlines()[1]
+    assert "md5" in header and "…" not in header  # whole columns, not every column squeezed to an ellipsis
+    (note,) = [line for line in result.stderr.splitlines() if "hidden" in line]
+    shown, hidden = re.search(r"(\d+) shown; (\d+) hidden", note).groups()
+    columns = len(run_kiai("sql", "--format", "csv", WIDE, db=warehouse_db).stdout.splitlines()[0].split(","))
+    assert int(shown) + int(hidden) == columns and int(shown) >= 2 and "3 rows" in result.stderr
+    assert len([line for line in result.stdout.splitlines() if line.startswith("│")]) == 3  # no row dropped
+
+
+def test_a_wide_single_row_is_shown_vertically(warehouse_db):
+    result = run_kiai("sql", WIDE.replace("LIMIT 3", "LIMIT 1"), db=warehouse_db, env={"COLUMNS": "80"})
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    assert re.search(r"│ title\s+│ \S", result.stdout) and "hidden" not in result.stderr
+
+
+def test_into_a_pipe_a_table_is_not_squeezed(warehouse_db):
+    result = run_kiai("sql", WIDE, db=warehouse_db, env={"COLUMNS": ""})
+    assert max(len(line) for line in result.stdout.splitlines()) > 200 and "hidden" not in result.stderr
+    assert "format_version" in result.stdout.splitlines()[1]
+
+
+def test_text_into_a_pipe_is_not_wrapped_at_80_columns(warehouse_db):
+    result = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=warehouse_db, env={"COLUMNS": ""})
+    (line,) = result.stdout.splitlines()
+    assert len(line) > 80 and "could not be parsed" in line

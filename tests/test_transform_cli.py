@@ -84,3 +84,21 @@ def test_models_list_show_diff_prune(db_path, env, tmp_path):
     pruned = run_kiai("models", "prune", "--keep", "2", db=db_path, env=env).stdout
     assert "pruned 3 version(s)" in pruned
     assert "nothing to do" in run_kiai("build-features", "--var", "min_x=300", db=db_path, env=env).stdout
+
+
+def test_a_misspelled_var_is_an_error_naming_the_known_vars(db_path, env, tmp_path):
+    result = run_kiai("build-features", "--var", "min_y=400", db=db_path, env=env, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "unknown var 'min_y' (--var); known vars: min_x" in result.stderr
+    write(tmp_path / "sql", "features/extra.sql", 'SELECT \'{{ var("label", "x") }}\' AS label')
+    # a var only a model reads (with its default) is known too
+    assert "4 of 4 models done" in run_kiai("build-features", "--var", "label=y", db=db_path, env=env).stdout
+
+
+def test_models_list_at_80_columns_keeps_the_state_and_names_what_is_hidden(db_path, env):
+    run_kiai("build-features", db=db_path, env=env)
+    result = run_kiai("models", "list", db=db_path, env={**env, "COLUMNS": "80"})
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "state" in lines[1]
+    assert sum("up to date" in line for line in lines) == 3
+    assert "hidden" in result.stdout and "kind" in result.stdout.split("hidden")[-1]

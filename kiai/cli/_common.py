@@ -11,8 +11,11 @@ from rich.console import Console
 from kiai import warehouse
 from kiai.config import Config, load_config
 
+# Into a pipe or a file, lines are not wrapped at 80 columns (kiai.cli._tables prints tables at full width).
 console = Console()
+console.soft_wrap = not console.is_terminal
 err_console = Console(stderr=True)
+err_console.soft_wrap = not err_console.is_terminal
 
 
 @dataclass

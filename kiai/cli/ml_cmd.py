@@ -14,6 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from kiai.cli._common import console, err_console, state
+from kiai.cli._tables import print_table, unlimited
 from kiai.errors import KiaiError
 
 train_app = typer.Typer(help="Train a baseline classifier on features.dataset.", no_args_is_help=True)
@@ -129,18 +130,20 @@ def compare(fmt: str = typer.Option("table", "--format", help="table | json.")) 
         column.justify = "right"
     for line in cells:
         table.add_row(*line)
-    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
-        console.print(table)
+    if (
+        unlimited(console)
+        or Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width
+    ):
+        print_table(console, table)
         return
-    # Too narrow for a row per run: runs side by side instead, as many of the latest as fit.
+    # Too narrow for a row per run: runs side by side instead, as many as fit in each block, every run shown.
     fit = max(1, (console.width - 14) // 32)
-    shown = cells[-fit:]
-    side = Table("", *(line[0] for line in shown))
-    for i, header in enumerate(headers[1:], start=1):
-        side.add_row(header, *(line[i] for line in shown))
-    console.print(side)
-    if len(shown) < len(cells):
-        console.print(f"(the latest {len(shown)} of {len(cells)} runs; widen the terminal or use --format json)")
+    for start in range(0, len(cells), fit):
+        shown = cells[start : start + fit]
+        side = Table("", *(line[0] for line in shown))
+        for i, header in enumerate(headers[1:], start=1):
+            side.add_row(header, *(line[i] for line in shown))
+        console.print(side)
 
 
 def _register_waiting_runs() -> None:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kiai.cli._common import console, err_console, state
+from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
 from kiai.transform import manage, runner, store
 from kiai.transform.plan import PlanItem, describe_vars
@@ -101,23 +102,24 @@ def list_models(var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE",
     date."""
     con = state.open(write=False)
     project, graphs = _project(con, var)
-    table = Table("model", "from", "kind", "version", "built at", "rows", "tests", "versions", "state")
-    for column in table.columns[:5]:
-        column.no_wrap = True
+    rows = []
     for status in manage.statuses(con, project, graphs):
         cur = status.current
-        table.add_row(
-            status.relation,
-            status.origin,
-            status.materialized,
-            cur.fingerprint if cur else "-",
-            f"{cur.created_at:%Y-%m-%d %H:%M:%S}" if cur else "-",
-            f"{cur.rows:,}" if cur and cur.rows is not None else "-",
-            ("passed" if cur.tests_passed else "FAILED") if cur else "-",
-            str(status.versions),
-            escape(status.state),
+        rows.append(
+            [
+                status.relation,
+                status.state,
+                status.origin,
+                cur.fingerprint if cur else "-",
+                f"{cur.created_at:%Y-%m-%d %H:%M:%S}" if cur else "-",
+                f"{cur.rows:,}" if cur and cur.rows is not None else "-",
+                ("passed" if cur.tests_passed else "FAILED") if cur else "-",
+                str(status.versions),
+                status.materialized,
+            ]
         )
-    console.print(table)
+    # the state second: on a narrow terminal the columns that do not fit are named, never dropped silently
+    print_rows(console, ["model", "state", "from", "version", "built at", "rows", "tests", "versions", "kind"], rows)
 
 
 @app.command("show")

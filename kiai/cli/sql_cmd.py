@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from kiai import query
 from kiai.cli._common import console, err_console, state
+from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
 
 TERMINAL_ROW_LIMIT = 1000
@@ -84,10 +84,8 @@ def _print_table(result: query.Result) -> None:
         total += 1
         if total <= TERMINAL_ROW_LIMIT:
             rows.append(row)
-    table = Table(*result.columns, show_lines=False)
-    for cells in query.render_rows(rows):
-        table.add_row(*cells)
-    console.print(table)
+    hint = "widen the terminal, select fewer columns, or use --format csv, json or markdown"
+    print_rows(console, result.columns, query.render_rows(rows), note=err_console, hint=hint)
     shown = "" if total <= TERMINAL_ROW_LIMIT else f" ({TERMINAL_ROW_LIMIT:,} shown; use --format/--output)"
     err_console.print(f"{total:,} row{'s' if total != 1 else ''}{shown}")
 

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.progress import TextColumn
+
 from kiai.config import Limits
 from kiai.progress import progress_bar, show_notes
 from kiai.sources.http import Auth, BodyTooLarge, HttpClient, SourceError
@@ -138,11 +140,16 @@ class Downloader:
     def path_of(self, item_id: int) -> Path:
         return self.folder / f"{item_id}{self.kind.suffix}"
 
-    def _disk_ok(self, summary: DownloadSummary) -> bool:
-        """Print the folder size and free space; False (and a reason) when free space is below the limit."""
+    def _disk_ok(self, summary: DownloadSummary, show: Callable[[str], None] | None = None) -> bool:
+        """Show the folder size and free space (`say`, or `show`: the progress bar's disk field); False (and a
+        reason) when free space is below the limit."""
         free_mb = shutil.disk_usage(self.folder).free / 2**20
         used = folder_size(self.folder, self.kind.suffix) / 2**20
-        self.say(f"{self.folder}: {used:,.1f} MB in {self.kind.name}, {free_mb:,.0f} MB free")
+        text = f"{used:,.1f} MB in {self.kind.name}, {free_mb:,.0f} MB free"
+        if show is not None:
+            show(text)
+        else:
+            self.say(f"{self.folder}: {text}")
         if free_mb < self.min_free_mb:
             summary.stopped_low_disk = (
                 f"stopped: {free_mb:,.0f} MB free on the disk of {self.folder}, below the limit of "
@@ -186,8 +193,12 @@ class Downloader:
         if todo and not self._disk_ok(summary):
             return summary
         retry: list[tuple[int, str | None]] = []
-        with progress_bar() as bar:
-            task = bar.add_task(self.kind.name, total=len(todo))
+        with progress_bar(TextColumn("{task.fields[disk]}")) as bar:  # the disk check in the bar, not across it
+            task = bar.add_task(self.kind.name, total=len(todo), disk="")
+
+            def in_bar(text: str) -> None:
+                bar.update(task, disk=text)
+
             with self.http.waits_shown(show_notes(bar, task)):
                 for done, (item_id, checksum) in enumerate(todo, 1):
                     outcome = self._fetch(item_id, checksum, summary)
@@ -196,7 +207,7 @@ class Downloader:
                     elif outcome != "ok":
                         retry.append((item_id, checksum))
                     bar.advance(task)
-                    if done % CHECK_EVERY == 0 and not self._disk_ok(summary):
+                    if done % CHECK_EVERY == 0 and not self._disk_ok(summary, in_bar):
                         return summary
                 for item_id, checksum in retry:
                     outcome = self._fetch(item_id, checksum, summary)

@@ -183,8 +183,24 @@ def load_project(
         variables.update(_read_vars(folder.path / "vars.toml"))
     if config is not None:
         variables.update(config.section("vars"))
+    _check_overrides(overrides or {}, variables, models)
     variables.update(overrides or {})
     return Project(folders=folders, models=models, vars=variables)
+
+
+_VAR_CALL = re.compile(r"""\bvar\(\s*['"]([^'"]+)['"]""")
+
+
+def _check_overrides(overrides: dict[str, Any], variables: dict[str, Any], models: dict[str, Model]) -> None:
+    """A --var must name a var that is set somewhere or that a model reads: a typo is an error, not a build
+    that silently does nothing."""
+    known = set(variables)
+    for model in models.values():
+        known.update(_VAR_CALL.findall(model.body))
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise ModelError(f"unknown var {', '.join(map(repr, unknown))} (--var); known vars: {names}")
 
 
 def parse_model(folder: ModelFolder | Path, path: Path) -> Model:
