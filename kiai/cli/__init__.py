@@ -42,8 +42,8 @@ app = typer.Typer(
 )
 
 
-DB_HELP = "Warehouse file (default: $KIAI_DB, else warehouse/kiai.duckdb)."
-WAIT_HELP = "While another process holds the warehouse, wait up to SECONDS for it (default: $KIAI_WAIT, else 0)."
+DB_HELP = "Warehouse file [default: $KIAI_DB, else warehouse/kiai.duckdb]."
+WAIT_HELP = "While another process holds the warehouse, wait up to SECONDS for it [default: $KIAI_WAIT, else 0]."
 INTERRUPTED = "interrupted: nothing half-written was kept; run the same command again to finish"
 
 
