@@ -108,8 +108,8 @@ def list_models(var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE",
         rows.append(
             [
                 status.relation,
-                status.state,
                 status.origin,
+                status.state,
                 cur.fingerprint if cur else "-",
                 f"{cur.created_at:%Y-%m-%d %H:%M:%S}" if cur else "-",
                 f"{cur.rows:,}" if cur and cur.rows is not None else "-",
@@ -118,8 +118,8 @@ def list_models(var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE",
                 status.materialized,
             ]
         )
-    # the state second: on a narrow terminal the columns that do not fit are named, never dropped silently
-    print_rows(console, ["model", "state", "from", "version", "built at", "rows", "tests", "versions", "kind"], rows)
+    # the state early: on a narrow terminal the columns that do not fit are named, never dropped silently
+    print_rows(console, ["model", "from", "state", "version", "built at", "rows", "tests", "versions", "kind"], rows)
 
 
 @app.command("show")
