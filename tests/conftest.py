@@ -11,6 +11,7 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OSU_FIXTURES = FIXTURES / "osu"
+SAME_TIME_FIXTURES = FIXTURES / "osu_same_time"  # constructed: several timing lines at one timestamp
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 import rosu_pp_py
-from conftest import OSU_FIXTURES
+from conftest import OSU_FIXTURES, SAME_TIME_FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +16,9 @@ from kiai.osu import KINDS, parse_batch
 from kiai.osu.bpm import most_common_bpm
 from kiai.osu.numparse import parse_decimal
 
-FIXTURE_FILES = sorted(OSU_FIXTURES.glob("*.osu"))
+REAL_FILES = sorted(OSU_FIXTURES.glob("*.osu"))
+SAME_TIME_FILES = sorted(SAME_TIME_FIXTURES.glob("*.osu"))
+FIXTURE_FILES = REAL_FILES + SAME_TIME_FILES
 ROSU_MODES = {"GameMode.Osu": 0, "GameMode.Taiko": 1, "GameMode.Catch": 2, "GameMode.Mania": 3}
 
 
@@ -47,7 +49,7 @@ def one(text: str | bytes):
 
 
 def test_every_fixture_parses(fixtures_batch):
-    assert len(FIXTURE_FILES) == 43
+    assert (len(REAL_FILES), len(SAME_TIME_FILES)) == (43, 3)
     errors = {path.name: f.error for path, f in zip(FIXTURE_FILES, fixtures_batch.files, strict=True) if f.error}
     assert errors == {}
     assert all(f.metadata["skipped_lines"] == 0 for f in fixtures_batch.files)
@@ -68,10 +70,10 @@ def test_agrees_with_rosu_pp(fixtures_batch, index):
     mine = ho.file_index == index
     ends = np.where(ho.end_time_valid[mine], ho.end_time_ms[mine], ho.time_ms[mine])
     points = tp["file_index"] == index
-    uninherited = tp["uninherited"][points]
+    sets_timing = tp["timing_applies"][points]
     last = ends.max() if mine.any() else (tp["time_ms"][points].max() if points.any() else 0)
-    bpm = most_common_bpm(tp["time_ms"][points][uninherited], tp["beat_length"][points][uninherited], last)
-    if not uninherited.any():
+    bpm = most_common_bpm(tp["time_ms"][points][sets_timing], tp["beat_length"][points][sets_timing], last)
+    if not sets_timing.any():
         # No timing point at all: osu! falls back to its default beat length (1000 ms, 60 BPM);
         # rosu-pp-py divides by a zero beat length and reports infinity.
         assert math.isinf(theirs.bpm) and bpm == 60.0
@@ -213,6 +215,67 @@ def test_kiai_and_same_timestamp_timing_fixture(fixtures_batch):
     lines = [line for line in raw.strip().splitlines() if line.strip() and "," in line]
     assert mine.sum() == len(lines)
     assert list(tp["effects"][mine] & 1) == [int(line.split(",")[7]) & 1 for line in lines]
+
+
+def timing_block(text: str) -> list[str]:
+    return text.split("[TimingPoints]\n")[1].split("\n\n")[0].splitlines()
+
+
+def rosu_view(text: str) -> tuple:
+    """What rosu-pp (osu!lazer's reading of a file) makes of a map: its BPM and its aim and speed strains,
+    which follow each slider's end time (its duration from the beat length and velocity at its start)."""
+    beatmap = rosu_pp_py.Beatmap(content=text)
+    strains = rosu_pp_py.Difficulty().strains(beatmap)
+    return beatmap.bpm, strains.aim, strains.speed
+
+
+def rows_of(text: str) -> dict[str, list]:
+    ho = parse_batch([text.encode()]).hit_objects
+    columns = ("time_ms", "end_time_ms", "end_time_valid", "beat_length", "slider_velocity", "kiai")
+    return {name: getattr(ho, name).tolist() for name in columns}
+
+
+@pytest.mark.parametrize("path", SAME_TIME_FILES, ids=[p.name for p in SAME_TIME_FILES])
+def test_the_same_timestamp_rule_is_rosu_pps(path):
+    """Several timing lines at one time: the parser marks which one sets the beat length (`timing_applies`) and
+    which the velocity and effects (`effects_apply`). rosu-pp reads the file exactly as the file that keeps only
+    those lines (same BPM, same strains, so the same slider ends), and so does the parser; keeping a losing
+    uninherited line instead of the winner changes what rosu-pp computes, so the fixture tells the rules apart."""
+    text = path.read_text(encoding="utf-8")
+    lines = timing_block(text)
+    tp = parse_batch([text.encode()]).timing_points
+    applies = tp["timing_applies"] | tp["effects_apply"]
+    kept = [line for line, keep in zip(lines, applies, strict=True) if keep]
+    only_winners = text.replace("\n".join(lines), "\n".join(kept))
+    assert len(kept) < len(lines)
+    assert rosu_view(text) == rosu_view(only_winners)
+    assert rows_of(text) == rows_of(only_winners)
+    for loser in np.flatnonzero(tp["uninherited"] & ~tp["timing_applies"]):
+        time = tp["time_ms"][loser]
+        winner = np.flatnonzero(tp["timing_applies"] & (tp["time_ms"] == time))[0]
+        swapped = [lines[loser] if line == lines[winner] else line for line in kept]
+        assert rosu_view(text.replace("\n".join(lines), "\n".join(swapped))) != rosu_view(text), lines[loser]
+
+
+def test_same_timestamp_context_at_each_object():
+    """The first uninherited line of a run sets the beat length; the last inherited one the velocity and kiai;
+    a later run at the same time (an unsorted section) replaces the earlier one."""
+    by_name = {p.stem: rows_of(p.read_text(encoding="utf-8")) for p in SAME_TIME_FILES}
+    short_first, long_first = by_name["same-time-uninherited-short-first"], by_name["same-time-uninherited-long-first"]
+    unsorted = by_name["same-time-unsorted"]
+    first = 0  # the slider at 1000, where two uninherited lines are
+    assert (short_first["beat_length"][first], long_first["beat_length"][first]) == (250, 500)
+    assert (short_first["kiai"][first], long_first["kiai"][first]) == (False, True)  # the first uninherited's
+    assert (unsorted["beat_length"][first], unsorted["slider_velocity"][first], unsorted["kiai"][first]) == (
+        250, 2.0, True,  # the second run at 1000: its uninherited line, then its inherited one
+    )  # fmt: skip
+    at_7000 = short_first["time_ms"].index(7000)
+    assert (short_first["slider_velocity"][at_7000], long_first["slider_velocity"][at_7000]) == (0.5, 2.0)
+    at_13000 = short_first["time_ms"].index(13000)
+    for rows in (short_first, long_first):  # inherited and uninherited at 13000, in either order
+        assert (rows["beat_length"][at_13000], rows["slider_velocity"][at_13000], rows["kiai"][at_13000]) == (
+            400, 2.0, True,
+        )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)

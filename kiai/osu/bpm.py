@@ -1,14 +1,13 @@
 """osu!'s "most common BPM": the beat length held longest, up to the last hit object's end.
 
-Over uninherited points in time order (at one timestamp the later line wins); the first point is
-taken to start at 0 as osu!stable did; beat lengths are grouped after rounding to 1/1000 ms.
-Zero, negative or non-finite beat lengths are invalid input, not tempo, and are ignored. This is
-the reference the SQL feature models are tested against.
+Over the uninherited points that set the beat length (`timing_applies`: one per timestamp, by
+osu!'s same-timestamp rule in `timing.py`, invalid beat lengths left out), in time order; the
+first point is taken to start at 0 as osu!stable did; beat lengths are grouped after rounding to
+1/1000 ms. This is the reference the SQL feature models are tested against.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -16,11 +15,8 @@ from kiai.osu.timing import DEFAULT_BEAT_LENGTH
 
 
 def most_common_beat_length(times: Sequence[float], beat_lengths: Sequence[float], last_time: float) -> float:
-    points: dict[float, float] = {}
-    for time, beat_length in zip(times, beat_lengths, strict=True):
-        if beat_length > 0 and math.isfinite(beat_length):
-            points[time] = beat_length  # later line at the same time wins
-    ordered = sorted(points.items())
+    """`times` and `beat_lengths` of the points that set the beat length (at most one per time)."""
+    ordered = sorted(zip(times, beat_lengths, strict=True))
     durations: dict[float, float] = defaultdict(float)
     for index, (time, beat_length) in enumerate(ordered):
         if time > last_time:

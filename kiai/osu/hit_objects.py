@@ -7,8 +7,9 @@ non-numeric coordinates) are skipped and counted, as osu! skips them.
 Kinds: type bit 1 circle, 2 slider, 8 spinner, 128 mania hold (the first set bit in that order
 wins, as in osu!). Coordinates and times are truncated to integers as osu!stable does. Slider end
 times use the file's SliderMultiplier and the slider velocity and beat length active at the
-slider's start; they are NULL when the file gives no usable length. Curve points are text read as
-UTF-8, as osu! reads the file: bytes that are not UTF-8 become U+FFFD.
+slider's start; they are NULL when the file gives no usable length. Every object records that
+timing context at its start (beat length, slider velocity, kiai), by the rules in `timing.py`.
+Curve points are text read as UTF-8, as osu! reads the file: bytes that are not UTF-8 become U+FFFD.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class HitObjectColumns:
     curve_type: np.ndarray  # int8 index into CURVE_TYPES, -1 when absent
     curve_points_data: np.ndarray  # uint8: the sliders' point text, concatenated
     curve_points_offsets: np.ndarray  # int64, len(rows) + 1; an empty string for non-sliders
+    beat_length: np.ndarray  # float64: the active uninherited beat length at the start; NaN when the file has none
+    slider_velocity: np.ndarray  # float64: the active slider velocity at the start (1 before any inherited point)
+    kiai: np.ndarray  # bool: kiai is on at the start
     skipped_lines: np.ndarray  # per file in the batch
 
     def __len__(self) -> int:
@@ -174,13 +178,16 @@ def parse_hit_objects(
     length = np.full(len(lines), np.nan)
     length[sliders] = np.where(lines.has_field(7)[sliders] & length_ok, length_value, np.nan)
 
+    # the timing context at each object's start, which slider ends use too
+    beat_length = timing.beat_length_at(lines.file_index, time_ms)
+    velocity, kiai = timing.effects_at(lines.file_index, time_ms)
     s_file, s_time = lines.file_index[sliders], time_ms[sliders]
-    velocity = timing.velocity.at(s_file, s_time, 1.0, before_first="default")
-    beat_length = timing.beat_length.at(s_file, s_time, DEFAULT_BEAT_LENGTH, before_first="first")
+    s_beat_length = beat_length[sliders]
+    s_beat_length[np.isnan(s_beat_length)] = DEFAULT_BEAT_LENGTH
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         px_per_ms = (
-            100.0 * np.clip(slider_multiplier[s_file], 0.4, 3.6) * np.clip(velocity, 0.1, 10.0)
-            / np.clip(beat_length, 6.0, 60000.0)
+            100.0 * np.clip(slider_multiplier[s_file], 0.4, 3.6) * velocity[sliders]
+            / np.clip(s_beat_length, 6.0, 60000.0)
         )  # fmt: skip
         duration = np.maximum(slides[sliders], 1) * length[sliders] / px_per_ms
     good = np.isfinite(duration) & (length[sliders] > 0) & (duration < TIME_LIMIT / 2)
@@ -210,5 +217,8 @@ def parse_hit_objects(
         curve_type=curve_type,
         curve_points_data=points_data,
         curve_points_offsets=points_offsets,
+        beat_length=beat_length,
+        slider_velocity=velocity,
+        kiai=kiai,
         skipped_lines=skipped,
     )
