@@ -63,8 +63,10 @@ def connect(
     read_only: bool = False,
     wait: float = 0.0,
     on_wait: Callable[[str], None] | None = None,
+    migrate: bool = True,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse. Writing creates the file, its folder and the schemas.
+    """Open the warehouse. Writing creates the file, its folder and the schemas, and brings a warehouse of an
+    older kiai up to date (`migrate`; kiai.schema.migrations); reading refuses one that needs that.
 
     While another process holds the lock, retry for up to `wait` seconds (telling `on_wait` once who holds
     it); then raise WarehouseBusy naming that process.
@@ -74,7 +76,7 @@ def connect(
     told = False
     while True:
         try:
-            return _connect_once(path, read_only)
+            return _connect_once(path, read_only, migrate)
         except WarehouseBusy as exc:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -93,7 +95,7 @@ def connect(
             time.sleep(min(LOCK_POLL_SECONDS, left))
 
 
-def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect_once(path: Path, read_only: bool, migrate: bool) -> duckdb.DuckDBPyConnection:
     if read_only and not path.exists():
         raise WarehouseError(f"no warehouse at {path}; run `kiai init` or an ingest command first")
     if not read_only:
@@ -115,7 +117,14 @@ def _connect_once(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
             raise _explain(path, exc, read_only) from None
     if not read_only:
         bootstrap(con)
-    _open.add(con)
+    _open.add(con)  # before a migration, so that Ctrl-C interrupts it too
+    from kiai.schema.migrations import on_connect
+
+    try:
+        on_connect(con, path, read_only, migrate)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 

@@ -45,7 +45,7 @@ def test_ingest_fixtures_is_idempotent(db_path):
         # per-file object counts agree with the parsed metadata, and the bytes are kept exactly
         mismatched = con.execute(
             """SELECT count(*) FROM parsed.beatmap_files f
-               JOIN (SELECT md5, count(*) n FROM parsed.hit_objects GROUP BY md5) h USING (md5)
+               JOIN (SELECT file_id, count(*) n FROM parsed.hit_objects GROUP BY file_id) h USING (file_id)
                WHERE n <> n_circles + n_sliders + n_spinners + n_holds"""
         ).fetchone()[0]
         assert mismatched == 0
@@ -89,10 +89,12 @@ def test_files_of_an_older_parser_are_parsed_again_from_their_kept_bytes(db_path
             "SELECT md5 FROM parsed.beatmap_files WHERE n_breaks > 0 ORDER BY md5 LIMIT 2").fetchall())  # fmt: skip
         third = con.execute("SELECT min(md5) FROM parsed.beatmap_files WHERE n_breaks = 0").fetchone()[0]
         _age(con, [first, second, third])
+        file_ids = con.execute("SELECT md5, file_id FROM parsed.beatmap_files ORDER BY md5").fetchall()
         # what the older parser left: other rows than this one makes
-        con.execute("DELETE FROM parsed.hit_objects WHERE md5 = ? AND object_index % 2 = 0", [first])
-        con.execute("UPDATE parsed.timing_points SET beat_length = 1 WHERE md5 = ?", [second])
-        con.execute("INSERT INTO parsed.breaks SELECT * FROM parsed.breaks WHERE md5 = ?", [second])
+        of = "file_id = (SELECT file_id FROM parsed.beatmap_files WHERE md5 = ?)"
+        con.execute(f"DELETE FROM parsed.hit_objects WHERE {of} AND object_index % 2 = 0", [first])
+        con.execute(f"UPDATE parsed.timing_points SET beat_length = 1 WHERE {of}", [second])
+        con.execute(f"INSERT INTO parsed.breaks SELECT * FROM parsed.breaks WHERE {of}", [second])
     assert "3 files were parsed by an older kiai parser" in run_kiai("build-features", db=db_path).stderr
     again = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
     assert f"0 added, {N_FIXTURES} unchanged" in again.stdout  # the files are known: reparse is its own step
@@ -103,6 +105,8 @@ def test_files_of_an_older_parser_are_parsed_again_from_their_kept_bytes(db_path
     with duckdb.connect(str(db_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM parsed.timing_points WHERE beat_length = 1").fetchone() == (0,)
         assert con.execute("SELECT count(DISTINCT parser_version) FROM parsed.beatmap_files").fetchone() == (1,)
+        # a file parsed again keeps its file id
+        assert con.execute("SELECT md5, file_id FROM parsed.beatmap_files ORDER BY md5").fetchall() == file_ids
     assert "nothing to do" in run_kiai("ingest", "reparse", db=db_path).stdout
     assert "older kiai parser" not in run_kiai("build-features", db=db_path).stderr
 
@@ -121,10 +125,15 @@ def test_reparse_in_batches_keeps_the_bytes_of_a_file_the_new_parser_rejects(db_
     bad = b"not an osu file"
     bad_md5 = hashlib.md5(bad).hexdigest()
     con.execute("INSERT INTO raw.osu_files VALUES (?, NULL, 'old.osu', ?, ?, now())", [bad_md5, len(bad), bad])
-    con.execute("INSERT INTO parsed.beatmap_files (md5, mode, parser_version) VALUES (?, 0, 1)", [bad_md5])
     con.execute(
-        "INSERT INTO parsed.hit_objects (md5, object_index, time_ms, x, y, kind, new_combo, combo_skip) "
-        "VALUES (?, 0, 0, 0, 0, 'circle', false, 0)",
+        "INSERT INTO parsed.beatmap_files (file_id, md5, mode, parser_version) "
+        "VALUES (nextval('parsed.file_ids'), ?, 0, 1)",
+        [bad_md5],
+    )
+    con.execute(
+        "INSERT INTO parsed.hit_objects (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip, "
+        "slider_velocity, kiai) SELECT file_id, 0, 0, 0, 0, 'circle', false, 0, 1, false "
+        "FROM parsed.beatmap_files WHERE md5 = ?",
         [bad_md5],
     )
     md5s = [row[0] for row in con.execute("SELECT md5 FROM parsed.beatmap_files ORDER BY md5").fetchall()]
@@ -215,7 +224,8 @@ def test_ingest_in_worker_processes_matches_inline(tmp_path):
             osu_files.BATCH_FILES = old
         results[workers] = con.execute(
             "SELECT md5, count(*), sum(time_ms), sum(coalesce(end_time_ms, 0)), string_agg(curve_points, '' ORDER BY "
-            "object_index) FROM parsed.hit_objects GROUP BY md5 ORDER BY md5"
+            "object_index), sum(beat_length), sum(slider_velocity), count(*) FILTER (kiai) "
+            "FROM parsed.hit_objects JOIN parsed.beatmap_files USING (file_id) GROUP BY md5 ORDER BY md5"
         ).fetchall()
         assert summary.files_added == N_FIXTURES
         con.close()

@@ -47,7 +47,8 @@ def test_csv_output_with_parameter(warehouse_db, tmp_path):
         "csv",
         "--output",
         str(out),
-        "SELECT * FROM parsed.hit_objects WHERE md5 = $md5 ORDER BY object_index",
+        "SELECT md5, o.* FROM parsed.hit_objects o JOIN parsed.beatmap_files USING (file_id) WHERE md5 = $md5 "
+        "ORDER BY object_index",
         "-p",
         "md5",
         MD5,

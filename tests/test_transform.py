@@ -19,7 +19,9 @@ description = "hit objects right of min_x"
 [columns.md5]
 tests = ["not_null"]
 */
-SELECT md5, x, time_ms FROM parsed.hit_objects WHERE x > {{ var('min_x') }}
+SELECT f.md5, o.x, o.time_ms
+FROM parsed.hit_objects AS o JOIN parsed.beatmap_files AS f USING (file_id)
+WHERE x > {{ var('min_x') }}
 """
 PER_MAP = """/* kiai
 [columns.md5]
@@ -60,11 +62,20 @@ def con(db_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def add_objects(con: duckdb.DuckDBPyConnection, prefix: str, maps: int, per_map: int) -> None:
+    """`maps` files named prefix0, prefix1, ... in parsed.beatmap_files, with `per_map` circles each."""
     con.execute(
         """
-        INSERT INTO parsed.hit_objects (md5, object_index, time_ms, x, y, kind, new_combo, combo_skip)
-        SELECT $prefix || (i // $per_map), i % $per_map, i * 10, 50 + (i * 37) % 400, 0, 'circle', false, 0
-        FROM range($n) r(i)
+        INSERT INTO parsed.beatmap_files (file_id, md5, mode, parser_version)
+        SELECT nextval('parsed.file_ids'), $prefix || i, 0, 1 FROM range($maps) r(i)
+        """,
+        {"prefix": prefix, "maps": maps},
+    )
+    con.execute(
+        """
+        INSERT INTO parsed.hit_objects
+            (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip, slider_velocity, kiai)
+        SELECT f.file_id, i % $per_map, i * 10, 50 + (i * 37) % 400, 0, 'circle', false, 0, 1, false
+        FROM range($n) r(i) JOIN parsed.beatmap_files AS f ON f.md5 = $prefix || (i // $per_map)
         """,
         {"prefix": prefix, "per_map": per_map, "n": maps * per_map},
     )
@@ -131,15 +142,19 @@ def test_new_or_updated_data_rebuilds(con, sql_dir):
     build(con, sql_dir)
     add_objects(con, "new", 2, 10)
     report = build(con, sql_dir)
-    assert report.todo[0].reasons == ["data changed in parsed.hit_objects"]
+    assert report.todo[0].reasons == ["data changed in parsed.beatmap_files", "data changed in parsed.hit_objects"]
     assert con.execute("SELECT maps FROM features.summary").fetchone()[0] == 5
     # parsed.hit_objects is content-addressed: its rows for a file change only with the file (md5) or the
-    # parser version, which parsed.beatmap_files holds; the watermark hashes md5s, not whole rows
-    con.execute("INSERT INTO parsed.beatmap_files (md5, mode, parser_version) VALUES ('new0', 0, 1)")
-    assert build(con, sql_dir).todo[0].reasons == ["data changed in parsed.hit_objects"]
-    con.execute("UPDATE parsed.hit_objects SET x = 5 WHERE md5 = 'new0'")  # a re-parse by a new parser
-    con.execute("UPDATE parsed.beatmap_files SET parser_version = 2 WHERE md5 = 'new0'")
-    build(con, sql_dir)
+    # parser version, which parsed.beatmap_files holds beside the file id; the watermark hashes file ids, not
+    # whole rows, so an edit in place is not seen until the file's row says a new parser made it
+    new0 = "file_id = (SELECT file_id FROM parsed.beatmap_files WHERE md5 = 'new0')"
+    con.execute(f"UPDATE parsed.hit_objects SET x = 5 WHERE {new0}")
+    assert build(con, sql_dir).todo == []
+    con.execute("UPDATE parsed.beatmap_files SET parser_version = 2 WHERE md5 = 'new0'")  # as a re-parse does
+    assert build(con, sql_dir).todo[0].reasons == [
+        "data changed in parsed.beatmap_files",
+        "data changed in parsed.hit_objects",
+    ]
     assert con.execute("SELECT maps FROM features.summary").fetchone()[0] == 4
 
 
@@ -238,9 +253,9 @@ def test_relationships_and_accepted_values_tests_and_counts(con, sql_dir):
 [columns.md5]
 tests = [{relationships = {to = "per_map", field = "md5"}}, {accepted_values = {values = ["m0", "m1"]}}]
 [counts]
-left_out = "SELECT count(DISTINCT md5) FROM parsed.hit_objects WHERE md5 = 'm2'"
+left_out = "SELECT count(DISTINCT md5) FROM parsed.beatmap_files WHERE md5 = 'm2'"
 */
-SELECT DISTINCT md5 FROM parsed.hit_objects WHERE md5 <> '{{ var("drop", "m2") }}'
+SELECT DISTINCT md5 FROM parsed.beatmap_files WHERE md5 <> '{{ var("drop", "m2") }}'
 """,
     )
     report = build(con, sql_dir)

@@ -12,16 +12,18 @@ import rosu_pp_py as rosu
 
 from kiai import warehouse
 from kiai.transform import build
-from tests.conftest import OSU_FIXTURES, run_kiai
+from tests.conftest import OSU_FIXTURES, SAME_TIME_FIXTURES, run_kiai
 from tests.features_world import osu_map_text
+from tests.legacy import differing_md5s, packed_file_features_sql
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 SELECT = ["+file_features"]
+FIXTURE_FILES = sorted(OSU_FIXTURES.glob("*.osu")) + sorted(SAME_TIME_FIXTURES.glob("*.osu"))
 
 
-def ingest_and_build(tmp: Path, source: Path) -> duckdb.DuckDBPyConnection:
+def ingest_and_build(tmp: Path, *sources: Path) -> duckdb.DuckDBPyConnection:
     db = tmp / "kiai.duckdb"
-    run_kiai("ingest", "osu-files", str(source), db=db)
+    run_kiai("ingest", "osu-files", *map(str, sources), db=db)
     con = warehouse.connect(db)
     report = build(con, SQL_DIR, select=SELECT)
     assert report.ok, [(r.model, r.message) for r in report.failed]
@@ -30,7 +32,7 @@ def ingest_and_build(tmp: Path, source: Path) -> duckdb.DuckDBPyConnection:
 
 @pytest.fixture(scope="module")
 def fixtures_db(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
-    con = ingest_and_build(tmp_path_factory.mktemp("fixtures"), OSU_FIXTURES)
+    con = ingest_and_build(tmp_path_factory.mktemp("fixtures"), OSU_FIXTURES, SAME_TIME_FIXTURES)
     yield con
     con.close()
 
@@ -42,7 +44,7 @@ def md5_of(path: Path) -> str:
 def test_most_common_bpm_equals_rosu_pp(fixtures_db):
     got = dict(fixtures_db.execute("SELECT md5, bpm_most_common FROM features.file_features").fetchall())
     compared = 0
-    for path in sorted(OSU_FIXTURES.glob("*.osu")):
+    for path in FIXTURE_FILES:
         if md5_of(path) not in got:
             continue  # not osu!standard
         expected = rosu.Beatmap(path=str(path)).bpm
@@ -56,7 +58,8 @@ def test_most_common_bpm_equals_rosu_pp(fixtures_db):
 
 
 def kiai_sections_from_text(path: Path) -> list[tuple[float, float | None]]:
-    """Kiai sections read straight from the file's timing lines with osu!'s same-timestamp rule."""
+    """Kiai sections read straight from the file's timing lines with osu!'s same-timestamp rule: of the last run
+    of consecutive lines at a time, the last inherited line, else the first uninherited one."""
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     version = int(lines[0].rsplit("v", 1)[1]) if lines and "file format v" in lines[0] else 14
     offset = 24 if version < 5 else 0
@@ -73,10 +76,12 @@ def kiai_sections_from_text(path: Path) -> list[tuple[float, float | None]]:
                 continue
             uninherited = len(fields) < 7 or fields[6].strip() == "1"
             effects = int(fields[7]) if len(fields) > 7 and fields[7].strip() else 0
-            points.append((time, uninherited, effects & 1 == 1))
+            run = len(points) if not points or points[-1][0] != time else points[-1][3]
+            points.append((time, uninherited, effects & 1 == 1, run))
     state: dict[float, bool] = {}
     for time in sorted({p[0] for p in points}):
-        here = [p for p in points if p[0] == time]
+        last_run = max(p[3] for p in points if p[0] == time)
+        here = [p for p in points if p[0] == time and p[3] == last_run]
         inherited = [p for p in here if not p[1]]
         state[time] = inherited[-1][2] if inherited else here[0][2]  # last inherited, else first uninherited
     sections, start, previous = [], None, False
@@ -98,8 +103,7 @@ def test_kiai_sections_match_the_raw_timing_lines(fixtures_db):
     got: dict[str, list[tuple[float, float | None]]] = {}
     for md5, start, end in rows:
         got.setdefault(md5, []).append((start, end))
-    files = sorted(OSU_FIXTURES.glob("*.osu"))
-    for path in files:
+    for path in FIXTURE_FILES:
         assert got.get(md5_of(path), []) == kiai_sections_from_text(path), path.name
     overlapping = got[md5_of(OSU_FIXTURES / "overlapping-control-points.osu")]
     assert overlapping == [(0.0, 2000.0), (3000.0, None)]
@@ -180,3 +184,24 @@ def test_other_modes_are_left_out_and_counted(fixtures_db):
     ).fetchone()
     (others,) = fixtures_db.execute("SELECT count(*) FROM parsed.beatmap_files WHERE mode <> 0").fetchone()
     assert others > 0 and counts == f'{{"other_modes_left_out": {others}}}'
+
+
+def test_the_plain_model_equals_the_packed_one_it_replaced(fixtures_db):
+    """file_features is plain windows and aggregates over the parser's timing context; the packed model of parser
+    version 2 (tests/legacy: bit-packed keys, time buckets, span joins) gives the same values on every fixture,
+    EXCEPT both ways (floats to 10 significant digits: its float sums were added in another order).
+
+    One file differs, where the packed model was wrong: same-time-unsorted.osu has a second run of lines at
+    1000 ms after one at 13000 ms, which replaces the first run (rosu-pp agrees: test_osu_parser), while the
+    packed model kept the first uninherited line at a timestamp wherever it stood.
+    """
+    fixtures_db.execute(f"CREATE OR REPLACE TEMP TABLE packed AS {packed_file_features_sql(fixtures_db)}")
+    differing = differing_md5s(fixtures_db, "features.file_features", "packed")
+    assert differing == {md5_of(SAME_TIME_FIXTURES / "same-time-unsorted.osu")}
+    (rows,) = fixtures_db.execute("SELECT count(*) FROM packed").fetchone()
+    assert rows >= 30
+    plain, packed = (
+        fixtures_db.execute(f"SELECT bpm_most_common FROM {t} WHERE md5 = ?", list(differing)).fetchone()[0]
+        for t in ("features.file_features", "packed")
+    )
+    assert (plain, packed) == (240, 120)

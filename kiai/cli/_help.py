@@ -23,6 +23,7 @@ EXAMPLES = {
     "": "kiai demo --quick",
     "init": "kiai init myproject",
     "tables": "kiai tables",
+    "migrate": "kiai migrate",
     "build-features": "kiai build-features --select file_features+ --full-refresh",
     "compare": "kiai compare --format json",
     "predict": "kiai predict path/to/map.osu",

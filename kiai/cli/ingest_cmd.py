@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import typer
@@ -30,7 +32,7 @@ def osu_files(
     con = state.open(write=True)
     total = None if any(is_archive(p) for p in paths) else len(paths)
     sources = read_sources(paths, limits.osu_file_bytes)
-    _run_with_progress(lambda update: ingest_sources(con, sources, on_progress=update, limits=limits), total)
+    run_with_progress(lambda update: ingest_sources(con, sources, on_progress=update, limits=limits), total)
     con.close()
 
 
@@ -44,18 +46,31 @@ def reparse() -> None:
     if not stale:
         console.print("nothing to do: every file was parsed by this parser")
     else:
-        _run_with_progress(lambda update: reparse_stale(con, on_progress=update, md5s=stale), len(stale))
+        run_with_progress(lambda update: reparse_stale(con, on_progress=update, md5s=stale), len(stale))
     con.close()
 
 
-def _run_with_progress(run: Callable[[ProgressCallback], IngestSummary], total: int | None) -> None:
+def run_with_progress(run: Callable[[ProgressCallback], IngestSummary], total: int | None) -> IngestSummary:
     """Run an ingest under a progress bar (files, files/s, hit objects/s, MB/s), then print its summary."""
+    with ingest_progress("ingest .osu", total) as update:
+        summary = run(update)
+    console.print(summary.line())
+    for example in summary.error_examples[:5]:
+        err_console.print(f"  parse error: {example}", highlight=False)
+    if summary.parse_errors:
+        err_console.print('  (all parse errors: kiai sql "SELECT * FROM parsed.parse_errors")')
+    return summary
+
+
+@contextmanager
+def ingest_progress(description: str, total: int | None) -> Iterator[ProgressCallback]:
+    """A progress bar of files parsed (files/s, hit objects/s, MB/s); yields the callback that advances it."""
     from rich.progress import TextColumn
 
     from kiai.progress import progress_bar
 
     with progress_bar(TextColumn("{task.fields[rate]}")) as progress:
-        task = progress.add_task("ingest .osu", total=total, rate="")
+        task = progress.add_task(description, total=total, rate="")
 
         def update(summary: IngestSummary) -> None:
             seconds = max(summary.seconds, 1e-9)
@@ -66,9 +81,4 @@ def _run_with_progress(run: Callable[[ProgressCallback], IngestSummary], total: 
                 f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s",
             )
 
-        summary = run(update)
-    console.print(summary.line())
-    for example in summary.error_examples[:5]:
-        err_console.print(f"  parse error: {example}", highlight=False)
-    if summary.parse_errors:
-        err_console.print('  (all parse errors: kiai sql "SELECT * FROM parsed.parse_errors")')
+        yield update

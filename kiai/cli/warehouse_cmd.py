@@ -52,6 +52,30 @@ def init(
         console.print(f"next: cd {escape(str(path))} && kiai build-features", highlight=False)
 
 
+def migrate() -> None:
+    """Bring a warehouse written by an older kiai up to date: its pending schema migrations, each all or nothing.
+
+    Writing commands do this too, with a one-line notice; commands that only read refuse an older warehouse and
+    say to run this. Nothing landed is lost: parsed rows are rebuilt from the bytes kept in raw.osu_files.
+    """
+    from kiai.cli.ingest_cmd import ingest_progress
+    from kiai.schema import RAW_FILES, migrations
+
+    db_path = state.config.db_path
+    con = warehouse.connect(db_path, wait=state.wait or 0.0, migrate=False)
+    try:
+        if not migrations.pending(con):
+            console.print(f"nothing to do: {escape(str(db_path))} is at schema version {migrations.LATEST}")
+            return
+        files = warehouse.first_row(con.execute(f"SELECT count(*) FROM {RAW_FILES}"))
+        with ingest_progress("migrate", files[0] if files else None) as update:
+            applied = migrations.upgrade(con, db_path, on_progress=update)
+    finally:
+        con.close()
+    for step in applied:
+        console.print(f"migrated {escape(str(db_path))} to {escape(step.line())}", highlight=False)
+
+
 def tables() -> None:
     """Every table and view in the warehouse with its row count."""
     con = state.open(write=False)
@@ -64,3 +88,4 @@ def tables() -> None:
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("tables")(tables)
+    app.command("migrate")(migrate)

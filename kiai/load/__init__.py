@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create every landing table that does not exist yet (idempotent)."""
-    from kiai.load import api_responses, osu_tables, ppy_dump
+    from kiai import schema
+    from kiai.load import api_responses, ppy_dump
 
-    osu_tables.ensure_tables(con)
+    schema.create_osu_tables(con)
     api_responses.ensure_tables(con)
     ppy_dump.ensure_tables(con)

@@ -32,10 +32,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from kiai import schema
 from kiai.config import Limits
 from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
 from kiai.load.osu_sources import OsuSource, expand, read_sources
-from kiai.load.osu_tables import ensure_tables
 from kiai.osu import CURVE_TYPES, KINDS, PARSER_VERSION, ParsedBatch, parse_batch
 from kiai.warehouse import transaction
 
@@ -49,13 +49,8 @@ PR_SET_PDEATHSIG = 1  # Linux prctl(): the signal a process gets when its parent
 NO_BYTES_MD5 = hashlib.md5(b"").hexdigest()  # the md5 of a refused input's parse_errors row: none of it was kept
 INGEST_MEMORY_LIMIT = "256MB"  # DuckDB caches written blocks up to its limit: without one, RSS grows with the corpus
 _SPOOLED = itertools.count()
-PARSED_TABLES = ("parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
-FILE_COLUMNS = (
-    "beatmap_id", "beatmapset_id", "format_version", "mode", "title", "title_unicode", "artist", "artist_unicode",
-    "creator", "version", "source", "tags", "hp", "cs", "od", "ar", "slider_multiplier", "slider_tick_rate",
-    "stack_leniency", "audio_lead_in", "preview_time", "n_circles", "n_sliders", "n_spinners", "n_holds",
-    "n_timing_points", "n_breaks", "skipped_lines",
-)  # fmt: skip
+PARSED_TABLES = schema.PARSED_TABLES
+KEYS = ("file_id", "md5", "parser_version")  # the parsed.beatmap_files columns that are not the parser's metadata
 
 
 @dataclass
@@ -103,18 +98,20 @@ def ingest_sources(
     workers: int | None = None,
     reparse: bool = False,
     limits: Limits | None = None,
+    in_transaction: bool = False,
 ) -> IngestSummary:
     """Ingest `.osu` bytes batch by batch.
 
     This process reads and hashes the files and lands finished batches in order, each in its own
-    transaction; `workers` processes (default: one per core) parse them and build their Arrow
-    tables meanwhile, at a lower priority than DuckDB's inserts. Batches are bounded in files, bytes
+    transaction (or all in the caller's, `in_transaction`, as a migration does); `workers` processes
+    (default: one per core) parse them and build their Arrow tables meanwhile, at a lower priority
+    than DuckDB's inserts. Batches are bounded in files, bytes
     and lines, and DuckDB gets a memory limit, so peak memory does not grow with the corpus nor with
     what a file holds. The workers exit with this process (also on kill -9), and their spool lives
     beside the warehouse, where the next run sweeps it if this one could not.
     """
     max_objects = (limits or Limits()).objects_per_file
-    ensure_tables(con)
+    schema.create_osu_tables(con)
     sweep_scratch(scratch_root(database_file(con)))  # spools of runs killed before they could remove them
     summary = IngestSummary()
     started = time.perf_counter()
@@ -125,7 +122,7 @@ def ingest_sources(
     spool: Path | None = None  # where workers leave their Arrow files
 
     def land_oldest() -> None:
-        _land_batch(con, pending.popleft(), summary, reparse)
+        _land_batch(con, pending.popleft(), summary, reparse, in_transaction)
         summary.seconds = time.perf_counter() - started
         if on_progress:
             on_progress(summary)
@@ -159,7 +156,7 @@ def ingest_sources(
 
 def stale_md5s(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Files kept in raw.osu_files that this parser has neither parsed nor failed on (an older one did)."""
-    ensure_tables(con)  # a new warehouse has none
+    schema.create_osu_tables(con)  # a new warehouse has none
     rows = con.execute(
         """
         SELECT md5 FROM raw.osu_files
@@ -177,12 +174,14 @@ def reparse_stale(
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     md5s: list[str] | None = None,
+    in_transaction: bool = False,
 ) -> IngestSummary:
     """Parse again, from the bytes kept in raw.osu_files, every file an older parser landed or failed on
     (or the `md5s` given, as `stale_md5s` listed them).
 
-    Each file's parsed rows (or its error) replace the old ones; its bytes stay as they are, whatever
-    the new parser makes of them. Versions are not compared: a file stays the one that holds its id.
+    Each file's parsed rows (or its error) replace the old ones, under the same file_id; its bytes stay
+    as they are, whatever the new parser makes of them. Versions are not compared: a file stays the one
+    that holds its beatmap id.
     """
     md5s = stale_md5s(con) if md5s is None else md5s
 
@@ -194,7 +193,7 @@ def reparse_stale(
             ).fetchall()
             yield from (OsuSource(path, bytes(content)) for path, content in rows)
 
-    return ingest_sources(con, sources(), on_progress, workers, reparse=True)
+    return ingest_sources(con, sources(), on_progress, workers, reparse=True, in_transaction=in_transaction)
 
 
 def _process_context() -> BaseContext:
@@ -321,6 +320,7 @@ def _prepare_batch(
         args = (
             [s.data for _, s in new],
             [md5 for md5, _ in new],
+            _file_ids(con, [md5 for md5, _ in new]),
             [s.id_from_name for _, s in new],
             str(spool) if spool else None,
             reparse,
@@ -334,6 +334,7 @@ def _prepare_batch(
 def parse_for_landing(
     datas: list[bytes],
     md5s: list[str],
+    file_ids: list[int],
     ids_from_names: list[int | None],
     spool: str | None = None,
     reparse: bool = False,
@@ -362,7 +363,7 @@ def parse_for_landing(
                 good.remove(latest_for_id[beatmap_id])
             latest_for_id[beatmap_id] = index
         good.append(index)
-    tables, landed = _parsed_tables(md5s, good, parsed) if good else ({}, 0)
+    tables, landed = _parsed_tables(md5s, file_ids, good, parsed) if good else ({}, 0)
     beatmap_ids = [parsed.files[i].metadata["beatmap_id"] for i in good]
     landing = _Landing(good, beatmap_ids, errors, replaced, landed, dict(tables))
     if spool is not None:
@@ -403,6 +404,24 @@ def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
     return {row[0] for row in rows}
 
 
+def _file_ids(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> list[int]:
+    """The file id of each file: the one it has (a file parsed again keeps it), else a new one.
+
+    New ids are drawn when a batch is handed out, so a file that then fails or is replaced in its batch
+    leaves a gap: ids are unique and stable, not dense.
+    """
+    have = dict(
+        con.execute(
+            f"SELECT md5, file_id FROM {schema.FILES} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": md5s}
+        ).fetchall()
+    )
+    missing = sum(md5 not in have for md5 in md5s)
+    fresh = iter(
+        [id_ for (id_,) in con.execute(f"SELECT nextval('{schema.FILE_IDS}') FROM range(?)", [missing]).fetchall()]
+    )
+    return [have[md5] if md5 in have else next(fresh) for md5 in md5s]
+
+
 def _known_refusals(con: duckdb.DuckDBPyConnection, refused: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Of (path, reason) pairs: those already in parsed.parse_errors."""
     rows = con.execute(
@@ -412,7 +431,9 @@ def _known_refusals(con: duckdb.DuckDBPyConnection, refused: set[tuple[str, str]
     return {(path, error) for path, error in rows} & refused
 
 
-def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary, reparse: bool) -> None:
+def _land_batch(
+    con: duckdb.DuckDBPyConnection, pending: _Pending, summary: IngestSummary, reparse: bool, in_transaction: bool
+) -> None:
     summary.files_seen += pending.files_seen
     summary.bytes_read += pending.bytes_read
     summary.files_unchanged += pending.files_seen - len(pending.new) - len(pending.refused)
@@ -420,7 +441,11 @@ def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: Inge
         return
     landing = pending.result()
     try:
-        _land(con, landing, pending, summary, reparse)
+        if in_transaction:
+            _land(con, landing, pending, summary, reparse)
+        else:
+            with transaction(con):
+                _land(con, landing, pending, summary, reparse)
     finally:
         landing.discard()
 
@@ -437,37 +462,36 @@ def _land(
     errors += [(NO_BYTES_MD5, path, reason) for path, reason in pending.refused]
     good_md5s = [new[i][0] for i in landing.good]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with transaction(con):
-        if reparse:  # the bytes stay; this parse (or its error) replaces what the older parser left
-            _delete_files(con, (*PARSED_TABLES, "parsed.parse_errors"), [md5 for md5, _ in new])
-        else:
-            summary.files_replaced += landing.replaced + _drop_older_versions(
-                con, list(zip(good_md5s, landing.beatmap_ids, strict=True))
+    if reparse:  # the bytes stay; this parse (or its error) replaces what the older parser left
+        _delete_files(con, (*PARSED_TABLES, schema.PARSE_ERRORS), [md5 for md5, _ in new])
+    else:
+        summary.files_replaced += landing.replaced + _drop_older_versions(
+            con, list(zip(good_md5s, landing.beatmap_ids, strict=True))
+        )
+        if landing.good:
+            # an older error on a file this parser reads, or on what was at its path before
+            _delete_files(con, (schema.PARSE_ERRORS,), good_md5s)
+            con.execute(
+                f"DELETE FROM {schema.PARSE_ERRORS} WHERE path IN (SELECT unnest($paths))",
+                {"paths": [new[i][1].path for i in landing.good]},
             )
-            if landing.good:
-                # an older error on a file this parser reads, or on what was at its path before
-                _delete_files(con, ("parsed.parse_errors",), good_md5s)
-                con.execute(
-                    "DELETE FROM parsed.parse_errors WHERE path IN (SELECT unnest($paths))",
-                    {"paths": [new[i][1].path for i in landing.good]},
-                )
-                _insert(con, "raw.osu_files", _raw_table(new, landing, now))
-        for table in landing.tables:
-            _insert(con, table, landing.table(table))
-        if errors:
-            _insert(
-                con,
-                "parsed.parse_errors",
-                pa.table(
-                    {
-                        "md5": [e[0] for e in errors],
-                        "path": [e[1] for e in errors],
-                        "error": [e[2] for e in errors],
-                        "parser_version": pa.array([PARSER_VERSION] * len(errors), pa.int32()),
-                        "seen_at": pa.array([now] * len(errors), pa.timestamp("us")),
-                    }
-                ),
-            )
+            _insert(con, schema.RAW_FILES, _raw_table(new, landing, now))
+    for table in landing.tables:
+        _insert(con, table, landing.table(table))
+    if errors:
+        _insert(
+            con,
+            schema.PARSE_ERRORS,
+            pa.table(
+                {
+                    "md5": [e[0] for e in errors],
+                    "path": [e[1] for e in errors],
+                    "error": [e[2] for e in errors],
+                    "parser_version": pa.array([PARSER_VERSION] * len(errors), pa.int32()),
+                    "seen_at": pa.array([now] * len(errors), pa.timestamp("us")),
+                }
+            ),
+        )
     summary.hit_objects += landing.hit_objects
     if reparse:
         summary.files_reparsed += len(landing.good)
@@ -494,14 +518,26 @@ def _drop_older_versions(con: duckdb.DuckDBPyConnection, files: list[tuple[str, 
     finally:
         con.unregister("_kiai_incoming")
     if old:
-        _delete_files(con, ("raw.osu_files", *PARSED_TABLES), old)
+        _delete_files(con, (schema.RAW_FILES, *PARSED_TABLES), old)
     return len(old)
 
 
 def _delete_files(con: duckdb.DuckDBPyConnection, tables: Iterable[str], md5s: list[str]) -> None:
-    """Delete the rows of these files from each table."""
+    """Delete the rows of these files from each table (from the per-file tables by their file ids)."""
+    tables = list(tables)
+    ids: list[int] = []
+    if any(table in schema.PER_FILE for table in tables):
+        ids = [
+            file_id
+            for (file_id,) in con.execute(
+                f"SELECT file_id FROM {schema.FILES} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": md5s}
+            ).fetchall()
+        ]
     for table in tables:
-        con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": md5s})
+        if table not in schema.PER_FILE:
+            con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": md5s})
+        elif ids:
+            con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest($ids))", {"ids": ids})
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
@@ -533,21 +569,22 @@ def _raw_table(new: list[tuple[str, OsuSource]], landing: _Landing, now: dt.date
     )
 
 
-def _md5_column(file_index: np.ndarray, md5_by_index: list[str]) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(file_index.astype(np.int32)), pa.array(md5_by_index))
-
-
-def _parsed_tables(md5s: list[str], good: list[int], parsed: ParsedBatch) -> tuple[dict[str, pa.Table], int]:
+def _parsed_tables(
+    md5s: list[str], file_ids: list[int], good: list[int], parsed: ParsedBatch
+) -> tuple[dict[str, pa.Table], int]:
     """The parsed.* rows of the files at `good`, and how many hit objects they hold."""
     tables: dict[str, pa.Table] = {}
-    files = {column: [parsed.files[i].metadata.get(column) for i in good] for column in FILE_COLUMNS}
+    metadata = [column for column in schema.columns(schema.FILES) if column not in KEYS]
+    files = {column: [parsed.files[i].metadata.get(column) for i in good] for column in metadata}
+    files["file_id"] = pa.array([file_ids[i] for i in good], pa.int32())
     files["md5"] = [md5s[i] for i in good]
     files["parser_version"] = [PARSER_VERSION] * len(good)
-    tables["parsed.beatmap_files"] = pa.table(files)
+    tables[schema.FILES] = pa.table(files)
 
-    ho = parsed.hit_objects
+    ids = np.asarray(file_ids, dtype=np.int32)
     is_good = np.zeros(len(md5s), dtype=bool)
     is_good[good] = True
+    ho = parsed.hit_objects
     keep = is_good[ho.file_index]
     slider = ho.kind == 1
     offsets = ho.curve_points_offsets
@@ -560,7 +597,7 @@ def _parsed_tables(md5s: list[str], good: list[int], parsed: ParsedBatch) -> tup
     curve_type = np.where(ho.curve_type >= 0, ho.curve_type, 0).astype(np.int8)
     table = pa.table(
         {
-            "md5": _md5_column(ho.file_index, md5s),
+            "file_id": ids[ho.file_index],
             "object_index": ho.object_index,
             "time_ms": ho.time_ms.astype(np.int32),
             "x": ho.x,
@@ -576,6 +613,9 @@ def _parsed_tables(md5s: list[str], good: list[int], parsed: ParsedBatch) -> tup
                 pa.array(curve_type, mask=ho.curve_type < 0), pa.array(CURVE_TYPES)
             ),
             "curve_points": points,
+            "beat_length": pa.array(ho.beat_length, mask=np.isnan(ho.beat_length)),
+            "slider_velocity": ho.slider_velocity,
+            "kiai": ho.kiai,
         }
     )
     if not keep.all():
@@ -588,13 +628,13 @@ def _parsed_tables(md5s: list[str], good: list[int], parsed: ParsedBatch) -> tup
     timing = {name: values[keep] for name, values in tp.items() if name != "file_index"}
     timing["point_index"] = timing["point_index"].astype(np.int32)
     timing["kiai"] = (timing["effects"] & 1) == 1
-    tables["parsed.timing_points"] = pa.table({"md5": _md5_column(tp["file_index"][keep], md5s), **timing})
+    tables["parsed.timing_points"] = pa.table({"file_id": ids[tp["file_index"][keep]], **timing})
 
     br = parsed.breaks
     keep = is_good[br["file_index"]]
     tables["parsed.breaks"] = pa.table(
         {
-            "md5": _md5_column(br["file_index"][keep], md5s),
+            "file_id": ids[br["file_index"][keep]],
             "start_ms": br["start_ms"][keep].astype(np.int32),
             "end_ms": br["end_ms"][keep].astype(np.int32),
         }

@@ -6,9 +6,9 @@ The data watermark of a raw/parsed/ppy table is `count(*)` and `sum(hash(row))` 
 insert, delete or in-place update changes it, checkpoints and vacuuming do not. It is computed once per
 table per build. The big per-object tables of `parsed` are content-addressed: their rows for a file are a
 function of its bytes (the md5) and the parser version, which parsed.beatmap_files holds for every file
-(the loader replaces all of a file's rows, never updates them in place). Their watermark is `count(*)` and
-`sum(hash(md5))` plus the whole-row watermark of parsed.beatmap_files: ~6 ns a row instead of ~45 ns
-(10 M hit objects: 0.06 s instead of 0.45 s), which is what keeps a no-op build under a second.
+beside its file_id (the loader replaces all of a file's rows, never updates them in place). Their watermark
+is `count(*)` and `sum(hash(file_id))` plus the whole-row watermark of parsed.beatmap_files: a few ns a row
+instead of ~45 ns (10 M hit objects: 0.45 s for whole rows), which is what keeps a no-op build under a second.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from kiai import schema
 from kiai.errors import KiaiError
 from kiai.transform import graph, store
 from kiai.transform.checks import check_dependencies
@@ -63,8 +64,8 @@ class MissingSourceError(KiaiError):
     """A model reads a raw/parsed/ppy table that the warehouse does not have (yet)."""
 
 
-CONTENT_ADDRESSED = ("parsed.hit_objects", "parsed.timing_points", "parsed.breaks")
-FILES = "parsed.beatmap_files"
+CONTENT_ADDRESSED = schema.PER_FILE
+FILES = schema.FILES
 
 
 def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model, marks: dict[str, str]) -> str:
@@ -72,7 +73,7 @@ def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model, marks
     if relation in marks:
         return marks[relation]
     content_addressed = relation in CONTENT_ADDRESSED
-    hashed = "md5" if content_addressed else "t"
+    hashed = "file_id" if content_addressed else "t"
     try:
         count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation} t").fetchall()[0]
     except duckdb.CatalogException:

@@ -49,7 +49,10 @@ one_file AS (
         ) = 1
 ),
 breaks AS (
-    SELECT md5, sum(end_ms - start_ms) AS break_ms FROM parsed.breaks GROUP BY md5
+    SELECT f.md5, sum(b.end_ms - b.start_ms) AS break_ms
+    FROM parsed.breaks AS b
+    JOIN parsed.beatmap_files AS f USING (file_id)
+    GROUP BY f.md5
 ),
 file_tier1 AS (
     -- the tier-1 columns a file gives, computed the way the API does (see the description)

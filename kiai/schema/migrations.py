@@ -1,0 +1,190 @@
+"""Schema versions of a warehouse and the migrations between them.
+
+`kiai.schema_migrations` records each version a warehouse reached: created at it, or migrated to it.
+A writing connection applies the pending migrations in order, each in one transaction (all of it or
+nothing, also on Ctrl-C or kill -9), with a one-line notice; `kiai migrate` does the same with a
+progress bar. A read-only connection refuses an older warehouse with one line saying to run
+`kiai migrate`, and every connection refuses a newer one. A warehouse written before versions were
+recorded is version 0 when it has parsed tables, else it is new and gets the latest version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiai import schema
+from kiai.warehouse import WarehouseError, table_exists, transaction
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from kiai.load.osu_files import ProgressCallback
+
+VERSIONS = "kiai.schema_migrations"
+VERSIONS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {VERSIONS} (
+    version      INTEGER NOT NULL,    -- the schema version reached
+    name         VARCHAR NOT NULL,
+    how          VARCHAR NOT NULL,    -- created (a new warehouse) | migrated
+    kiai_version VARCHAR NOT NULL,
+    seconds      DOUBLE NOT NULL,
+    detail       VARCHAR,
+    applied_at   TIMESTAMP NOT NULL   -- UTC
+)
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    summary: str  # what it changes, for the notice
+    apply: Callable[[duckdb.DuckDBPyConnection, ProgressCallback | None], str]  # runs in the transaction; a detail
+
+
+@dataclass
+class Applied:
+    migration: Migration
+    seconds: float
+    detail: str
+
+    def line(self) -> str:
+        return f"schema version {self.migration.version} ({self.migration.name}) in {self.seconds:.1f} s: {self.detail}"
+
+
+def _lean_parsed_schema(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None) -> str:
+    """Version 0 -> 1 (issue 20): the parsed tables rebuilt from the bytes kept in raw.osu_files.
+
+    Rows of a file whose bytes are not kept (kiai never writes those) cannot be rebuilt: they stay in
+    parsed.<table>_v0, which is dropped when nothing is left in it.
+    """
+    from kiai.load.osu_files import reparse_stale
+
+    if not table_exists(con, "parsed", "beatmap_files"):
+        schema.create_osu_tables(con)
+        return "no parsed files to rebuild"
+    old = [table for table in schema.PARSED_TABLES if table_exists(con, *table.split("."))]
+    for table in old:
+        con.execute(f"ALTER TABLE {table} RENAME TO {table.split('.')[1]}_v0")
+    schema.create_osu_tables(con)
+    md5s = [md5 for (md5,) in con.execute(f"SELECT md5 FROM {schema.RAW_FILES} ORDER BY md5").fetchall()]
+    summary = reparse_stale(con, on_progress, md5s=md5s, in_transaction=True)
+    left = 0
+    for table in old:
+        con.execute(f"DELETE FROM {table}_v0 WHERE md5 IN (SELECT md5 FROM {schema.RAW_FILES})")
+        ((rows,),) = con.execute(f"SELECT count(*) FROM {table}_v0").fetchall()
+        if rows:
+            left += rows
+        else:
+            con.execute(f"DROP TABLE {table}_v0")
+    detail = f"{summary.files_reparsed:,} files parsed again from their kept bytes, {summary.hit_objects:,} hit objects"
+    if summary.parse_errors:
+        detail += f", {summary.parse_errors:,} that this parser rejects kept as bytes with a parsed.parse_errors row"
+    if left:
+        detail += f"; {left:,} rows of files without kept bytes left in parsed.*_v0"
+    return detail
+
+
+MIGRATIONS = (
+    Migration(
+        1,
+        "lean parsed schema",
+        "integer file ids, ENUM kinds, the timing context at every hit object; parsed.* rebuilt from the "
+        "kept .osu bytes",
+        _lean_parsed_schema,
+    ),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The warehouse's schema version; None for a new one (nothing landed, no version recorded)."""
+    if table_exists(con, "kiai", "schema_migrations"):
+        ((version,),) = con.execute(f"SELECT max(version) FROM {VERSIONS}").fetchall()
+        if version is not None:
+            return int(version)
+    return 0 if table_exists(con, "parsed", "beatmap_files") else None
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> list[Migration]:
+    version = stored_version(con)
+    return [] if version is None else [m for m in MIGRATIONS if m.version > version]
+
+
+def check(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+    """Refuse a warehouse newer than this kiai, and (read-only) one that needs `kiai migrate`."""
+    version = stored_version(con)
+    if version is not None and version > LATEST:
+        raise WarehouseError(
+            f"warehouse {path} has schema version {version}, newer than this kiai knows ({LATEST}): upgrade kiai"
+        )
+    if read_only and version is not None and version < LATEST:
+        raise WarehouseError(
+            f"warehouse {path} was written by an older kiai (schema version {version}, this kiai uses {LATEST}): "
+            f"run `kiai --db {path} migrate` to bring it up to date ({MIGRATIONS[-1].summary})"
+        )
+
+
+def on_connect(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, migrate: bool) -> None:
+    """The hook `kiai.warehouse.connect` runs: check the version; a writing connection stamps a new
+    warehouse and (with `migrate`) applies what is pending, with a one-line notice on stderr."""
+    check(con, path, read_only)
+    if read_only:
+        return
+    if stored_version(con) is None:
+        _record(con, MIGRATIONS[-1], "created", 0.0, None)
+    elif migrate and pending(con):
+        upgrade(con, path, notice=_stderr)
+
+
+def upgrade(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    on_progress: ProgressCallback | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> list[Applied]:
+    """Apply the pending migrations in order, each with its version row in one transaction."""
+    applied = []
+    for migration in pending(con):
+        if notice:
+            notice(
+                f"migrating warehouse {path} to schema version {migration.version}: {migration.summary} "
+                "(once; `kiai migrate` does it with a progress bar)"
+            )
+        started = time.perf_counter()
+        with transaction(con):
+            detail = migration.apply(con, on_progress)
+            seconds = time.perf_counter() - started
+            _record(con, migration, "migrated", seconds, detail)
+        applied.append(Applied(migration, seconds, detail))
+        if notice:
+            notice(f"migrated to {applied[-1].line()}")
+    return applied
+
+
+def _record(con: duckdb.DuckDBPyConnection, migration: Migration, how: str, seconds: float, detail: str | None) -> None:
+    from kiai import __version__
+
+    con.execute(VERSIONS_DDL)
+    con.execute(
+        f"INSERT INTO {VERSIONS} VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            migration.version,
+            migration.name,
+            how,
+            __version__,
+            seconds,
+            detail,
+            dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        ],
+    )
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
