@@ -11,6 +11,7 @@ import pytest
 import rosu_pp_py as rosu
 
 from kiai import warehouse
+from kiai.load import ensure_tables
 from kiai.transform import build
 from tests.conftest import OSU_FIXTURES, SAME_TIME_FIXTURES, run_kiai
 from tests.features_world import osu_map_text
@@ -205,3 +206,46 @@ def test_the_plain_model_equals_the_packed_one_it_replaced(fixtures_db):
         for t in ("features.file_features", "packed")
     )
     assert (plain, packed) == (240, 120)
+
+
+def test_the_same_data_gives_the_same_bytes(tmp_path):
+    """Two builds of file_features over the same rows give identical values, bit for bit, however the rows are
+    stored and however many threads add them up. Float sums would not: var_pop and avg of floats add partial
+    sums in the order threads finish (two builds differed by 4e-9 on 1-2 of 2,757 rows), so the dataset hash
+    a training run records could change with nothing changed; with var_pop and avg(distance) in the model, this
+    test fails on the last bits of those two columns."""
+    con = warehouse.connect(tmp_path / "kiai.duckdb")
+    ensure_tables(con)
+    con.execute(  # 400 maps of 800 objects: several row groups, so threads split the work
+        """
+        INSERT INTO parsed.beatmap_files (file_id, md5, beatmap_id, mode, parser_version)
+        SELECT i, md5(i::VARCHAR), i, 0, 3 FROM range(1, 401) r(i);
+        INSERT INTO parsed.timing_points (file_id, point_index, time_ms, beat_length, uninherited, effects, kiai,
+            timing_applies, effects_apply)
+        SELECT file_id, 0, 1000, 60000 / (150 + file_id % 90), true, 1, true, true, true FROM parsed.beatmap_files;
+        INSERT INTO parsed.hit_objects (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip,
+            end_time_ms, beat_length, slider_velocity, kiai)
+        SELECT f.file_id, j, 1000 + j * (40 + (j * f.file_id) % 170), (j * 7919 + f.file_id) % 512,
+            (j * 104729 + f.file_id * 13) % 384, CASE WHEN j % 97 = 0 THEN 'spinner' ELSE 'circle' END, false, 0,
+            NULL, 60000 / (150 + f.file_id % 90), 1, j % 300 < 200
+        FROM parsed.beatmap_files f, range(800) r(j);
+        """
+    )
+
+    def features() -> list[tuple]:
+        rows = con.execute("SELECT * FROM features.file_features ORDER BY md5").fetchall()
+        return [tuple(v.hex() if isinstance(v, float) else v for v in row) for row in rows]  # the exact bits
+
+    con.execute("SET threads = 1")
+    assert build(con, SQL_DIR, select=SELECT).ok
+    first = features()
+    con.execute(
+        "CREATE TEMP TABLE shuffled AS SELECT * FROM parsed.hit_objects ORDER BY hash(file_id * 7 + object_index)"
+    )
+    con.execute("DELETE FROM parsed.hit_objects")
+    con.execute("INSERT INTO parsed.hit_objects SELECT * FROM shuffled")
+    con.execute("SET threads = 4")
+    assert build(con, SQL_DIR, select=SELECT, full_refresh=True).ok
+    assert features() == first
+    assert len(first) == 400 and all(row[13] is not None for row in first)  # note_interval_variance
+    con.close()
