@@ -9,7 +9,8 @@ kiai's peak RSS at two corpus sizes (memory must not grow with the corpus).
 
 Two more figures say where the time goes: kiai's parser alone on one core (the like-for-like peer of
 rosu-pp-py's loop), and DuckDB alone storing the rows the ingest landed (the floor of any ingest that
-lands every row in DuckDB).
+lands every row in DuckDB), per table, and what the timing context columns of parsed.hit_objects
+(beat_length, slider_velocity, kiai) add to it.
 """
 
 from __future__ import annotations
@@ -80,8 +81,32 @@ def run_kiai_parse(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def storage_floor(db: Path) -> float:
-    """Seconds DuckDB alone takes to store the rows an ingest landed (copied into a fresh file, default threads).
+CONTEXT_COLUMNS = ["beat_length", "slider_velocity", "kiai"]
+
+
+def _store(floor: Path, tables: dict[str, object]) -> dict[str, float]:
+    """Seconds to store each Arrow table in a fresh DuckDB file (default threads), and to close it (checkpoint)."""
+    import duckdb
+
+    floor.unlink(missing_ok=True)
+    seconds = {}
+    with duckdb.connect(str(floor)) as con:
+        con.execute("CREATE TYPE hit_object_kind AS ENUM ('circle', 'slider', 'spinner', 'hold')")
+        for table, rows in tables.items():
+            started = time.perf_counter()
+            con.register("rows", rows)
+            con.execute(f"CREATE TABLE {table.replace('.', '_')} AS SELECT * FROM rows")
+            con.unregister("rows")
+            seconds[table] = time.perf_counter() - started
+        started = time.perf_counter()
+    seconds["close"] = time.perf_counter() - started
+    floor.unlink()
+    return seconds
+
+
+def storage_floor(db: Path) -> tuple[dict[str, float], float]:
+    """Seconds DuckDB alone takes to store the rows an ingest landed, per table (copied into a fresh file), and
+    what parsed.hit_objects takes without its timing context columns.
 
     No parsing, no reading of files: the least an ingest that lands every row in DuckDB can cost.
     """
@@ -89,20 +114,14 @@ def storage_floor(db: Path) -> float:
 
     from kiai.load.osu_files import PARSED_TABLES
 
-    floor = db.with_name("floor.duckdb")
-    floor.unlink(missing_ok=True)
-    tables = ("raw.osu_files", *PARSED_TABLES)
     with duckdb.connect(str(db), read_only=True) as con:
-        copies = [con.sql(f"SELECT * FROM {table}").to_arrow_table() for table in tables]
-    started = time.perf_counter()
-    with duckdb.connect(str(floor)) as con:
-        for table, rows in zip(tables, copies, strict=True):
-            con.register("rows", rows)
-            con.execute(f"CREATE TABLE {table.replace('.', '_')} AS SELECT * FROM rows")
-            con.unregister("rows")
-    seconds = time.perf_counter() - started
-    floor.unlink()
-    return seconds
+        copies = {
+            table: con.sql(f"SELECT * FROM {table}").to_arrow_table() for table in ("raw.osu_files", *PARSED_TABLES)
+        }
+    floor = db.with_name("floor.duckdb")
+    per_table = _store(floor, copies)
+    without = _store(floor, {"parsed.hit_objects": copies["parsed.hit_objects"].drop_columns(CONTEXT_COLUMNS)})
+    return per_table, without["parsed.hit_objects"] + without["close"]
 
 
 def run_rosu(paths: list[Path]) -> tuple[float, int]:
@@ -126,7 +145,8 @@ def main() -> dict[str, float]:
     half_seconds, half_rss = run_kiai(WORK / "half", db)
     kiai_seconds, kiai_rss = run_kiai(WORK / "full", db)
     objects = count_objects(db)
-    floor_seconds = storage_floor(db)
+    per_table, objects_without_context = storage_floor(db)
+    floor_seconds = sum(per_table.values())
     rosu_seconds, rosu_objects = run_rosu(full)
     parse_seconds = run_kiai_parse(full)
     kiai_rate, rosu_rate = objects / kiai_seconds, rosu_objects / rosu_seconds
@@ -143,6 +163,12 @@ def main() -> dict[str, float]:
         f"DuckDB alone storing the landed rows (CREATE TABLE AS from Arrow, no parsing, no memory limit): "
         f"{floor_seconds:.2f} s, "
         f"{objects / floor_seconds:,.0f} hit objects/s; the bar leaves {budget:.2f} s for the whole ingest"
+    )
+    print("  per table: " + ", ".join(f"{table} {seconds:.2f} s" for table, seconds in per_table.items()))
+    context = per_table["parsed.hit_objects"] + per_table["close"] - objects_without_context
+    print(
+        f"  parsed.hit_objects without its timing context columns ({', '.join(CONTEXT_COLUMNS)}): "
+        f"{objects_without_context:.2f} s with its close, so they add {context:+.2f} s"
     )
     print(
         f"kiai peak RSS: {half_rss / 2**20:,.0f} MiB at {len(half):,} files ({half_seconds:.2f} s), "
@@ -173,6 +199,7 @@ def main() -> dict[str, float]:
         "rosu_rate": rosu_rate,
         "ratio": kiai_rate / rosu_rate,
         "storage_floor_seconds": floor_seconds,
+        "context_columns_seconds": context,
         "parse_only_rate": objects / parse_seconds,
         "peak_rss_mib": kiai_rss / 2**20,
     }
