@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -249,3 +250,27 @@ def test_the_same_data_gives_the_same_bytes(tmp_path):
     assert features() == first
     assert len(first) == 400 and all(row[13] is not None for row in first)  # note_interval_variance
     con.close()
+
+
+def test_a_new_feature_is_a_line_in_an_aggregate(fixtures_db, tmp_path):
+    """The README's example: mean slider velocity in kiai, added to file_features as a line in objects_per_file
+    and one in the final SELECT, from the slider_velocity and kiai the parser records at each object."""
+    sql = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql)
+    model = sql / "features" / "file_features.sql"
+    text = model.read_text(encoding="utf-8")
+    line = "        avg(slider_velocity) FILTER (WHERE kiai) AS kiai_slider_velocity\n"
+    text = text.replace(
+        "avg(kiai::INTEGER) AS kiai_note_ratio\n", "avg(kiai::INTEGER) AS kiai_note_ratio,\n" + line, 1
+    ).replace("    o.kiai_note_ratio,\n", "    o.kiai_note_ratio,\n    o.kiai_slider_velocity,\n", 1)
+    model.write_text(text, encoding="utf-8")
+    assert build(fixtures_db, sql, select=["file_features"]).ok
+    got = dict(fixtures_db.execute("SELECT md5, kiai_slider_velocity FROM features.file_features").fetchall())
+    expected = dict(
+        fixtures_db.execute(
+            "SELECT md5, avg(slider_velocity) FILTER (WHERE kiai) FROM parsed.beatmap_files "
+            "LEFT JOIN parsed.hit_objects USING (file_id) WHERE mode = 0 GROUP BY md5"
+        ).fetchall()
+    )
+    assert got == expected and sum(v is not None for v in got.values()) >= 10
+    assert build(fixtures_db, SQL_DIR, select=["file_features"]).ok  # the shipped model back for the other tests

@@ -55,10 +55,22 @@ description = "90th percentile of that distance: how big the jumps get"
 WITH files AS (
     SELECT file_id, md5, beatmap_id FROM parsed.beatmap_files WHERE mode = 0
 ),
+objects_per_file AS (
+    -- what needs no order: one aggregate over each file's objects (a new feature of this kind is a line here)
+    SELECT
+        file_id,
+        count(*) AS n_objects,
+        min(time_ms) AS first_time,
+        max(coalesce(end_time_ms, time_ms)) AS last_time,
+        avg(kiai::INTEGER) AS kiai_note_ratio
+    FROM parsed.hit_objects
+    JOIN files USING (file_id)
+    GROUP BY file_id
+),
 objects AS (
     -- x and y are NULL at spinners, so a step from or to a spinner has no distance
     SELECT
-        o.file_id, o.time_ms, o.object_index, coalesce(o.end_time_ms, o.time_ms) AS end_ms, o.kiai,
+        o.file_id, o.time_ms, o.object_index, o.kiai,
         CASE WHEN o.kind <> 'spinner' THEN o.x END AS x,
         CASE WHEN o.kind <> 'spinner' THEN o.y END AS y,
         o.beat_length / 4 + {{ var('stream_tolerance_ms') }} AS stream_max  -- a quarter beat here; NULL: no BPM
@@ -68,7 +80,7 @@ objects AS (
 neighbours AS (
     -- each object with the one (_1) and two (_2) before it in time order, then file order: one window per file
     SELECT
-        file_id, time_ms, end_ms, kiai, x, y, stream_max,
+        file_id, time_ms, kiai, x, y, stream_max,
         row_number() OVER w AS rn,
         lag(time_ms) OVER w AS time_1, lag(time_ms, 2) OVER w AS time_2,
         lag(x) OVER w AS x_1, lag(x, 2) OVER w AS x_2, lag(y) OVER w AS y_1,
@@ -80,7 +92,7 @@ steps AS (
     -- the step into each object from the one before it (NULLs for a file's first object). A stream step is
     -- between two objects that are not spinners, at most a quarter beat (at the later one's BPM) + tolerance apart
     SELECT
-        file_id, rn, time_ms, end_ms, kiai,
+        file_id, rn, kiai,
         time_ms::BIGINT - time_1 AS interval_ms,
         (x::BIGINT - x_1)::DOUBLE AS dx,
         (y::BIGINT - y_1)::DOUBLE AS dy,
@@ -94,13 +106,10 @@ steps AS (
         ) AS previous_stream_step
     FROM neighbours
 ),
-per_file AS (
+steps_per_file AS (
+    -- what needs the order: one aggregate over each file's steps
     SELECT
         file_id,
-        count(*) AS n_objects,
-        min(time_ms) AS first_time,
-        max(end_ms) AS last_time,
-        avg(kiai::INTEGER) AS kiai_note_ratio,
         -- a sum of distances in exact fixed point (2^-32 px): a float sum would depend on the order threads add in
         sum(round(distance * 4294967296)::HUGEINT) FILTER (WHERE kiai_pair)::DOUBLE / 4294967296
             / count(*) FILTER (WHERE kiai_pair) AS mean_kiai_distance,
@@ -137,7 +146,7 @@ bpm_spans AS (
             coalesce(p.last_time, max(t.time_ms) OVER (PARTITION BY t.file_id)) AS last_time
         FROM parsed.timing_points AS t
         JOIN files USING (file_id)
-        LEFT JOIN per_file AS p USING (file_id)
+        LEFT JOIN objects_per_file AS p USING (file_id)
         WHERE t.timing_applies
     ) AS t
     WINDOW w AS (PARTITION BY t.file_id ORDER BY t.time_ms)
@@ -160,15 +169,15 @@ kiai AS (
 SELECT
     f.md5,
     f.beatmap_id,
-    coalesce(p.n_objects, 0) AS n_objects,
+    coalesce(o.n_objects, 0) AS n_objects,
     bpm.bpm_most_common,
     bpm.bpm_min,
     bpm.bpm_max,
-    p.first_time::INTEGER AS first_object_ms,
-    p.last_time::INTEGER AS last_object_end_ms,
-    (p.last_time - p.first_time)::INTEGER AS drain_ms,
+    o.first_time AS first_object_ms,
+    o.last_time AS last_object_end_ms,
+    (o.last_time::BIGINT - o.first_time)::INTEGER AS drain_ms,
     coalesce(k.kiai_sections, 0) AS kiai_sections,
-    p.kiai_note_ratio,
+    o.kiai_note_ratio,
     p.mean_kiai_distance,
     p.mean_interval_ms,
     p.note_interval_variance,
@@ -177,6 +186,7 @@ SELECT
     p.distance_q[1] AS distance_p50,
     p.distance_q[2] AS distance_p90
 FROM files AS f
-LEFT JOIN per_file AS p USING (file_id)
+LEFT JOIN objects_per_file AS o USING (file_id)
+LEFT JOIN steps_per_file AS p USING (file_id)
 LEFT JOIN bpm USING (file_id)
 LEFT JOIN kiai AS k USING (file_id)
