@@ -3,10 +3,13 @@
     .venv/bin/python bench/import_dump.py                  # 2 M score rows (about 730 MB of SQL)
     .venv/bin/python bench/import_dump.py --rows 200000    # a quick run
     .venv/bin/python bench/import_dump.py --tar            # also the .tar.bz2 path, per bz2 decompressor
+    .venv/bin/python bench/import_dump.py --memory         # also 4x the rows (8 M): peak RSS stays flat
 
 Data goes to bench/.work/ (kept between runs; generation is skipped when the files exist). The dump
 uses the fixture dump's real header, CREATE TABLE and trailer text; rows are synthetic but shaped like
-data.ppy.sh's (a `data` JSON column with escaped quotes, NULLs, timestamps, floats). The import runs
+data.ppy.sh's (a `data` JSON column with escaped quotes, NULLs, timestamps, floats). A second dump holds
+the same rows, except that one in 2,000 has hard text (a quote, a backslash, a newline, a tab, raw UTF-8 or a
+`\\uXXXX` JSON escape) in its mod settings and beatmap names: its rate must stay within 0.9x. The import runs
 as the real CLI in a subprocess, so its peak RSS is measured alone. The ceiling is DuckDB's own
 read_csv of the same rows written as CSV, into a table with the same column types.
 """
@@ -32,6 +35,7 @@ MARIADB = {"seconds": 45.0, "rows": 2_000_000, "mb": 729.0}  # MariaDB 10.11 tun
 LINE_BYTES = 1_000_000  # mysqldump starts a new INSERT near net_buffer_length (1 MB)
 MODS = ["HD", "DT", "HR", "NC", "FL", "EZ", "NF", "SD", "PF", "CL"]
 RANKS = ["XH", "X", "SH", "S", "A", "B", "C", "D"]
+HARD_EVERY = 2_000  # one row in HARD_EVERY holds hard text in the second dump
 STATS = ["ok", "meh", "miss", "great", "small_bonus", "large_bonus", "large_tick_hit", "slider_tail_hit"]
 
 
@@ -47,80 +51,101 @@ def _ts(rng: random.Random) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(rng.randrange(1_500_000_000, 1_790_000_000)))
 
 
-def _score(i: int, rng: random.Random, beatmaps: int) -> tuple[list[str], str]:
-    """One score as SQL literals and the JSON text of its `data` column."""
-    mods = rng.sample(MODS, rng.randrange(0, 4))
+class Raw(str):
+    """A value written as it is (a number or NULL); any other `str` is a string value, quoted and escaped."""
+
+
+NULL = Raw("NULL")
+# What mysqldump escapes in a string (mysql_real_escape_string), and a tab as \t: mysqldump leaves it raw, but
+# other writers escape it, and MySQL reads both.
+_SQL_ESCAPES = str.maketrans(
+    {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\0": "\\0", "\x1a": "\\Z", "\t": "\\t"}
+)
+# Text players write into names, titles and mod settings: a quote, a backslash, a newline, a tab, raw UTF-8.
+HARD_TEXT = ["Don't stop", "back\\slash", "two\nlines", "tab\there", "東方 ★ café", 'say "hi"']
+
+
+def _sql(value: str) -> str:
+    return value if isinstance(value, Raw) else "'" + value.translate(_SQL_ESCAPES) + "'"
+
+
+def _csv(value: str) -> str:
+    if isinstance(value, Raw):
+        return "" if value == "NULL" else value
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _hard(i: int, every: int) -> str | None:
+    """The hard text of row i in a dump with one hard row in `every` (None: a plain row)."""
+    if not every or i % every != every // 2:
+        return None
+    return HARD_TEXT[(i // every) % len(HARD_TEXT)]
+
+
+def _score(i: int, rng: random.Random, beatmaps: int, hard: str | None) -> list[str]:
+    mods = [{"acronym": m} for m in rng.sample(MODS, rng.randrange(0, 4))]
+    if "DT" in [m["acronym"] for m in mods] and rng.random() < 0.3:
+        mods[[m["acronym"] for m in mods].index("DT")]["settings"] = {"speed_change": 1.25}
+    if hard is not None:
+        mods.append({"acronym": "DA", "settings": {"note": hard}})
     stats = {k: rng.randrange(1, 1500) for k in rng.sample(STATS, rng.randrange(2, 7))}
     maxs = {k: v + rng.randrange(0, 50) for k, v in stats.items() if k != "miss"}
-    mods_json = ", ".join(
-        f'{{"acronym": "{m}", "settings": {{"speed_change": 1.25}}}}'
-        if m == "DT" and rng.random() < 0.3
-        else f'{{"acronym": "{m}"}}'
-        for m in mods
-    )
-    data = f'{{"mods": [{mods_json}], "statistics": {json.dumps(stats)}, "maximum_statistics": {json.dumps(maxs)}}}'
+    data = json.dumps({"mods": mods, "statistics": stats, "maximum_statistics": maxs}, ensure_ascii=False)
+    if hard is not None and hard.isascii():
+        data = data.replace('"DA"', '"D\\u0041"')  # a \\uXXXX escape, as API-written JSON has
     legacy = rng.random() < 0.4
     ended = _ts(rng)
-    values = [
-        str(1_000_000_000 + i * 3),
-        str(rng.randrange(2, 30_000_000)),
-        "0",
-        str(rng.randrange(1, beatmaps + 1)),
-        str(rng.randrange(2)),
-        "1",
-        "1",
-        f"'{rng.choice(RANKS)}'",
-        "1",
-        f"{rng.uniform(0.6, 1):.6g}",
-        str(rng.randrange(1, 3000)),
-        str(rng.randrange(100_000, 1_300_000)),
-        None,  # data, filled by the caller
-        f"{rng.uniform(10, 900):.6g}" if rng.random() < 0.95 else "NULL",
-        str(rng.randrange(1, 5_000_000_000)) if legacy else "NULL",
-        str(rng.randrange(0, 90_000_000)) if legacy else "0",
-        "NULL" if legacy else f"'{ended}'",
-        f"'{ended}'",
-        str(rng.randrange(1_600_000_000, 1_790_000_000)),
-        "NULL" if legacy else str(rng.randrange(5000, 9000)),
+    return [
+        Raw(1_000_000_000 + i * 3),
+        Raw(rng.randrange(2, 30_000_000)),
+        Raw(0),
+        Raw(rng.randrange(1, beatmaps + 1)),
+        Raw(rng.randrange(2)),
+        Raw(1),
+        Raw(1),
+        rng.choice(RANKS),
+        Raw(1),
+        Raw(f"{rng.uniform(0.6, 1):.6g}"),
+        Raw(rng.randrange(1, 3000)),
+        Raw(rng.randrange(100_000, 1_300_000)),
+        data,
+        Raw(f"{rng.uniform(10, 900):.6g}") if rng.random() < 0.95 else NULL,
+        Raw(rng.randrange(1, 5_000_000_000)) if legacy else NULL,
+        Raw(rng.randrange(0, 90_000_000)) if legacy else Raw(0),
+        NULL if legacy else ended,
+        ended,
+        Raw(rng.randrange(1_600_000_000, 1_790_000_000)),
+        NULL if legacy else Raw(rng.randrange(5000, 9000)),
     ]
-    return values, data
 
 
-def _beatmap(i: int, rng: random.Random) -> list[str]:
+def _beatmap(i: int, rng: random.Random, hard: str | None) -> list[str]:
     artist = rng.choice(["xi", "Camellia", "nano", "DragonForce", "Mili", "t+pazolite", "Team Grimoire"])
     version = rng.choice(["Insane", "Extra", "Hard", "Expert", "Skystar's Insane", "Another"])
-    sql_version = version.replace("'", "\\'")
+    if hard is not None:
+        version = f"{hard}'s {version}"
     return [
-        str(i),
-        str(i // 4 + 1),
-        str(rng.randrange(2, 30_000_000)),
-        f"'{artist} - Song {i} (mapper) [{sql_version}].osu'",
-        f"'{rng.getrandbits(128):032x}'",
-        f"'{sql_version}'",
-        *(str(rng.randrange(30, 600)) for _ in range(2)),
-        *(str(rng.randrange(0, 2000)) for _ in range(4)),
-        *(f"{rng.uniform(2, 10):.2g}" for _ in range(4)),
-        "0",
-        str(rng.choice([1, 2, 4])),
-        f"'{_ts(rng)}'",
-        f"{rng.uniform(1, 10):.6g}",
-        str(rng.randrange(100, 3000)),
-        str(rng.randrange(0, 10_000_000)),
-        str(rng.randrange(0, 1_000_000)),
-        "NULL",
-        "1",
-        "NULL",
-        f"{rng.uniform(60, 300):.6g}",
+        Raw(i),
+        Raw(i // 4 + 1),
+        Raw(rng.randrange(2, 30_000_000)),
+        f"{artist} - Song {i} (mapper) [{version}].osu",
+        f"{rng.getrandbits(128):032x}",
+        version,
+        *(Raw(rng.randrange(30, 600)) for _ in range(2)),
+        *(Raw(rng.randrange(0, 2000)) for _ in range(4)),
+        *(Raw(f"{rng.uniform(2, 10):.2g}") for _ in range(4)),
+        Raw(0),
+        Raw(rng.choice([1, 2, 4])),
+        _ts(rng),
+        Raw(f"{rng.uniform(1, 10):.6g}"),
+        Raw(rng.randrange(100, 3000)),
+        Raw(rng.randrange(0, 10_000_000)),
+        Raw(rng.randrange(0, 1_000_000)),
+        NULL,
+        Raw(1),
+        NULL,
+        Raw(f"{rng.uniform(60, 300):.6g}"),
     ]
-
-
-def _csv_field(sql_literal: str) -> str:
-    if sql_literal == "NULL":
-        return ""
-    if sql_literal.startswith("'"):
-        text = sql_literal[1:-1].replace("\\'", "'")
-        return '"' + text.replace('"', '""') + '"'
-    return sql_literal
 
 
 def _write(table: str, folder: Path, rows) -> int:
@@ -134,11 +159,11 @@ def _write(table: str, folder: Path, rows) -> int:
         sql.write(head)
         line: list[str] = []
         size = 0
-        for sql_values, csv_values in rows:
-            tuple_text = "(" + ",".join(sql_values) + ")"
+        for values in rows:
+            tuple_text = "(" + ",".join(_sql(v) for v in values) + ")"
             line.append(tuple_text)
             size += len(tuple_text) + 1
-            csv.write(",".join(csv_values) + "\n")
+            csv.write(",".join(_csv(v) for v in values) + "\n")
             count += 1
             if size >= LINE_BYTES:
                 sql.write(f"INSERT INTO `{table}` VALUES " + ",".join(line) + ";\n")
@@ -149,31 +174,18 @@ def _write(table: str, folder: Path, rows) -> int:
     return count
 
 
-def generate(folder: Path, rows: int, beatmaps: int) -> None:
+def generate(folder: Path, rows: int, beatmaps: int, hard_every: int = 0) -> None:
+    """The benchmark dump; with `hard_every`, the same rows but one in `hard_every` holds hard text."""
     if (folder / "done").exists():
         return
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7562902)
     started = time.monotonic()
-
-    def scores():
-        for i in range(rows):
-            values, data = _score(i, rng, beatmaps)
-            sql_values = list(values)
-            sql_values[12] = "'" + data.replace('"', '\\"') + "'"
-            csv_values = [_csv_field(v) for v in values[:12]] + ['"' + data.replace('"', '""') + '"']
-            csv_values += [_csv_field(v) for v in values[13:]]
-            yield sql_values, csv_values
-
-    def maps():
-        for i in range(1, beatmaps + 1):
-            values = _beatmap(i, rng)
-            yield values, [_csv_field(v) for v in values]
-
-    _write("scores", folder, scores())
-    _write("osu_beatmaps", folder, maps())
+    _write("scores", folder, (_score(i, rng, beatmaps, _hard(i, hard_every)) for i in range(rows)))
+    _write("osu_beatmaps", folder, (_beatmap(i, rng, _hard(i, hard_every)) for i in range(1, beatmaps + 1)))
     (folder / "done").touch()
-    print(f"generated {rows:,} scores + {beatmaps:,} beatmaps in {time.monotonic() - started:.0f} s", flush=True)
+    kind = f", 1 row in {hard_every:,} with hard text" if hard_every else ""
+    print(f"generated {rows:,} scores + {beatmaps:,} beatmaps{kind} in {time.monotonic() - started:.0f} s", flush=True)
 
 
 def run_import(db: Path, target: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -234,53 +246,79 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000, help="score rows")
     parser.add_argument("--beatmaps", type=int, default=100_000, help="osu_beatmaps rows")
     parser.add_argument("--tar", action="store_true", help="also import the .tar.bz2 with each decompressor")
+    parser.add_argument("--memory", action="store_true", help="also import a dump 4x as large: peak RSS of both")
     args = parser.parse_args()
 
     work = ROOT / "bench" / ".work" / "import_dump"
     folder = work / f"2026_11_01_bench_{args.rows}"
+    hard = work / f"2026_11_01_bench_{args.rows}_hard_{HARD_EVERY}"
     generate(folder, args.rows, args.beatmaps)
+    generate(hard, args.rows, args.beatmaps, HARD_EVERY)
     sql_files = [folder / "scores.sql", folder / "osu_beatmaps.sql"]
     sql_mb = sum(f.stat().st_size for f in sql_files) / 1e6
     rows = args.rows + args.beatmaps
 
-    sql_only = work / "sql"
-    shutil.rmtree(sql_only, ignore_errors=True)
-    sql_only.mkdir()
-    for f in sql_files:
-        os.link(f, sql_only / f.name)
-    seconds, rss = run_import(work / "import.duckdb", sql_only)
+    seconds, rss = run_import(work / "import.duckdb", folder)
+    hard_seconds, hard_rss = run_import(work / "import.duckdb", hard)
     ceiling = read_csv_ceiling(folder, work / "csv.duckdb")
 
     load = os.getloadavg()[0]  # the machine is shared: a busy neighbour slows both measurements
-    rate = rows / seconds
+    rate, hard_rate = rows / seconds, rows / hard_seconds
     mariadb_rate = MARIADB["rows"] / MARIADB["seconds"]
     print(f"dump: {rows:,} rows ({args.rows:,} scores + {args.beatmaps:,} beatmaps), {sql_mb:,.0f} MB of SQL")
     print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end of the runs")
     print(f"kiai import ppy-dump : {seconds:6.1f} s  {rate:>10,.0f} rows/s  {sql_mb / seconds:6.1f} MB/s", end="")
     print(f"  peak RSS {rss:,.0f} MiB")
+    print(f"  hard rows 1/{HARD_EVERY:,}  : {hard_seconds:6.1f} s  {hard_rate:>10,.0f} rows/s", end="")
+    print(f"  peak RSS {hard_rss:,.0f} MiB  (quotes, backslashes, newlines, tabs, UTF-8, \\u escapes)")
     print(f"DuckDB read_csv      : {ceiling:6.1f} s  {rows / ceiling:>10,.0f} rows/s  (same rows as CSV, same types)")
     mariadb_mbps = MARIADB["mb"] / MARIADB["seconds"]
     print(
         f"MariaDB 10.11 (ref)  : {MARIADB['seconds']:6.1f} s  {mariadb_rate:>10,.0f} rows/s  {mariadb_mbps:6.1f} MB/s"
     )
-    print(f"ratios: {rate / mariadb_rate:.1f}x MariaDB (bar 5x)", end="")
+    print(f"ratios: hard rows {hard_rate / rate:.2f}x the clean dump (bar 0.9x)", end="")
+    print(f"   {hard_rate / mariadb_rate:.1f}x MariaDB (bar 5x)", end="")
     print(f"   {ceiling / seconds:.0%} of the read_csv ceiling (bar 50%)")
-    emit(
-        [
+    figures = [
+        figure(
+            "import ppy-dump", rate, "rows/s", peer="DuckDB read_csv, same rows (ceiling)",
+            peer_value=rows / ceiling, at_least=0.5,
+        ),
+        figure(
+            f"import ppy-dump, 1 row in {HARD_EVERY:,} hard", hard_rate, "rows/s", peer="the same dump without them",
+            peer_value=rate, at_least=0.9,
+        ),
+        figure(
+            "import ppy-dump vs MariaDB", hard_rate, "rows/s", peer="MariaDB 10.11 LOAD (recorded)",
+            peer_value=mariadb_rate, at_least=5,
+        ),
+    ]  # fmt: skip
+    if args.memory:
+        big_rows = 4 * args.rows
+        big = work / f"2026_11_01_bench_{big_rows}"
+        generate(big, big_rows, args.beatmaps)
+        big_seconds, big_rss = run_import(work / "import.duckdb", big)
+        print(
+            f"memory: peak RSS {rss:,.0f} MiB at {args.rows:,} scores, {big_rss:,.0f} MiB at {big_rows:,} scores",
+            end="",
+        )
+        print(f" ({big_rows + args.beatmaps:,} rows in {big_seconds:.1f} s)")
+        figures.append(
             figure(
-                "import ppy-dump", rate, "rows/s", peer="DuckDB read_csv, same rows (ceiling)",
-                peer_value=rows / ceiling, at_least=0.5,
-            ),
-            figure(
-                "import ppy-dump vs MariaDB", rate, "rows/s", peer="MariaDB 10.11 LOAD (recorded)",
-                peer_value=mariadb_rate, at_least=5,
-            ),
-        ]
-    )  # fmt: skip
+                f"peak RSS at {big_rows:,} scores", big_rss, "MiB", peer=f"at {args.rows:,} scores",
+                peer_value=rss, at_most=1.25,
+            )
+        )  # fmt: skip
+    emit(figures)
 
     if args.tar:
         from kiai.load.ppy_dump.streams import available_decompressors
 
+        sql_only = work / "sql"
+        shutil.rmtree(sql_only, ignore_errors=True)
+        sql_only.mkdir()
+        for f in sql_files:
+            os.link(f, sql_only / f.name)
         archive = work / f"{folder.name}.tar.bz2"
         if not archive.exists():
             tmp = archive.with_suffix(".tmp")

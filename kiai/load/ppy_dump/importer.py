@@ -26,7 +26,7 @@ from kiai.errors import KiaiError
 from kiai.files import database_file, make_scratch, remove_scratch
 from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSchema, parse_create_table, plain_identifier
 from kiai.load.ppy_dump.streams import Meter, dump_files
-from kiai.load.ppy_dump.values import ValuesError, exact_csv, fast_csv
+from kiai.load.ppy_dump.values import ValuesError, rows_csv
 from kiai.warehouse import first_row
 
 SCHEMA = "ppy"
@@ -391,14 +391,10 @@ class _Import:
         values = statement[match.end() : -1]  # drop the final ; (statements end with it, stripped)
         if values[-1:] in _BLANK:
             values = values.rstrip()
-        blobs = tuple(c.type == "BLOB" for c in columns)
-        converted = None if any(blobs) else fast_csv(values, len(columns))
-        if converted is None:
-            try:
-                converted = exact_csv(values, blobs)
-            except ValuesError as exc:
-                raise DumpError(f"{name}:{line}: {exc}") from None
-        csv, rows = converted
+        try:
+            csv, rows = rows_csv(values, tuple(c.type == "BLOB" for c in columns))
+        except ValuesError as exc:
+            raise DumpError(f"{name}:{line}: {exc}") from None
         results[key].rows += rows
         self.stats.rows += rows
         self.add(schema, columns, name, line, csv)
