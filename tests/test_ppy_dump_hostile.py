@@ -84,6 +84,16 @@ def _refused(con: duckdb.DuckDBPyConnection, path: Path, match: str) -> None:
         (b"CREATE TABLE `osu`.`v` (x int);\n", r"t\.sql:14: .*not a plain identifier"),
         (b"CREATE TABLE `v` (x int); DROP DATABASE osu;\n", r"t\.sql:14: CREATE TABLE is followed by another"),
         (b"CREATE TABLE `v` AS SELECT 1;\n", r"t\.sql:14: "),
+        (b"INSERT INTO `t` VALUES (1,LULL,NULL,1);\n", r"t\.sql:14: row 1, column 2: only literal values .*'LULL'"),
+        (b"INSERT INTO `t` VALUES (1,'a',NULL,1),(2,,NULL,1);\n", r"t\.sql:14: row 2, column 2: a value is missing"),
+        (b"INSERT INTO `t` VALUES ();\n", r"t\.sql:14: row 1 has 0 values; the CREATE TABLE has 4 columns"),
+        (b"INSERT INTO `t` VALUES (3,'x',NULL,1e999);\n", r"t\.sql:14: row 1, column 4: 1e999 is out of range"),
+        (b"INSERT INTO `t` VALUES (3,'x',NULL,'1e999');\n", r"t\.sql:14: column `score`: a value out of range"),
+        (b"INSERT INTO `t` VALUES (3,'x',NULL,'inf');\n", r"t\.sql:14: column `score`: a value out of range"),
+        (b"CREATE TABLE `d` (`x` decimal(1e5,2));\n", r"t\.sql:14: column x: DECIMAL\(1e5,2\) is not a MySQL type"),
+        (b"CREATE TABLE `d` (`x` decimal(0,0));\n", r"t\.sql:14: column x: DECIMAL\(0,0\) is not a MySQL type"),
+        (b"CREATE TABLE `d` (`x` decimal(5,10));\n", r"t\.sql:14: column x: DECIMAL\(5,10\) is not a MySQL type"),
+        (b"CREATE TABLE `Import_Log` (`x` int);\n", r"t\.sql:14: a dump table named `Import_Log` would replace"),
     ],
 )
 def test_refused_with_file_and_line(con: duckdb.DuckDBPyConnection, tmp_path: Path, body: bytes, match: str) -> None:
@@ -146,7 +156,7 @@ def test_fast_path_handles_strings_with_row_separators(tmp_path: Path) -> None:
     ddl = b"CREATE TABLE `s` (`id` int NOT NULL, `v` varchar(20), `j` json);\n"
     body = b"INSERT INTO `s` VALUES (1,'x),(y','{\\\"a\\\": \\\"),(\\\"}'),(2,'p\\'q\\\\',NULL);\n"
     path = tmp_path / "s.sql"
-    path.write_bytes(ddl + body)
+    path.write_bytes(ddl + body + TRAILER)
     con = warehouse.connect(tmp_path / "fast.duckdb")
     import_dump(con, [path])
     assert con.execute("SELECT id, v, j::VARCHAR FROM ppy.s ORDER BY id").fetchall() == [

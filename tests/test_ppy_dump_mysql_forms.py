@@ -25,7 +25,7 @@ DDL = b"""CREATE TABLE `events` (
 def _dump(folder: Path, body: bytes, name: str = "events.sql") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    path.write_bytes(DDL + body)
+    path.write_bytes(DDL + body + b"-- Dump completed on 2026-11-01  2:31:39\n")  # as mysqldump ends a file
     return path
 
 

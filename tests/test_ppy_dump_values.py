@@ -81,7 +81,7 @@ def _statement(rows: list[list[object]], escapes: dict[int, bytes] = MYSQL_ESCAP
 HARD_TEXT = st.lists(st.sampled_from([*"ab,()'\"\\\n\t\x08q今", "),(", "NULL"]), max_size=6).map("".join)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 2**40), st.one_of(st.none(), HARD_TEXT)), min_size=1, max_size=40),
     st.sampled_from([1, 2, 3, 64]),

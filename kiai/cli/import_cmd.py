@@ -28,6 +28,9 @@ def ppy_dump(
         None, "--tables", help="Only these tables (comma-separated) [default: every table]."
     ),
     exclude: str | None = typer.Option(None, "--exclude", help="Skip these tables (comma-separated) [default: none]."),
+    allow_incomplete: bool = typer.Option(
+        False, "--allow-incomplete", help="Import a dump cut short (no mysqldump ending) with the rows it has."
+    ),
 ) -> None:
     """Import a data.ppy.sh MySQL dump into ppy.<table>, replacing each table; all or nothing.
 
@@ -52,11 +55,13 @@ def ppy_dump(
             rate = f"{stats.bytes_read / elapsed / 1e6:,.0f} MB/s · {stats.rows / elapsed:,.0f} rows/s"
             bar.update(task, completed=min(meter.done, total), rate=rate)
 
-        results = import_dump(con, paths, _names(tables), _names(exclude), report)
+        results = import_dump(con, paths, _names(tables), _names(exclude), report, allow_incomplete)
         bar.update(task, completed=total)
     elapsed = time.monotonic() - started
     rows = sum(r.rows for r in results)
     for result in results:
         same = " (unchanged: same sha256 as its last import, nothing logged)" if result.unchanged else ""
+        if result.incomplete:
+            same = f" kept of an incomplete dump ({result.incomplete}: --allow-incomplete)"
         err_console.print(f"ppy.{result.name}: {result.rows:,} rows{same}", highlight=False)
     err_console.print(f"imported {len(results)} tables, {rows:,} rows in {elapsed:.1f} s", highlight=False)

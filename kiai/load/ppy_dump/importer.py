@@ -2,8 +2,10 @@
 
 One run is one transaction: each table is dropped and re-created from the dump inside it, and the
 import log is written inside it, so an error, a refused statement or Ctrl-C leaves every table as it
-was before the run. Statements are rewritten to CSV (see `values.py`) in this thread while a worker
-thread lets DuckDB parse the previous batch, so both cores stay busy.
+was before the run. A file that does not end as mysqldump ends it (`UNLOCK TABLES;` after a table's
+INSERTs, `-- Dump completed` last) was cut short, and is refused unless the caller allows it.
+Statements are rewritten to CSV (see `values.py`) in this thread while a worker thread lets DuckDB
+parse the previous batch, so both cores stay busy.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import duckdb
 
 from kiai.errors import KiaiError
 from kiai.files import database_file, make_scratch, remove_scratch
+from kiai.load.ppy_dump import metadata
 from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSchema, parse_create_table, plain_identifier
 from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, rows_csv
@@ -41,18 +44,24 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.import_log (
     file        VARCHAR NOT NULL,   -- the .sql file (archive member) the table came from
     dump_date   DATE,               -- from a YYYY_MM_DD in the source name
     table_name  VARCHAR NOT NULL,
-    rows        BIGINT NOT NULL,
+    rows        BIGINT NOT NULL,    -- rows kept (of an incomplete file with --allow-incomplete: those it had)
     bytes       BIGINT NOT NULL,    -- size of the .sql file
     sha256      VARCHAR NOT NULL,   -- of the .sql file
     started_at  TIMESTAMP NOT NULL,
     finished_at TIMESTAMP NOT NULL
 );
+ALTER TABLE {SCHEMA}.import_log ADD COLUMN IF NOT EXISTS complete BOOLEAN DEFAULT true;  -- false: --allow-incomplete
 """
+OWN_TABLES = ("import_log",)  # kiai's tables in the ppy schema: never a dump's target
 
+_LOCK = re.compile(rb"LOCK TABLES `?([^`\s]+)`? WRITE;", re.I)
+_UNLOCK = re.compile(rb"UNLOCK TABLES;", re.I)
+TRAILER = b"-- Dump completed"
+BOM = b"\xef\xbb\xbf"
 _INSERT = re.compile(rb"INSERT INTO `?([^`\s(]+)`?\s*(?:\(([^)]*)\)\s*)?VALUES ?", re.I)
 _SKIP = (
     re.compile(rb"SET [^;]*;", re.I),
-    re.compile(rb"(?:UN)?LOCK TABLES[^;]*;", re.I),
+    re.compile(rb"(?:UN)?LOCK TABLES[^;]*;", re.I),  # other forms than mysqldump's (those are followed)
     re.compile(rb"DROP TABLE IF EXISTS `?[A-Za-z0-9_$]+`?;", re.I),
 )
 _DATE = re.compile(r"(\d{4})_(\d{2})_(\d{2})")
@@ -66,6 +75,7 @@ class DumpError(KiaiError):
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     con.execute(DDL)
+    metadata.ensure_tables(con)
 
 
 def dump_date(name: str) -> dt.date | None:
@@ -84,6 +94,7 @@ class TableResult:
     file: str
     rows: int = 0
     unchanged: bool = False  # the file has the sha256 of this table's last import: reloaded identically, not logged
+    incomplete: str | None = None  # why the file looks cut short (kept only with allow_incomplete)
 
 
 @dataclass
@@ -127,7 +138,8 @@ class _Hasher:
 
 
 def _statements(stream, name: str, stats: Stats, digest: _Hasher) -> Iterator[tuple[int, bytes]]:
-    """(line number, statement) for each statement (which ends with `;` at the end of a line)."""
+    """(line number, statement) for each statement (which ends with `;` at the end of a line), and for
+    mysqldump's `-- Dump completed` line. A UTF-8 byte order mark before the first line is skipped."""
     pending: list[bytes] = []
     pending_size = 0
     start = 0
@@ -136,8 +148,10 @@ def _statements(stream, name: str, stats: Stats, digest: _Hasher) -> Iterator[tu
     while True:
         chunk = stream.read(READ_CHUNK)
         if chunk:
-            digest.update(chunk)
+            digest.update(chunk)  # the sha256 is of the file as it is
             stats.bytes_read += len(chunk)
+            if not number and not rest:
+                chunk = chunk.removeprefix(BOM)
             data = rest + chunk
             cut = data.rfind(b"\n") + 1
             if cut == 0:
@@ -160,6 +174,8 @@ def _statements(stream, name: str, stats: Stats, digest: _Hasher) -> Iterator[tu
                 if line[:1] in _BLANK or line.startswith(b"--"):
                     stripped = line.strip()
                     if not stripped or stripped.startswith(b"--"):
+                        if stripped.startswith(TRAILER):
+                            yield number, stripped
                         continue
                 start = number
             pending.append(line)
@@ -252,6 +268,10 @@ def _select(columns: tuple[Column, ...]) -> str:
             return f"{name}::JSON"
         if c.type in DATE_TYPES:  # MySQL's zero date ('0000-00-00 00:00:00') is no date: NULL
             return f"CASE WHEN starts_with({name}, '0000-00-00') THEN NULL ELSE CAST({name} AS {c.type}) END"
+        if c.type == "DOUBLE":  # DuckDB reads 1e999 or 'inf' as infinity; MySQL refuses them
+            refused = f"column `{c.name}`: a value out of range for MySQL (such as 1e999 or 'inf'); MySQL refuses it"
+            refused = refused.replace("'", "''")
+            return f"CASE WHEN isfinite({name}) OR {name} IS NULL THEN {name} ELSE error('{refused}') END"
         return name
 
     return ", ".join(expr(c) for c in columns)
@@ -285,9 +305,12 @@ def _qualified(table: str) -> str:
 
 
 class _Import:
-    def __init__(self, con: duckdb.DuckDBPyConnection, keep: Callable[[str], bool], workdir: Path) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, keep: Callable[[str], bool], workdir: Path, allow_incomplete: bool
+    ) -> None:
         self.con = con
         self.keep = keep
+        self.allow_incomplete = allow_incomplete
         self.workdir = workdir
         self.loader = _Loader(con)
         self.stats = Stats()
@@ -329,31 +352,50 @@ class _Import:
         self.flush()
         columns = ", ".join(c.ddl for c in schema.columns)
         table = _qualified(schema.name)
-        self.loader.submit(lambda: self.con.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})"))
+
+        def job() -> None:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})")
+            metadata.record(self.con, schema, _now())
+
+        self.loader.submit(job)
 
     def read_file(self, source: Path, name: str, stream, started: dt.datetime) -> list[TableResult]:
         digest = _Hasher()
         before = self.stats.bytes_read
         tables: dict[str, TableSchema | None] = {}  # None: skipped by --tables/--exclude
         results: dict[str, TableResult] = {}
+        locked: tuple[int, str] | None = None  # (line, table) of a LOCK TABLES whose UNLOCK is still to come
+        completed = False  # the last line seen is mysqldump's `-- Dump completed`
         try:
             for line, statement in _statements(stream, name, self.stats, digest):
+                completed = statement.startswith(TRAILER)
                 head = statement[:32].upper()
+                if completed:
+                    continue
                 if head.startswith(b"INSERT"):
                     self._insert(name, line, statement, tables, results)
                 elif head.startswith(b"CREATE TABLE"):
-                    try:
-                        schema = parse_create_table(statement.decode("utf-8"))
-                    except (SchemaError, UnicodeDecodeError) as exc:
-                        raise DumpError(f"{name}:{line}: {exc}") from None
-                    if not self.keep(schema.name):
-                        tables[schema.name.lower()] = None
-                        continue
-                    tables[schema.name.lower()] = schema
-                    results[schema.name.lower()] = TableResult(schema.name, name)
-                    self.create(schema)
+                    self._create(name, line, statement, tables, results)
+                    if locked:
+                        where = f"{name}:{locked[0]}: table `{locked[1]}`"
+                        self._cut_short(results, locked[1], f"{where} has no UNLOCK TABLES after its INSERTs")
+                        locked = None
+                elif lock := _LOCK.fullmatch(statement):
+                    locked = (line, lock.group(1).decode("utf-8", "replace"))
+                elif _UNLOCK.fullmatch(statement):
+                    locked = None
                 elif not _skippable(statement):
                     raise DumpError(f"{name}:{line}: statement not allowed in a dump: {_describe(statement)}")
+            if locked:
+                self._cut_short(
+                    results,
+                    locked[1],
+                    f"{name}:{locked[0]}: table `{locked[1]}` has no UNLOCK TABLES after its INSERTs",
+                )
+            if not completed:
+                self._cut_short(
+                    results, None, f"{name}: the file does not end with mysqldump's `-- Dump completed` line"
+                )
             self.flush()
         finally:
             sha = digest.hexdigest()  # also stops the hashing thread on errors
@@ -361,6 +403,39 @@ class _Import:
         for result in results.values():
             self._log(source, name, result, size, sha, started)
         return list(results.values())
+
+    def _create(
+        self,
+        name: str,
+        line: int,
+        statement: bytes,
+        tables: dict[str, TableSchema | None],
+        results: dict[str, TableResult],
+    ) -> None:
+        try:
+            schema = parse_create_table(statement.decode("utf-8"))
+        except (SchemaError, UnicodeDecodeError) as exc:
+            raise DumpError(f"{name}:{line}: {exc}") from None
+        key = schema.name.lower()
+        if not self.keep(schema.name):
+            tables[key] = None
+            return
+        if key in OWN_TABLES:
+            raise DumpError(
+                f"{name}:{line}: a dump table named `{schema.name}` would replace kiai's own {SCHEMA}.{key}; "
+                f"nothing was imported (--exclude {schema.name} skips it)"
+            )
+        tables[key] = schema
+        results[key] = TableResult(schema.name, name)
+        self.create(schema)
+
+    def _cut_short(self, results: dict[str, TableResult], table: str | None, reason: str) -> None:
+        """A file or table that does not end as mysqldump ends it: refused, or kept and marked."""
+        if not self.allow_incomplete:
+            raise DumpError(f"{reason} (cut short?); nothing was imported (--allow-incomplete keeps what it has)")
+        for key, result in results.items():
+            if (table is None or key == table.lower()) and result.incomplete is None:
+                result.incomplete = reason.split(": ", 1)[1]
 
     def _insert(
         self,
@@ -415,8 +490,9 @@ class _Import:
                 result.unchanged = True  # reloaded with the very same rows: nothing to record
                 return
             self.con.execute(
-                f"INSERT INTO {SCHEMA}.import_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [*row, started, _now()],
+                f"INSERT INTO {SCHEMA}.import_log (source, file, dump_date, table_name, rows, bytes, sha256, "
+                "started_at, finished_at, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [*row, started, _now(), result.incomplete is None],
             )
 
         self.loader.submit(job)
@@ -445,7 +521,7 @@ def _locate(batch: _Batch, exc: duckdb.Error) -> str:
 def _duck_message(exc: duckdb.Error) -> str:
     lines = [s.strip() for s in str(exc).splitlines() if s.strip() and not s.startswith("Original Line")]
     keep = [s for s in lines if not s.startswith(("Possible", "*", "LINE", "file=", "delimiter", "quote"))]
-    return "; ".join(keep[:3]) or type(exc).__name__
+    return "; ".join(keep[:3]).removeprefix("Invalid Input Error: ") or type(exc).__name__
 
 
 def import_dump(
@@ -454,8 +530,13 @@ def import_dump(
     tables: set[str] | None = None,
     exclude: set[str] | None = None,
     on_progress: Callable[[Meter, Stats], None] | None = None,
+    allow_incomplete: bool = False,
 ) -> list[TableResult]:
-    """Import every `.sql` file under `paths` into `ppy.<table>`, all or nothing."""
+    """Import every `.sql` file under `paths` into `ppy.<table>`, all or nothing.
+
+    A file cut short (see the module docstring) is refused, or with `allow_incomplete` imported with
+    the rows it has, each such table's result saying why (`incomplete`).
+    """
     allow = {t.lower() for t in tables} if tables else None
     deny = {t.lower() for t in exclude or ()}
 
@@ -467,7 +548,7 @@ def import_dump(
     (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
     con.execute("BEGIN TRANSACTION")
-    job = _Import(con, keep, workdir)
+    job = _Import(con, keep, workdir, allow_incomplete)
     seen: dict[str, str] = {}
     try:
         ensure_tables(con)

@@ -190,12 +190,45 @@ def dump_files(paths: list[Path], meter: Meter) -> Iterator[DumpFile]:
             with path.open("rb") as raw:
                 yield DumpFile(named, path.name, _Counting(raw, meter))  # type: ignore[arg-type]
             continue
+        found = 0
+        member_name = None
         try:
             with bz2_stream(path, meter) as stream, tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK) as archive:
                 for member in archive:
                     if member.isfile() and member.name.endswith(".sql"):
                         handle = archive.extractfile(member)
                         if handle is not None:
-                            yield DumpFile(path, member.name, handle)  # type: ignore[arg-type]
+                            found += 1
+                            member_name = member.name
+                            yield DumpFile(path, member.name, _Checked(handle, path, member.name))  # type: ignore[arg-type]
+                            member_name = None
         except (tarfile.TarError, EOFError, OSError, RuntimeError) as exc:  # indexed_bzip2 raises RuntimeError
-            raise KiaiError(f"{path}: the archive is truncated or not a .tar.bz2 ({exc})") from None
+            raise ArchiveError(_truncated(path, member_name, exc)) from None
+        if not found:
+            raise ArchiveError(f"{path} is not a data.ppy.sh dump: the archive holds no .sql file")
+
+
+class ArchiveError(KiaiError):
+    """An archive that cannot be read to its end."""
+
+
+def _truncated(path: Path, member: str | None, exc: BaseException) -> str:
+    where = f" inside {member}" if member else ""
+    detail = str(exc).strip() or type(exc).__name__
+    return f"{path}: the archive is truncated{where} ({detail}); nothing was imported"
+
+
+class _Checked:
+    """An archive member's stream: a decompressor's or tar's error while reading it becomes one line."""
+
+    def __init__(self, raw: BinaryIO, path: Path, member: str) -> None:
+        self.raw, self.path, self.member = raw, path, member
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self.raw.read(n)
+        except (tarfile.TarError, EOFError, OSError, RuntimeError) as exc:
+            raise ArchiveError(_truncated(self.path, self.member, exc)) from None
+
+    def readable(self) -> bool:
+        return True

@@ -1,0 +1,53 @@
+"""What a dump declared about its tables, kept beside the rows for `kiai sql --dialect mysql`.
+
+DuckDB has no MySQL types, keys or defaults, so `SHOW COLUMNS` and `SHOW CREATE TABLE` read them
+from here. The tables are kiai's own, in the `kiai` schema: a dump can never replace them.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from kiai.load.ppy_dump.schema import TableSchema
+
+SCHEMA = "kiai"
+TABLES = f"{SCHEMA}.dump_tables"
+COLUMNS = f"{SCHEMA}.dump_columns"
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {TABLES} (
+    table_name   VARCHAR NOT NULL,   -- as in ppy.<table_name>
+    create_sql   VARCHAR NOT NULL,   -- the dump's CREATE TABLE statement, as written
+    imported_at  TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {COLUMNS} (
+    table_name   VARCHAR NOT NULL,
+    position     INTEGER NOT NULL,   -- 1 for the first column
+    column_name  VARCHAR NOT NULL,
+    mysql_type   VARCHAR NOT NULL,   -- as SHOW COLUMNS prints it: bigint unsigned, tinyint(1), varchar(80)
+    nullable     BOOLEAN NOT NULL,   -- as declared (NOT NULL, primary key)
+    column_key   VARCHAR NOT NULL,   -- PRI, UNI, MUL or ''
+    column_default VARCHAR,          -- NULL: none, or DEFAULT NULL
+    extra        VARCHAR NOT NULL,   -- auto_increment, DEFAULT_GENERATED, on update CURRENT_TIMESTAMP
+    collation_name VARCHAR,          -- text columns: utf8mb4_0900_ai_ci, utf8_bin, …
+    comment      VARCHAR NOT NULL
+);
+"""
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def record(con: duckdb.DuckDBPyConnection, schema: TableSchema, imported_at: object) -> None:
+    """Replace what is kept about `schema.name` with its declaration in this dump."""
+    for table in (TABLES, COLUMNS):
+        con.execute(f"DELETE FROM {table} WHERE lower(table_name) = lower(?)", [schema.name])
+    con.execute(f"INSERT INTO {TABLES} VALUES (?, ?, ?)", [schema.name, schema.create_sql, imported_at])
+    rows = [
+        (schema.name, position, c.name, d.type, d.nullable, d.key, d.default, d.extra, d.collation, d.comment)
+        for position, c in enumerate(schema.columns, start=1)
+        if (d := c.declared) is not None
+    ]
+    con.executemany(f"INSERT INTO {COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
