@@ -1,212 +1,314 @@
-"""MySQL text → DuckDB statements: sqlglot's transpiler plus what people paste from MySQL guides.
+"""MySQL text over the warehouse, answered as MySQL would answer it (`kiai sql --dialect mysql`).
 
-Handled here because sqlglot 30 cannot: `SHOW TABLES`, `SHOW COLUMNS FROM t` / `DESCRIBE t` (a
-MySQL-like listing), `SELECT … INTO OUTFILE 'f' FIELDS … LINES …` (a DuckDB `COPY`, with the
-`(SELECT 'header', …) UNION ALL (SELECT …)` idiom turned into a CSV header) and `UNIX_TIMESTAMP`.
+sqlglot reads the text with `KiaiMySQL`, MySQL where it means something DuckDB does not say the same
+way: `DIV` truncates to an integer (DuckDB's `//` divides floats exactly), `UNIX_TIMESTAMP` is whole
+seconds, `SHOW FIELDS` is `SHOW COLUMNS`. Each statement is then rewritten for DuckDB: `SHOW` and
+`DESCRIBE` become catalog queries that show what the dump declared (MySQL types, keys, defaults,
+kept by the importer in kiai.dump_columns), `SET @u = …` and `@u` become DuckDB variables, the dump's
+database `osu` is the `ppy` schema, and select expressions without an alias are named as written, as
+MySQL names them. `INTO OUTFILE` is the one clause handled as text (sqlglot does not parse it): its
+tokens are cut from the statement and `mysql_outfile` writes the rows as MySQL does.
+
+Comparisons on the dump's case-insensitive text columns need nothing here: the importer gives the
+columns declared `*_ci` a NOCASE collation, so they compare so in either dialect.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
-import sqlglot
+import duckdb
 from sqlglot import exp
+from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
+from sqlglot.tokens import Token, TokenType
+from sqlglot.trie import new_trie
 
+from kiai import query
 from kiai.errors import KiaiError
+from kiai.mysql_outfile import Outfile, OutfileFormat, Written, refuse_existing, write
+from kiai.warehouse import table_exists
 
-SEARCH_SCHEMAS = ("main", "ppy", "parsed", "raw", "features", "staging", "kiai")
-_IDENT = r"`?([A-Za-z0-9_$]+)`?"
-_SHOW_TABLES = re.compile(
-    r"SHOW\s+(?:FULL\s+)?TABLES(?:\s+(?:FROM|IN)\s+" + _IDENT + r")?(?:\s+LIKE\s+'([^']*)')?", re.I
-)
-_SHOW_COLUMNS = re.compile(
-    r"(?:SHOW\s+(?:FULL\s+)?(?:COLUMNS|FIELDS)\s+(?:FROM|IN)|DESCRIBE|DESC|EXPLAIN)\s+"
-    + r"(?:"
-    + _IDENT
-    + r"\.)?"
-    + _IDENT
-    + r"(?:\s+(?:FROM|IN)\s+"
-    + _IDENT
-    + r")?",
-    re.I,
-)
-_SHOW_DATABASES = re.compile(r"SHOW\s+(?:DATABASES|SCHEMAS)", re.I)
-_STRING = r"'((?:[^'\\]|\\.|'')*)'"
-_OUTFILE = re.compile(r"\bINTO\s+OUTFILE\s+" + _STRING + r"(?P<options>.*)$", re.I | re.S)
-_OPTION = re.compile(
-    r"\s*(?:(FIELDS|COLUMNS|LINES)\s+)?(TERMINATED\s+BY|(?:OPTIONALLY\s+)?ENCLOSED\s+BY|ESCAPED\s+BY|STARTING\s+BY)\s+"
-    + _STRING,
-    re.I,
-)
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"', "Z": "\x1a"}
+SEARCH_SCHEMAS = tuple(query.SEARCH_PATH.split(","))
+DUMP_DATABASE = "osu"  # the dump's MySQL database (`-- Host: … Database: osu`): its tables are ppy.*
+DUMP_SCHEMA = "ppy"
 
 
 class MySQLDialectError(KiaiError):
     """MySQL text that kiai cannot run."""
 
 
-def _unescape(text: str) -> str:
-    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), text.replace("''", "'"))
+def _truncating_division(
+    this: exp.Expression | None = None, expression: exp.Expression | None = None
+) -> exp.Expression:
+    """`a DIV b` as MySQL computes it: the quotient truncated toward zero, a BIGINT; NULL when b is 0."""
+    if expression is None:
+        return exp.IntDiv(this=this, expression=expression)
+    quotient = exp.IntDiv(this=this, expression=exp.Nullif(this=expression, expression=exp.Literal.number(0)))
+    return exp.cast(exp.Anonymous(this="trunc", expressions=[quotient]), exp.DataType.Type.BIGINT)
+
+
+def _unix_timestamp(args: list[exp.Expression]) -> exp.Expression:
+    """Whole seconds since 1970 of a timestamp (the dump's are UTC wall times), or of now."""
+    if not args:
+        return exp.UnixSeconds(this=exp.CurrentTimestamp())
+    return exp.UnixSeconds(this=exp.cast(args[0], exp.DataType.Type.TIMESTAMP))
+
+
+def _show_columns(full: bool) -> Any:
+    return lambda self: self._parse_show_mysql("COLUMNS", target="FROM", full=full or None)
+
+
+class KiaiMySQL(MySQL):
+    """MySQL as kiai reads it: DIV truncates, UNIX_TIMESTAMP is whole seconds, SHOW FIELDS is SHOW COLUMNS."""
+
+    class Parser(MySQL.Parser):
+        FUNCTIONS: ClassVar = {**MySQL.Parser.FUNCTIONS, "UNIX_TIMESTAMP": _unix_timestamp}
+        FACTOR: ClassVar = {**MySQL.Parser.FACTOR, TokenType.DIV: _truncating_division}
+        SHOW_PARSERS: ClassVar = {
+            **MySQL.Parser.SHOW_PARSERS,
+            "FIELDS": _show_columns(False),
+            "FULL FIELDS": _show_columns(True),
+        }
+        SHOW_TRIE: ClassVar = new_trie(key.split(" ") for key in SHOW_PARSERS)
+
+
+@dataclass
+class Statement:
+    """One DuckDB statement for a MySQL one; `outfile` when its rows go to a file."""
+
+    sql: str
+    outfile: Outfile | None = None
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _tokens(sql: str) -> list[tuple[int, list[Token]]]:
+    """Each statement's tokens (split at `;`; comments are not tokens), with where its text starts."""
+    try:
+        tokens = KiaiMySQL().tokenize(sql)
+    except SqlglotError as exc:
+        raise MySQLDialectError(f"cannot read the MySQL text: {str(exc).splitlines()[0]}") from None
+    statements: list[tuple[int, list[Token]]] = [(0, [])]
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            statements.append((token.end + 1, []))
+        else:
+            statements[-1][1].append(token)
+    return [(start, s) for start, s in statements if s]
+
+
 def split_statements(sql: str) -> list[str]:
-    """Split on `;` outside quotes, backticks and comments; drop empty statements."""
-    out, start, i, n = [], 0, 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"`":
-            i += 1
-            while i < n and sql[i] != ch:
-                i += 2 if sql[i] == "\\" and ch != "`" else 1
-        elif sql.startswith("--", i) or ch == "#":
-            i = sql.find("\n", i) if "\n" in sql[i:] else n
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end < 0 else end + 1
-        elif ch == ";":
-            out.append(sql[start:i])
-            start = i + 1
-        i += 1
-    out.append(sql[start:])
-    return [s.strip() for s in out if s.strip()]
+    """Each statement's text (with the comments before it), without the `;` between them."""
+    return [sql[start : tokens[-1].end + 1].strip() for start, tokens in _tokens(sql)]
 
 
-def _schema_of(table: str) -> str:
-    """The schema a bare name resolves to, in search-path order (as `kiai sql` sets it)."""
-    order = ", ".join(_quote(s) for s in SEARCH_SCHEMAS)
-    return (
-        f"(SELECT table_schema FROM information_schema.tables WHERE table_name = {_quote(table)} "
-        f"ORDER BY list_position([{order}], table_schema) NULLS LAST LIMIT 1)"
-    )
+def translate(sql: str, dump_metadata: bool = True) -> Iterator[Statement]:
+    """DuckDB statements for MySQL text, one statement at a time (a later one is read after an earlier
+    one ran). `dump_metadata`: whether kiai.dump_columns exists (a warehouse an older kiai imported
+    lacks it; SHOW COLUMNS then shows DuckDB's types)."""
+    found = False
+    for _, tokens in _tokens(sql):
+        outfile, tokens = _cut_outfile(tokens)
+        tree = _parse(tokens, sql)
+        for duckdb_sql in _rewrite(tree, tokens, sql, dump_metadata, outfile):
+            found = True
+            yield Statement(duckdb_sql, outfile)
+    if not found:
+        raise MySQLDialectError("no SQL statement to run")
 
 
-def _show_tables(schema: str | None, like: str | None) -> str:
-    where = f"table_schema = {_quote(schema)}" if schema else "table_schema NOT IN ('information_schema', 'pg_catalog')"
-    if like is not None:
-        where += f" AND table_name LIKE {_quote(like)}"
-    name = "CASE WHEN table_schema IN ('main', 'ppy') THEN table_name ELSE table_schema || '.' || table_name END"
-    return (
-        f'SELECT {name} AS "Tables_in_{schema or "kiai"}" FROM information_schema.tables '
-        f"WHERE {where} AND table_catalog = current_database() ORDER BY 1"
-    )
+def to_duckdb(sql: str, dump_metadata: bool = True) -> list[str]:
+    """The DuckDB text of every statement (what `translate` yields, without the outfiles)."""
+    return [statement.sql for statement in translate(sql, dump_metadata)]
 
 
-def _show_columns(schema: str | None, table: str) -> str:
-    in_schema = f"table_schema = {_quote(schema)}" if schema else f"table_schema = {_schema_of(table)}"
-    where = f"table_name = {_quote(table)} AND {in_schema} AND table_catalog = current_database()"
-    missing = _quote(f"Table '{schema + '.' if schema else ''}{table}' doesn't exist")
-    listing = (
-        'SELECT column_name AS "Field", lower(data_type) AS "Type", '
-        "CASE WHEN is_nullable = 'YES' THEN 'YES' ELSE 'NO' END AS \"Null\", '' AS \"Key\", "
-        'column_default AS "Default", \'\' AS "Extra", ordinal_position AS _position '
-        f"FROM information_schema.columns WHERE {where}"
-    )
-    # A second branch that only has a row (raising the error) when the table is missing.
-    absent = (
-        f"SELECT error({missing}), NULL, NULL, NULL, NULL, NULL, NULL "
-        f"WHERE NOT EXISTS (SELECT 1 FROM information_schema.tables WHERE {where})"
-    )
-    return f"SELECT * EXCLUDE (_position) FROM ({listing} UNION ALL {absent}) ORDER BY _position"
+def run(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    read_only: bool = False,
+    force: bool = False,
+) -> Iterator[query.Result | Written]:
+    """Run MySQL text: each statement's rows (as `query.run` yields them), or a `Written` for an INTO OUTFILE."""
+    metadata = table_exists(con, "kiai", "dump_columns")
+    warehouse = [Path(p) for p in _database_paths(con)]
+    for statement in translate(sql, metadata):
+        if statement.outfile is None:
+            yield from query.run(con, statement.sql, params, read_only)
+            continue
+        refuse_existing(statement.outfile, force, [*warehouse, *(Path(f"{p}.wal") for p in warehouse)])
+        for result in query.run(con, statement.sql, params, read_only):
+            try:
+                yield write(statement.outfile, result.rows(), force)
+            except duckdb.Error as exc:  # raised while the rows stream in
+                raise query.QueryError(str(exc).strip().splitlines()[0]) from None
 
 
-def _fix_functions(tree: exp.Expression) -> exp.Expression:
-    """Rewrite MySQL functions that sqlglot passes through unchanged but DuckDB lacks."""
-
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous) and str(node.this).upper() == "UNIX_TIMESTAMP":
-            if not node.expressions:
-                return sqlglot.parse_one("CAST(EPOCH(CURRENT_TIMESTAMP) AS BIGINT)", read="duckdb")
-            arg = node.expressions[0].sql("duckdb")  # a naive timestamp is UTC, as the dump's are
-            return sqlglot.parse_one(f"CAST(EPOCH(CAST({arg} AS TIMESTAMP)) AS BIGINT)", read="duckdb")
-        return node
-
-    return tree.transform(fix)
+def _database_paths(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE path IS NOT NULL").fetchall()
+    return [r[0] for r in rows]
 
 
-def _parse(statement: str) -> exp.Expression:
+def _parse(tokens: list[Token], sql: str) -> exp.Expression:
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)  # sqlglot warns when it falls back to a Command
     try:
-        tree = sqlglot.parse_one(statement, read="mysql")
+        trees = KiaiMySQL().parser().parse(tokens, sql)
     except SqlglotError as exc:
         raise MySQLDialectError(f"cannot parse MySQL statement: {str(exc).splitlines()[0]}") from None
     finally:
         logger.setLevel(level)
-    if isinstance(tree, exp.Command | exp.Show | exp.Describe):
-        raise MySQLDialectError(f"unsupported MySQL statement: {_head(statement)}")
-    return _fix_functions(tree)
+    tree = trees[0] if trees else None
+    if tree is None:
+        raise MySQLDialectError("no SQL statement to run")
+    return tree
 
 
-def _head(statement: str) -> str:
-    words = statement.split()
+def _head(tokens: list[Token]) -> str:
+    words = [t.text for t in tokens[:4]]
     return " ".join(words[:3]) + (" …" if len(words) > 3 else "")
 
 
-def _outfile(statement: str, match: re.Match[str]) -> str:
-    path = _unescape(match.group(1))
-    options = {"delimiter": "\t", "quote": "", "escape": "\\", "newline": "\n", "optionally": False}
-    section = "FIELDS"
-    rest = match.group("options")
-    while rest.strip():
-        option = _OPTION.match(rest)
-        if not option:
-            raise MySQLDialectError(f"unsupported INTO OUTFILE option: {rest.strip()[:40]}")
-        section = (option.group(1) or section).upper().replace("COLUMNS", "FIELDS")
-        word, value = option.group(2).upper(), _unescape(option.group(3))
-        if section == "LINES" and word.startswith("TERMINATED"):
-            options["newline"] = value
-        elif section == "LINES":
-            if value:
-                raise MySQLDialectError("LINES STARTING BY is not supported")
-        elif word.startswith("TERMINATED"):
-            options["delimiter"] = value
-        elif "ENCLOSED" in word:
-            options["quote"], options["optionally"] = value, word.startswith("OPTIONALLY")
+# --- INTO OUTFILE: the one clause read from tokens ---------------------------------------------------------
+
+_OPTION_WORDS = {"TERMINATED": "terminated", "ENCLOSED": "enclosed", "ESCAPED": "escaped", "STARTING": "starting"}
+
+
+def _cut_outfile(tokens: list[Token]) -> tuple[Outfile | None, list[Token]]:
+    """An `INTO OUTFILE 'f' [CHARACTER SET x] [FIELDS …] [LINES …]` clause at the top level, and the
+    statement's other tokens."""
+    depth = 0
+    for index, token in enumerate(tokens):
+        depth += token.token_type == TokenType.L_PAREN
+        depth -= token.token_type == TokenType.R_PAREN
+        if depth or token.token_type != TokenType.INTO or index + 1 >= len(tokens):
+            continue
+        target = tokens[index + 1]
+        if target.text.upper() == "DUMPFILE":
+            raise MySQLDialectError("SELECT … INTO DUMPFILE is not supported; use INTO OUTFILE")
+        if target.text.upper() != "OUTFILE":
+            raise MySQLDialectError("SELECT … INTO a variable is not supported: SET @v = (SELECT …) instead")
+        if index + 2 >= len(tokens) or tokens[index + 2].token_type != TokenType.STRING:
+            raise MySQLDialectError("INTO OUTFILE needs a file name in quotes")
+        end, options = _outfile_options(tokens, index + 3)
+        outfile = Outfile(Path(tokens[index + 2].text), OutfileFormat(**options))
+        return outfile, tokens[:index] + tokens[end:]
+    return None, tokens
+
+
+def _outfile_options(tokens: list[Token], start: int) -> tuple[int, dict[str, Any]]:
+    options: dict[str, Any] = {}
+    section, i = "FIELDS", start
+
+    def word(at: int) -> str:
+        return tokens[at].text.upper() if at < len(tokens) else ""
+
+    def string(at: int, what: str) -> str:
+        if at >= len(tokens) or tokens[at].token_type != TokenType.STRING:
+            raise MySQLDialectError(f"INTO OUTFILE: {what} needs a string")
+        return tokens[at].text
+
+    while i < len(tokens):
+        if word(i) == "CHARACTER" and word(i + 1) == "SET":
+            if word(i + 2).lower() not in ("utf8", "utf8mb3", "utf8mb4", "binary"):
+                raise MySQLDialectError(f"INTO OUTFILE CHARACTER SET {tokens[i + 2].text}: only UTF-8 is written")
+            i += 3
+        elif word(i) in ("FIELDS", "COLUMNS", "LINES"):
+            section = "LINES" if word(i) == "LINES" else "FIELDS"
+            i += 1
+        elif word(i) == "OPTIONALLY" and word(i + 1) == "ENCLOSED" and word(i + 2) == "BY":
+            options["enclosed"], options["optionally"] = string(i + 3, "OPTIONALLY ENCLOSED BY"), True
+            i += 4
+        elif word(i) in _OPTION_WORDS and word(i + 1) == "BY":
+            name = _OPTION_WORDS[word(i)]
+            if section == "LINES" and name == "terminated":
+                name = "lines_terminated"
+            elif (section == "LINES") != (name == "starting"):
+                raise MySQLDialectError(f"INTO OUTFILE: {section} {word(i)} BY is not MySQL syntax")
+            options[name] = string(i + 2, f"{word(i)} BY")
+            i += 3
         else:
-            options["escape"] = value
-        rest = rest[option.end() :]
-    if options["newline"] not in ("\n", "\r\n"):
-        raise MySQLDialectError("INTO OUTFILE needs LINES TERMINATED BY '\\n' or '\\r\\n'")
-    tree = _parse(statement[: match.start()].rstrip())
-    header: list[str] | None = None
-    if isinstance(tree, exp.Union) and tree.args.get("distinct") is False:
-        branches = _flatten(tree)
-        first = branches[0]
-        if isinstance(first, exp.Select) and not first.args.get("from_") and not first.args.get("from"):
-            values = first.expressions
-            if values and all(isinstance(v, exp.Literal) and v.is_string for v in values):
-                header = [v.this for v in values]
-                rest_tree = branches[1]
-                for branch in branches[2:]:
-                    rest_tree = exp.union(rest_tree, branch, distinct=False)
-                tree = rest_tree
-    body = tree.sql("duckdb")
-    if header is not None:
-        names = ", ".join('"' + h.replace('"', '""') + '"' for h in header)
-        body = f"SELECT * FROM ({body}) AS outfile({names})"
-    copy = [
-        "FORMAT csv",
-        f"DELIMITER {_quote(options['delimiter'])}",
-        f"HEADER {'true' if header is not None else 'false'}",
-        "NULLSTR " + _quote("\\N" if options["escape"] else "NULL"),
-    ]
-    if options["quote"]:
-        # Quotes inside values are doubled (DuckDB refuses an ESCAPE that also starts NULLSTR \\N).
-        copy.append(f"QUOTE {_quote(options['quote'])}")
-        if not options["optionally"]:
-            copy.append("FORCE_QUOTE *")
-    else:
-        copy.append("QUOTE ''")
-    if options["newline"] == "\r\n":
-        copy.append("NEW_LINE '\\r\\n'")
-    return f"COPY ({body}) TO {_quote(path)} ({', '.join(copy)})"
+            break
+    return i, options
+
+
+# --- statements --------------------------------------------------------------------------------------------
+
+
+def _rewrite(
+    tree: exp.Expression, tokens: list[Token], sql: str, dump_metadata: bool, outfile: Outfile | None
+) -> list[str]:
+    if outfile is not None and not isinstance(tree, exp.Query):
+        raise MySQLDialectError("INTO OUTFILE belongs to a SELECT")
+    if isinstance(tree, exp.Show):
+        return [_show(tree, dump_metadata)]
+    if isinstance(tree, exp.Describe):
+        if isinstance(tree.this, exp.Table):
+            return [_show_columns_sql(tree.this.text("db") or None, tree.this.name, False, dump_metadata)]
+        return ["EXPLAIN " + _query(tree.this, tokens, sql)]
+    if isinstance(tree, exp.Use):
+        return []  # one warehouse: nothing to switch
+    if isinstance(tree, exp.Set):
+        return _set(tree)
+    if isinstance(tree, exp.Command):
+        raise MySQLDialectError(f"unsupported MySQL statement: {_head(tokens)}")
+    if outfile is not None and isinstance(tree, exp.Union):
+        tree, outfile.header = _header_idiom(tree)
+    return [_query(tree, tokens, sql)]
+
+
+def _query(tree: exp.Expression, tokens: list[Token], sql: str) -> str:
+    if isinstance(tree, exp.Query):
+        _name_columns(tree, tokens, sql)  # first: the parsed nodes know where they were written
+    return tree.transform(_to_duckdb).sql("duckdb")
+
+
+def _to_duckdb(node: exp.Expression) -> exp.Expression:
+    """User variables as DuckDB variables; the dump's database as its schema."""
+    if isinstance(node, exp.PropertyEQ) and isinstance(node.this, exp.Parameter):
+        raise MySQLDialectError("@u := … inside a query is not supported: SET @u = … first, or -p u VALUE and $u")
+    if isinstance(node, exp.SessionParameter):
+        raise MySQLDialectError(f"@@{node.name} (a server variable) is not supported")
+    if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Var):
+        return exp.Anonymous(this="getvariable", expressions=[exp.Literal.string(node.name.lower())])
+    if isinstance(node, exp.Table) and node.text("db").lower() == DUMP_DATABASE and not node.text("catalog"):
+        node.set("db", exp.to_identifier(DUMP_SCHEMA))
+    return node
+
+
+def _set(tree: exp.Set) -> list[str]:
+    statements = []
+    for item in tree.expressions:
+        kind = (item.text("kind") or "").upper()
+        if kind in ("NAMES", "CHARACTER SET", "CHARSET"):
+            continue  # kiai's text is always UTF-8
+        assignment = item.this
+        if kind or not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, exp.Parameter):
+            raise MySQLDialectError(f"unsupported SET: {item.sql('mysql')} (SET @variable = value is supported)")
+        value = assignment.expression.transform(_to_duckdb).sql("duckdb")
+        statements.append(f"SET VARIABLE {assignment.this.name.lower()} = {value}")
+    return statements
+
+
+def _header_idiom(tree: exp.Union) -> tuple[exp.Expression, list[str] | None]:
+    """`(SELECT 'id', 'pp') UNION ALL (SELECT id, pp …)`: a header row, then the query that gives the rows."""
+    branches = _flatten(tree)
+    first = branches[0]
+    values = first.expressions if isinstance(first, exp.Select) and not first.args.get("from_") else []
+    if len(branches) < 2 or not values or not all(isinstance(v, exp.Literal) and v.is_string for v in values):
+        return tree, None
+    rest = branches[1]
+    for branch in branches[2:]:
+        rest = exp.union(rest, branch, distinct=False)
+    return rest, [v.this for v in values]
 
 
 def _flatten(tree: exp.Expression) -> list[exp.Expression]:
@@ -217,27 +319,196 @@ def _flatten(tree: exp.Expression) -> list[exp.Expression]:
     return [tree]
 
 
-def _one(statement: str) -> list[str]:
-    if match := _SHOW_TABLES.fullmatch(statement):
-        return [_show_tables(match.group(1), match.group(2))]
-    if match := _SHOW_COLUMNS.fullmatch(statement):
-        schema, table, other = match.groups()
-        return [_show_columns(schema or other, table)]
-    if _SHOW_DATABASES.fullmatch(statement):
-        return [
+# --- column names as MySQL gives them -----------------------------------------------------------------------
+
+_CLAUSES = {
+    TokenType.FROM,
+    TokenType.INTO,
+    TokenType.WHERE,
+    TokenType.GROUP_BY,
+    TokenType.HAVING,
+    TokenType.ORDER_BY,
+    TokenType.LIMIT,
+    TokenType.WINDOW,
+    TokenType.UNION,
+    TokenType.EXCEPT,
+    TokenType.INTERSECT,
+    TokenType.FOR,
+    TokenType.LOCK,
+    TokenType.QUALIFY,
+}
+_MODIFIERS = {"ALL", "DISTINCT", "DISTINCTROW", "HIGH_PRIORITY", "STRAIGHT_JOIN", "SQL_CALC_FOUND_ROWS"}
+_OPENING = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
+_CLOSING = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
+
+
+def _name_columns(tree: exp.Query, tokens: list[Token], sql: str) -> None:
+    """Name each select expression without an alias by its text as written (`COUNT(*)`, `IFNULL(pp,0)`), a
+    string literal by its value, as MySQL does; a column keeps its name."""
+    select = tree
+    while isinstance(select, exp.Union | exp.Subquery):
+        select = select.this
+    if not isinstance(select, exp.Select):
+        return
+    written = _select_list(select, tokens, sql)
+    for index, projection in enumerate(select.expressions):
+        if isinstance(projection, exp.Alias | exp.Column | exp.Star):
+            continue
+        if isinstance(projection, exp.Literal) and projection.is_string:
+            name = projection.this
+        else:
+            name = written[index] if written else projection.sql("mysql")
+        projection.replace(exp.alias_(projection.copy(), name, quoted=True))
+
+
+def _select_list(select: exp.Select, tokens: list[Token], sql: str) -> list[str] | None:
+    """The text of each item of the select list, from the tokens after its SELECT; None if they do not
+    line up with the parsed expressions."""
+    own = (n for p in select.expressions for n in p.walk() if n.parent_select is select)  # not in subqueries
+    starts = [n.meta["start"] for n in own if "start" in n.meta]
+    if not starts:
+        return None
+    first = min(starts)
+    index = max((i for i, t in enumerate(tokens) if t.token_type == TokenType.SELECT and t.start < first), default=None)
+    if index is None:
+        return None
+    items: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens[index + 1 :]:
+        if depth == 0 and not items[0] and token.text.upper() in _MODIFIERS:
+            continue
+        if token.token_type in _OPENING:
+            depth += 1
+        elif token.token_type in _CLOSING:
+            depth -= 1
+            if depth < 0:
+                break
+        elif depth == 0 and token.token_type in _CLAUSES:
+            break
+        if depth == 0 and token.token_type == TokenType.COMMA:
+            items.append([])
+            continue
+        items[-1].append(token)
+    if len(items) != len(select.expressions) or not all(items):
+        return None
+    return [sql[item[0].start : item[-1].end + 1] for item in items]
+
+
+# --- SHOW and DESCRIBE ---------------------------------------------------------------------------------------
+
+
+def _schema(db: str | None) -> str | None:
+    if db is None:
+        return None
+    return DUMP_SCHEMA if db.lower() == DUMP_DATABASE else db
+
+
+def _show(tree: exp.Show, dump_metadata: bool) -> str:
+    kind = tree.name.upper()
+    db = _schema(tree.text("db") or None)
+    if kind == "COLUMNS":
+        listing = _show_columns_sql(db, tree.text("target"), bool(tree.args.get("full")), dump_metadata)
+        first = "Field"
+    elif kind == "TABLES":
+        listing = _show_tables_sql(db, bool(tree.args.get("full")))
+        first = f"Tables_in_{db or 'kiai'}"
+    elif kind == "DATABASES":
+        listing = (
             'SELECT schema_name AS "Database" FROM information_schema.schemata '
             "WHERE catalog_name = current_database() ORDER BY 1"
-        ]
-    if re.fullmatch(r"USE\s+" + _IDENT, statement, re.I):
-        return []  # one warehouse: nothing to switch
-    if match := _OUTFILE.search(statement):
-        return [_outfile(statement, match)]
-    return [_parse(statement).sql("duckdb")]
+        )
+        first = "Database"
+    elif kind == "CREATE TABLE":
+        listing = _show_create_table_sql(db, tree.text("target"), dump_metadata)
+        first = "Table"
+    else:
+        raise MySQLDialectError(f"unsupported MySQL statement: SHOW {kind}")
+    return _filtered(listing, first, tree)
 
 
-def to_duckdb(sql: str) -> list[str]:
-    """DuckDB statements, in order, for MySQL text holding one or more statements."""
-    statements = [s for statement in split_statements(sql) for s in _one(statement)]
-    if not statements:
-        raise MySQLDialectError("no SQL statement to run")
-    return statements
+def _filtered(listing: str, first: str, tree: exp.Show) -> str:
+    """SHOW … LIKE 'pattern' (on the first column) and SHOW … WHERE condition (on any)."""
+    conditions = []
+    if (like := tree.args.get("like")) is not None:
+        conditions.append(f'"{first}" LIKE {like.sql("duckdb")}')
+    if (where := tree.args.get("where")) is not None:
+        conditions.append(f"({where.this.transform(_to_duckdb).sql('duckdb')})")
+    if not conditions:
+        return listing
+    return f"SELECT * FROM ({listing}) AS listing WHERE {' AND '.join(conditions)}"
+
+
+def _resolved(schema: str | None, table: str) -> str:
+    """A SQL expression for the schema of `table`: the one given, or the first on the search path holding it."""
+    if schema:
+        return _quote(schema)
+    order = ", ".join(_quote(s) for s in SEARCH_SCHEMAS)
+    return (
+        f"(SELECT table_schema FROM information_schema.tables WHERE table_name = {_quote(table)} "
+        f"AND table_catalog = current_database() ORDER BY list_position([{order}], table_schema) NULLS LAST LIMIT 1)"
+    )
+
+
+def _unless_missing(listing: str, schema: str | None, table: str, width: int) -> str:
+    """The listing, or MySQL's error when the table does not exist (a branch with a row only then)."""
+    missing = _quote(f"Table '{schema + '.' if schema else ''}{table}' doesn't exist")
+    exists = (
+        f"SELECT 1 FROM information_schema.tables WHERE table_name = {_quote(table)} "
+        f"AND table_schema = {_resolved(schema, table)} AND table_catalog = current_database()"
+    )
+    nulls = ", NULL" * (width - 1)
+    return f"{listing} UNION ALL SELECT error({missing}){nulls} WHERE NOT EXISTS ({exists})"
+
+
+_NO_DUMP_COLUMNS = (
+    "(SELECT NULL::VARCHAR AS table_name, NULL::INTEGER AS position, NULL::VARCHAR AS column_name, "
+    "NULL::VARCHAR AS mysql_type, NULL::BOOLEAN AS nullable, NULL::VARCHAR AS column_key, "
+    "NULL::VARCHAR AS column_default, NULL::VARCHAR AS extra, NULL::VARCHAR AS collation_name, "
+    "NULL::VARCHAR AS comment WHERE false)"
+)
+
+
+def _show_columns_sql(schema: str | None, table: str, full: bool, dump_metadata: bool) -> str:
+    """SHOW [FULL] COLUMNS: the dump's declaration for ppy tables, DuckDB's types for the others."""
+    schema = _schema(schema)
+    declared = "kiai.dump_columns" if dump_metadata else _NO_DUMP_COLUMNS
+    collation = ', m.collation_name AS "Collation"' if full else ""
+    privileges = ", 'select,insert,update,references' AS \"Privileges\", coalesce(m.comment, '') AS \"Comment\""
+    listing = (
+        f'SELECT c.column_name AS "Field", coalesce(m.mysql_type, lower(c.data_type)) AS "Type"{collation}, '
+        "CASE WHEN coalesce(m.nullable, c.is_nullable = 'YES') THEN 'YES' ELSE 'NO' END AS \"Null\", "
+        "coalesce(m.column_key, '') AS \"Key\", "
+        'CASE WHEN m.column_name IS NULL THEN c.column_default ELSE m.column_default END AS "Default", '
+        f"coalesce(m.extra, '') AS \"Extra\"{privileges if full else ''}, c.ordinal_position AS _position "
+        f"FROM information_schema.columns AS c LEFT JOIN {declared} AS m ON c.table_schema = '{DUMP_SCHEMA}' "
+        "AND lower(m.table_name) = lower(c.table_name) AND lower(m.column_name) = lower(c.column_name) "
+        f"WHERE c.table_name = {_quote(table)} AND c.table_schema = {_resolved(schema, table)} "
+        "AND c.table_catalog = current_database()"
+    )
+    width = 10 if full else 7
+    return f"SELECT * EXCLUDE (_position) FROM ({_unless_missing(listing, schema, table, width)}) ORDER BY _position"
+
+
+def _show_tables_sql(schema: str | None, full: bool) -> str:
+    where = f"table_schema = {_quote(schema)}" if schema else "table_schema NOT IN ('information_schema', 'pg_catalog')"
+    name = "CASE WHEN table_schema IN ('main', 'ppy') THEN table_name ELSE table_schema || '.' || table_name END"
+    kind = ", CASE table_type WHEN 'VIEW' THEN 'VIEW' ELSE 'BASE TABLE' END AS \"Table_type\"" if full else ""
+    return (
+        f'SELECT {name} AS "Tables_in_{schema or "kiai"}"{kind} FROM information_schema.tables '
+        f"WHERE {where} AND table_catalog = current_database() ORDER BY 1"
+    )
+
+
+def _show_create_table_sql(schema: str | None, table: str, dump_metadata: bool) -> str:
+    """The dump's CREATE TABLE for a ppy table (as the dump wrote it), DuckDB's for the others."""
+    declared = (
+        "kiai.dump_tables" if dump_metadata else "(SELECT NULL::VARCHAR AS table_name, NULL::VARCHAR AS create_sql)"
+    )
+    listing = (
+        'SELECT t.table_name AS "Table", coalesce(rtrim(d.create_sql, \';\'), t.sql) AS "Create Table" '
+        f"FROM duckdb_tables() AS t LEFT JOIN {declared} AS d ON t.schema_name = '{DUMP_SCHEMA}' "
+        "AND lower(d.table_name) = lower(t.table_name) "
+        f"WHERE t.table_name = {_quote(table)} AND t.schema_name = {_resolved(schema, table)} "
+        "AND t.database_name = current_database()"
+    )
+    return _unless_missing(listing, schema, table, 2)

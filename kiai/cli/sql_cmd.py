@@ -37,6 +37,7 @@ def sql(
     ),
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb | mysql (transpiled with sqlglot)."),
     write: bool = typer.Option(False, "--write", help="Open the warehouse for writing."),
+    force: bool = typer.Option(False, "--force", help="Let INTO OUTFILE replace an existing file (MySQL never does)."),
 ) -> None:
     """Run SQL over the warehouse. Bare names such as scores resolve to the ppy tables.
 
@@ -44,16 +45,20 @@ def sql(
     """
     fmt = query.output_format(fmt, output)
     text = _read_sql(sql_text, file)
-    if dialect == "mysql":
-        from kiai.mysql_dialect import to_duckdb
-
-        statements = to_duckdb(text)
-        text = ";\n".join(statements)
-    elif dialect != "duckdb":
+    if dialect not in ("duckdb", "mysql"):
         raise KiaiError(f"unknown --dialect {dialect!r}; choose duckdb or mysql")
     con = state.open(write=write)
     query.set_search_path(con)
-    for number, result in enumerate(query.run(con, text, dict(param), read_only=not write), start=1):
+    if dialect == "mysql":
+        from kiai import mysql_dialect
+
+        results = mysql_dialect.run(con, text, dict(param), read_only=not write, force=force)
+    else:
+        results = query.run(con, text, dict(param), read_only=not write)
+    for number, result in enumerate(results, start=1):
+        if not isinstance(result, query.Result):  # an INTO OUTFILE
+            err_console.print(result.message, highlight=False)
+            continue
         if output is not None and number > 1:
             raise KiaiError("--output takes one statement that returns rows; this SQL has several")
         if fmt == "table" and output is None:
