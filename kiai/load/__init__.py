@@ -20,3 +20,4 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     schema.create_osu_tables(con)
     api_responses.ensure_tables(con)
     ppy_dump.ensure_tables(con)
+    ppy_dump.ensure_stand_ins(con)

@@ -1,5 +1,6 @@
 """Write tables as a data.ppy.sh dump: one MySQL 8 mysqldump `.sql` per table, packed like ppy's script
-(`tar -cjSf NAME.tar.bz2 NAME/*`). CREATE TABLE statements come from `dump_schema.sql` (copied from the fixtures)."""
+(`tar -cjSf NAME.tar.bz2 NAME/*`). CREATE TABLE statements come from kiai/load/ppy_dump/dump_schema.sql (copied
+from the fixtures), the data.ppy.sh schema the importer also knows."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from kiai.files import atomic_write
 
-SCHEMA_FILE = Path(__file__).with_name("dump_schema.sql")
+SCHEMA_FILE = Path(__file__).parent.parent / "load" / "ppy_dump" / "dump_schema.sql"  # data, not an import
 MAX_INSERT_BYTES = 1_000_000  # mysqldump starts a new INSERT when a line would pass about 1 MB
 
 HEADER = """-- MySQL dump 10.13  Distrib 8.0.30, for Linux (x86_64)

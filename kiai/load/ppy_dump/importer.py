@@ -30,7 +30,7 @@ from kiai.load.ppy_dump import metadata
 from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSchema, parse_create_table, plain_identifier
 from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, rows_csv
-from kiai.warehouse import first_row
+from kiai.warehouse import first_row, table_exists
 
 SCHEMA = "ppy"
 READ_CHUNK = 8 << 20
@@ -76,6 +76,26 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     con.execute(DDL)
     metadata.ensure_tables(con)
+
+
+SCHEMA_FILE = Path(__file__).with_name("dump_schema.sql")  # data.ppy.sh's CREATE TABLEs, from the fixtures
+STAND_INS = ("scores", "osu_beatmaps")  # the dump tables the shipped models read (sql/staging/scores.sql)
+
+
+def ensure_stand_ins(con: duckdb.DuckDBPyConnection) -> None:
+    """Create ppy.scores and ppy.osu_beatmaps empty, with data.ppy.sh's columns, until a dump brings them:
+    the staging models that read them then build (empty) on a warehouse without a dump."""
+    missing = [name for name in STAND_INS if not table_exists(con, SCHEMA, name)]
+    if not missing:
+        return
+    text = SCHEMA_FILE.read_text(encoding="utf-8")
+    for name in missing:
+        match = re.search(rf"-- table: {name}\n(CREATE TABLE .*?;)\n", text, re.S)
+        if match is None:
+            raise KiaiError(f"{SCHEMA_FILE} has no CREATE TABLE for {name}")
+        schema = parse_create_table(match.group(1))
+        con.execute(f"CREATE TABLE {_qualified(schema.name)} ({', '.join(c.ddl for c in schema.columns)})")
+        metadata.record(con, schema, _now())
 
 
 def dump_date(name: str) -> dt.date | None:

@@ -1,4 +1,5 @@
--- CREATE TABLE statements of the data.ppy.sh tables the sample world writes.
+-- CREATE TABLE statements of data.ppy.sh tables: the sample world writes its dump with them, and kiai creates
+-- ppy.scores and ppy.osu_beatmaps empty with them until a dump is imported (the staging models read them).
 -- Copied verbatim from tests/fixtures/ppy_dump/2026_11_01_performance_osu_top_1000/<table>.sql
 -- (constructed fixtures matched to a real MySQL 8 mysqldump; see tests/fixtures/ppy_dump/PROVENANCE.md).
 -- The '-- WHERE:' line after each statement is the filter data.ppy.sh's script writes for that table.
