@@ -141,7 +141,8 @@ def run(
     warehouse = [Path(p) for p in _database_paths(con)]
     for statement in translate(sql, metadata):
         if statement.outfile is None:
-            yield from query.run(con, statement.sql, params, read_only)
+            for result in query.run(con, statement.sql, params, read_only):
+                yield _with_numeric_flags(result)
             continue
         refuse_existing(statement.outfile, force, [*warehouse, *(Path(f"{p}.wal") for p in warehouse)])
         for result in query.run(con, statement.sql, params, read_only):
@@ -149,6 +150,21 @@ def run(
                 yield write(statement.outfile, result.rows(), force)
             except duckdb.Error as exc:  # raised while the rows stream in
                 raise query.QueryError(str(exc).strip().splitlines()[0]) from None
+
+
+def _with_numeric_flags(result: query.Result) -> query.Result:
+    """MySQL has no BOOLEAN (it is tinyint(1)): a true/false column (`a = b`, a DuckDB BOOLEAN) reads 1/0."""
+    flags = [str(d[1]) == "BOOLEAN" for d in result.cursor.description or []]
+    if not any(flags):
+        return result
+    rows = result.rows
+
+    def numeric() -> Iterator[tuple[Any, ...]]:
+        for row in rows():
+            yield tuple(int(v) if flag and v is not None else v for v, flag in zip(row, flags, strict=True))
+
+    result.rows = numeric  # type: ignore[method-assign]
+    return result
 
 
 def _database_paths(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -272,7 +288,7 @@ def _query(tree: exp.Expression, tokens: list[Token], sql: str) -> str:
 
 
 def _to_duckdb(node: exp.Expression) -> exp.Expression:
-    """User variables as DuckDB variables; the dump's database as its schema."""
+    """User variables as DuckDB variables; the dump's database as its schema; LIKE's default escape."""
     if isinstance(node, exp.PropertyEQ) and isinstance(node.this, exp.Parameter):
         raise MySQLDialectError("@u := … inside a query is not supported: SET @u = … first, or -p u VALUE and $u")
     if isinstance(node, exp.SessionParameter):
@@ -281,6 +297,10 @@ def _to_duckdb(node: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="getvariable", expressions=[exp.Literal.string(node.name.lower())])
     if isinstance(node, exp.Table) and node.text("db").lower() == DUMP_DATABASE and not node.text("catalog"):
         node.set("db", exp.to_identifier(DUMP_SCHEMA))
+    if isinstance(node, exp.Like | exp.ILike) and not isinstance(node.parent, exp.Escape):
+        pattern = node.expression
+        if not isinstance(pattern, exp.Literal) or "\\" in pattern.this:  # MySQL's LIKE escapes with \ by default
+            return exp.Escape(this=node.copy(), expression=exp.Literal.string("\\"))
     return node
 
 
