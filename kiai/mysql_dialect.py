@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -138,38 +138,31 @@ def run(
 ) -> Iterator[query.Result | Written]:
     """Run MySQL text: each statement's rows (as `query.run` yields them), or a `Written` for an INTO OUTFILE."""
     metadata = table_exists(con, "kiai", "dump_columns")
-    warehouse = [Path(p) for p in _database_paths(con)]
     for statement in translate(sql, metadata):
         if statement.outfile is None:
             for result in query.run(con, statement.sql, params, read_only):
                 yield _with_numeric_flags(result)
             continue
-        refuse_existing(statement.outfile, force, [*warehouse, *(Path(f"{p}.wal") for p in warehouse)])
+        refuse_existing(statement.outfile, force)
         for result in query.run(con, statement.sql, params, read_only):
-            try:
-                yield write(statement.outfile, result.rows(), force)
-            except duckdb.Error as exc:  # raised while the rows stream in
-                raise query.QueryError(str(exc).strip().splitlines()[0]) from None
+            yield write(statement.outfile, result.rows(), force)
+
+
+@dataclass
+class _FlagsAsNumbers(query.Result):
+    """A result whose true/false columns read 1/0."""
+
+    flags: list[bool] = field(default_factory=list)
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        for row in super().rows():
+            yield tuple(int(v) if flag and v is not None else v for v, flag in zip(row, self.flags, strict=True))
 
 
 def _with_numeric_flags(result: query.Result) -> query.Result:
     """MySQL has no BOOLEAN (it is tinyint(1)): a true/false column (`a = b`, a DuckDB BOOLEAN) reads 1/0."""
     flags = [str(d[1]) == "BOOLEAN" for d in result.cursor.description or []]
-    if not any(flags):
-        return result
-    rows = result.rows
-
-    def numeric() -> Iterator[tuple[Any, ...]]:
-        for row in rows():
-            yield tuple(int(v) if flag and v is not None else v for v, flag in zip(row, flags, strict=True))
-
-    result.rows = numeric  # type: ignore[method-assign]
-    return result
-
-
-def _database_paths(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute("SELECT path FROM duckdb_databases() WHERE path IS NOT NULL").fetchall()
-    return [r[0] for r in rows]
+    return _FlagsAsNumbers(**vars(result), flags=flags) if any(flags) else result
 
 
 def _parse(tokens: list[Token], sql: str) -> exp.Expression:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kiai.errors import KiaiError
-from kiai.files import temp_path
+from kiai.files import is_duckdb_file, temp_path
 
 ESCAPE_CHARS = "ntrb0ZN"  # an escape before these means something else to LOAD DATA
 NUMERIC_CHARS = ".0123456789e+-"
@@ -157,23 +157,14 @@ class _Writer:
         return self.starting + self.terminated.join(self.field(v, all_strings) for v in row) + self.line_end
 
 
-def refuse_existing(outfile: Outfile, force: bool, protected: Iterable[Path] = ()) -> None:
+def refuse_existing(outfile: Outfile, force: bool) -> None:
     """MySQL never replaces a file (`File '…' already exists`); nor does kiai, unless forced. The warehouse,
     its WAL and any DuckDB database file are never replaced."""
     path = outfile.path
-    resolved = path.resolve()
-    if any(resolved == p.resolve() for p in protected) or _is_duckdb_file(path):
+    if is_duckdb_file(path):
         raise OutfileError(f"INTO OUTFILE '{path}' would overwrite a DuckDB database file; choose another path")
     if path.exists() and not force:
         raise OutfileError(f"File '{path}' already exists (MySQL never overwrites one; --force replaces it)")
-
-
-def _is_duckdb_file(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(12)[8:12] == b"DUCK"
-    except OSError:
-        return False
 
 
 def write(outfile: Outfile, rows: Iterable[tuple[Any, ...]], force: bool) -> Written:

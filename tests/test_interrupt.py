@@ -156,16 +156,20 @@ def test_dump_import_is_all_or_nothing(world: dict[str, Path], tmp_path: Path) -
     with dump.open("w") as handle:
         handle.write(
             "CREATE TABLE `scores` (`id` bigint NOT NULL, `user_id` int NOT NULL, `pp` float, PRIMARY KEY (`id`));\n"
+            "LOCK TABLES `scores` WRITE;\n"
         )
         for start in range(0, DUMP_ROWS, 1000):
             values = ",".join(f"({i},{i % 9973},{i * 0.37:.2f})" for i in range(start, start + 1000))
             handle.write(f"INSERT INTO `scores` VALUES {values};\n")
+        handle.write("UNLOCK TABLES;\n-- Dump completed on 2026-11-01  2:31:39\n")  # a whole dump, as mysqldump ends it
     db = tmp_path / "kiai.duckdb"
     shutil.copy(world["db"], db)
+    columns = "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'ppy' AND table_name = 'scores'"
+    before = _one(db, columns), _one(db, "SELECT count(*) FROM ppy.scores")  # the empty stand-in until a dump lands
     proc = _start("import", "ppy-dump", str(dump), db=db)
     _when_open(db, proc)
     _interrupt(proc, after=0.3)
-    assert _one(db, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'scores'") == 0
+    assert (_one(db, columns), _one(db, "SELECT count(*) FROM ppy.scores")) == before
 
 
 def test_build_features_keeps_only_finished_models(world: dict[str, Path], tmp_path: Path) -> None:
