@@ -159,6 +159,22 @@ class _FlagsAsNumbers(query.Result):
             yield tuple(int(v) if flag and v is not None else v for v, flag in zip(row, self.flags, strict=True))
 
 
+def older_import_notice(con: duckdb.DuckDBPyConnection) -> str | None:
+    """One line naming the dump tables an older kiai imported, which MySQL would answer differently (flags
+    as BOOLEAN, text compared with case, DuckDB's types in SHOW COLUMNS), and what fixes them; None if none."""
+    from kiai.load.ppy_dump.metadata import undeclared_tables
+
+    tables = undeclared_tables(con)
+    if not tables:
+        return None
+    named = ", ".join(tables[:4]) + (f" and {len(tables) - 4} more" if len(tables) > 4 else "")
+    return (
+        f"note: {named} {'was' if len(tables) == 1 else 'were'} imported by an older kiai (flags as true/false, "
+        "text compared with case, DuckDB's types in SHOW COLUMNS): `kiai import ppy-dump` the dump again "
+        "to answer as MySQL does"
+    )
+
+
 def _with_numeric_flags(result: query.Result) -> query.Result:
     """MySQL has no BOOLEAN (it is tinyint(1)): a true/false column (`a = b`, a DuckDB BOOLEAN) reads 1/0."""
     flags = [str(d[1]) == "BOOLEAN" for d in result.cursor.description or []]

@@ -80,3 +80,10 @@ def test_an_older_warehouse_without_the_dump_declaration_still_answers_show_colu
     query.set_search_path(con)
     (result,) = mysql_dialect.run(con, "SHOW COLUMNS FROM scores")
     assert list(result.rows()) == [("id", "bigint", "NO", "", None, ""), ("has_replay", "boolean", "YES", "", None, "")]
+    notice = mysql_dialect.older_import_notice(con)
+    assert notice is not None and "scores was imported by an older kiai" in notice
+    assert "`kiai import ppy-dump` the dump again" in notice
+
+
+def test_a_dump_this_kiai_imported_needs_no_notice(con: duckdb.DuckDBPyConnection) -> None:
+    assert mysql_dialect.older_import_notice(con) is None

@@ -52,6 +52,8 @@ def sql(
     if dialect == "mysql":
         from kiai import mysql_dialect
 
+        if notice := mysql_dialect.older_import_notice(con):
+            err_console.print(notice, highlight=False, markup=False)
         results = mysql_dialect.run(con, text, dict(param), read_only=not write, force=force)
     else:
         results = query.run(con, text, dict(param), read_only=not write)

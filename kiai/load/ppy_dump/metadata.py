@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from kiai.load.ppy_dump.schema import TableSchema
+from kiai.warehouse import table_exists
 
 SCHEMA = "kiai"
 TABLES = f"{SCHEMA}.dump_tables"
@@ -51,3 +52,16 @@ def record(con: duckdb.DuckDBPyConnection, schema: TableSchema, imported_at: obj
         if (d := c.declared) is not None
     ]
     con.executemany(f"INSERT INTO {COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def undeclared_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The dump tables imported by a kiai that kept no declaration (before kiai.dump_tables): their
+    tinyint(1) flags are BOOLEAN and their text compares with case until the dump is imported again."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = 'ppy' AND table_name <> 'import_log' ORDER BY table_name"
+    ).fetchall()
+    declared: set[str] = set()
+    if table_exists(con, SCHEMA, "dump_tables"):
+        declared = {name.lower() for (name,) in con.execute(f"SELECT table_name FROM {TABLES}").fetchall()}
+    return [name for (name,) in rows if name.lower() not in declared]
