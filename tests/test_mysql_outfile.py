@@ -18,9 +18,9 @@ TRICKY = "a\tb\nc\\d'e\"f\x00g"  # a tab, a newline, a backslash, both quotes, N
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "w.duckdb"
     con = warehouse.connect(path)
-    con.execute("CREATE TABLE ppy.t (id INTEGER, flag TINYINT, ok BOOLEAN, s VARCHAR, pp DOUBLE, ended_at TIMESTAMP)")
+    con.execute("CREATE TABLE main.t (id INTEGER, flag TINYINT, ok BOOLEAN, s VARCHAR, pp DOUBLE, ended_at TIMESTAMP)")
     con.execute(
-        "INSERT INTO ppy.t VALUES (1, 1, true, ?, 0.5, '2021-01-02 03:04:05'), (2, 2, false, NULL, 6e16, NULL), "
+        "INSERT INTO main.t VALUES (1, 1, true, ?, 0.5, '2021-01-02 03:04:05'), (2, 2, false, NULL, 6e16, NULL), "
         "(3, 0, NULL, '', 1e-5, '2021-01-02 03:04:05.5')",
         [TRICKY],
     )
@@ -110,7 +110,7 @@ def test_the_warehouse_is_never_an_outfile(db: Path) -> None:
     for target in (db, Path(f"{db}.wal")):
         with pytest.raises(OutfileError, match="would overwrite a DuckDB database file"):
             _outfile(db, f"SELECT id FROM t INTO OUTFILE '{target}'", force=True)
-    assert duckdb.connect(str(db), read_only=True).execute("SELECT count(*) FROM ppy.t").fetchall() == [(3,)]
+    assert duckdb.connect(str(db), read_only=True).execute("SELECT count(*) FROM main.t").fetchall() == [(3,)]
 
 
 def test_a_failed_query_leaves_no_file(db: Path, tmp_path: Path) -> None:
