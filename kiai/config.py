@@ -77,15 +77,17 @@ def _hide_secrets(value: Any, key: str = "") -> Any:
 class Limits:
     """Caps on what one input may hold, so that no file, archive or server fills memory or stalls a run.
 
-    Set in kiai.toml [limits] (osu_file_mb, objects_per_file, api_body_mb) or KIAI_LIMIT_<NAME>. An .osu
-    file (downloaded, read from disk or inflated from an archive) larger than `osu_file_bytes`, or with
-    more hit objects, timing points or breaks than `objects_per_file`, becomes a parse error; an API or
-    osu!collector body larger than `api_body_bytes` is refused as too large.
+    Set in kiai.toml [limits] (osu_file_mb, objects_per_file, api_body_mb, replay_file_mb) or
+    KIAI_LIMIT_<NAME>. An .osu file (downloaded, read from disk or inflated from an archive) larger than
+    `osu_file_bytes`, or with more hit objects, timing points or breaks than `objects_per_file`, becomes a
+    parse error, and so does an .osr replay larger than `replay_file_bytes`; an API or osu!collector body
+    larger than `api_body_bytes` is refused as too large.
     """
 
     osu_file_bytes: int = 16 * MB  # the largest ranked maps are a few MB
     objects_per_file: int = 500_000  # marathons hold tens of thousands
     api_body_bytes: int = 64 * MB  # a /api/v2/beatmaps answer of 50 maps is well under 1 MB
+    replay_file_bytes: int = 16 * MB  # replays of long maps are a few MB
 
     @classmethod
     def from_config(cls, config: Config) -> Limits:
@@ -97,6 +99,7 @@ class Limits:
             osu_file_bytes=int(number("osu_file_mb", base.osu_file_bytes / MB) * MB),
             objects_per_file=int(number("objects_per_file", base.objects_per_file)),
             api_body_bytes=int(number("api_body_mb", base.api_body_bytes / MB) * MB),
+            replay_file_bytes=int(number("replay_file_mb", base.replay_file_bytes / MB) * MB),
         )
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import requests
 
 from kiai.sources.collector import Collector
 from kiai.sources.http import HttpClient, new_session
 from kiai.sources.oauth import ClientCredentials
 from kiai.sources.osu_api import OsuApi
+from kiai.sources.replays import ReplayFetcher
 from kiai.sources.settings import SourceSettings
 
 
@@ -21,6 +25,7 @@ class Sources:
             "api": self.settings.api_pacing,
             "collector": self.settings.collector_pacing,
             "download": self.settings.download_pacing,
+            "replay": self.settings.replay_pacing,
         }[kind]
         return HttpClient(
             pacing, self.settings.retry, session=self.session, max_bytes=self.settings.limits.api_body_bytes
@@ -33,6 +38,20 @@ class Sources:
     def osu_api(self) -> OsuApi:
         http = self.http("api")
         return OsuApi(http, self.settings.osu_base_url, self.credentials(http))
+
+    def replays(self, folder: Path, say: Callable[[str], None] = print) -> ReplayFetcher:
+        """Replay downloads on their own paced client; the token comes from an API client, so renewing it
+        does not count against the replay endpoint's limit."""
+        settings = self.settings
+        return ReplayFetcher(
+            self.http("replay"),
+            settings.osu_base_url,
+            self.credentials(),
+            folder,
+            settings.min_free_mb,
+            settings.limits.replay_file_bytes,
+            say,
+        )
 
     def collector(self) -> Collector:
         return Collector(self.http("collector"), self.settings.collector_base_url)

@@ -34,22 +34,27 @@ def looks_like_osu(body: bytes) -> bool:
     return head.startswith(OSU_MAGIC)
 
 
+def osu_shape_problem(body: bytes, _beatmap_id: int) -> str | None:
+    return None if looks_like_osu(body) else "no 'osu file format' header"
+
+
 @dataclass(frozen=True)
 class DownloadKind:
     """One kind of downloaded file: where it is asked (`path` with `{id}`), its file suffix, its size cap,
-    the shape check for bytes no checksum vouches for (and the outcome when it fails), and whether the
-    request needs the API token."""
+    the shape check for bytes no checksum vouches for (`shape_problem(body, id)`: why they are not the file
+    asked for, None when they are; and the outcome when they are not), and whether the request needs the
+    API token."""
 
     name: str
     path: str
     suffix: str
     max_bytes: int
-    looks_valid: Callable[[bytes], bool]
+    shape_problem: Callable[[bytes, int], str | None]
     wrong_shape: str
     needs_auth: bool = False
 
 
-OSU_FILE = DownloadKind(".osu files", "/osu/{id}", ".osu", Limits().osu_file_bytes, looks_like_osu, "not_osu")
+OSU_FILE = DownloadKind(".osu files", "/osu/{id}", ".osu", Limits().osu_file_bytes, osu_shape_problem, "not_osu")
 
 
 @dataclass
@@ -75,7 +80,7 @@ class DownloadSummary:
     valid_paths: list[Path] = field(default_factory=list)
 
 
-def _already_there(path: Path, checksum: str | None, kind: DownloadKind) -> bool:
+def _already_there(path: Path, checksum: str | None, kind: DownloadKind, item_id: int) -> bool:
     """A file in place that the download would accept: its md5 is the checksum, or without one, its shape."""
     try:
         if not 0 < path.stat().st_size <= kind.max_bytes:
@@ -83,7 +88,9 @@ def _already_there(path: Path, checksum: str | None, kind: DownloadKind) -> bool
         data = path.read_bytes()
     except OSError:
         return False
-    return hashlib.md5(data).hexdigest() == checksum.lower() if checksum else kind.looks_valid(data)
+    if checksum:
+        return hashlib.md5(data).hexdigest() == checksum.lower()
+    return kind.shape_problem(data, item_id) is None
 
 
 def folder_size(folder: Path, suffix: str = ".osu") -> int:
@@ -112,8 +119,8 @@ def check(body: bytes, status: int, expected: str | None, item_id: int, kind: Do
         pass  # the file, whatever it looks like
     elif not body.strip():
         attempt.outcome = "empty"
-    elif not kind.looks_valid(body):
-        attempt.outcome = kind.wrong_shape
+    elif (problem := kind.shape_problem(body, item_id)) is not None:
+        attempt.outcome, attempt.error = kind.wrong_shape, problem
     elif expected:
         attempt.outcome = "md5_mismatch"
     return attempt
@@ -185,7 +192,7 @@ class Downloader:
         summary = DownloadSummary(wanted=len(targets))
         todo = []
         for item_id, checksum in targets:
-            if _already_there(self.path_of(item_id), checksum, self.kind):
+            if _already_there(self.path_of(item_id), checksum, self.kind, item_id):
                 summary.skipped += 1
                 summary.valid_paths.append(self.path_of(item_id))
             else:

@@ -70,6 +70,8 @@ class SourceSettings:
     api_pacing: Pacing = Pacing()
     collector_pacing: Pacing = Pacing(min_gap=1.0, max_gap=1.5, failure_gap=2.0, per_minute=None)
     download_pacing: Pacing = Pacing(min_gap=0.3, max_gap=0.3, failure_gap=1.0, per_minute=None)
+    # osu-web throttles replay downloads to 10 a minute: one every 6 s
+    replay_pacing: Pacing = Pacing(min_gap=6.0, max_gap=6.0, failure_gap=6.0, per_minute=10)
     min_free_mb: float = 500.0
     limits: Limits = field(default_factory=Limits)
 
@@ -96,6 +98,14 @@ def _pacing(config: Config, prefix: str, default: Pacing) -> Pacing:
         failure_gap=_number(config, env + "FAILURE_GAP", f"{prefix}_failure_gap", default.failure_gap),
         per_minute=int(per_minute) or None,
     )
+
+
+def _replay_pacing(config: Config, default: Pacing) -> Pacing:
+    """The replay endpoint's pacing: `replay_per_minute` (default 10) spreads requests evenly, one every
+    60 / rate seconds, unless the gaps are set too."""
+    rate = _number(config, "KIAI_HTTP_REPLAY_PER_MINUTE", "replay_per_minute", default.per_minute or 0)
+    gap = 60.0 / rate if rate else 0.0
+    return _pacing(config, "replay", Pacing(gap, gap, max(gap, 1.0), int(rate) or None))
 
 
 def _url(config: Config, env: str, section: str, default: str) -> str:
@@ -151,6 +161,7 @@ def load_settings(config: Config) -> SourceSettings:
         api_pacing=_pacing(config, "api", base.api_pacing),
         collector_pacing=_pacing(config, "collector", base.collector_pacing),
         download_pacing=_pacing(config, "download", base.download_pacing),
+        replay_pacing=_replay_pacing(config, base.replay_pacing),
         min_free_mb=_number(config, "KIAI_MIN_FREE_MB", "min_free_mb", base.min_free_mb),
         limits=Limits.from_config(config),
     )
