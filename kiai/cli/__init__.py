@@ -22,6 +22,7 @@ try:  # these imports take a second or more: Ctrl-C meanwhile ends in one line t
         ingest_cmd,
         ml_cmd,
         models_cmd,
+        replay_cmd,
         sql_cmd,
         warehouse_cmd,
     )
@@ -73,6 +74,7 @@ app.add_typer(import_cmd.app, name="import")
 models_cmd.register(app)
 export_cmd.register(app)
 fetch_cmd.register(app)
+replay_cmd.register()
 ml_cmd.register(app)
 
 

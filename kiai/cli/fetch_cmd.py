@@ -86,7 +86,7 @@ def fetch_collections(
     )
 
 
-def _ids_from_file(path: Path) -> list[int]:
+def _ids_from_file(path: Path, what: str = "beatmap ids") -> list[int]:
     try:
         text = path.read_text()
     except OSError as exc:
@@ -94,7 +94,7 @@ def _ids_from_file(path: Path) -> list[int]:
     tokens = re.split(r"[\s,]+", text.strip())
     bad = [t for t in tokens if t and not t.isdigit()]
     if bad:
-        raise KiaiError(f"{path}: expected beatmap ids (numbers), found {bad[0]!r}")
+        raise KiaiError(f"{path}: expected {what} (numbers), found {bad[0]!r}")
     return [int(t) for t in tokens if t]
 
 

@@ -110,25 +110,42 @@ def _read_capped(path: str, handle: BinaryIO, max_bytes: int) -> OsuSource:
 
 
 def _read_osz(path: Path, max_bytes: int) -> Iterator[OsuSource]:
+    for member, data, problem in zip_members(path, ".osu", max_bytes, ".osz (zip) archive"):
+        if problem is TOO_LARGE:
+            yield _too_large(member, max_bytes)
+        else:
+            yield _refused(member, problem) if data is None else OsuSource(member, data)
+
+
+TOO_LARGE = "too large"
+
+
+def zip_members(
+    path: Path, suffix: str, max_bytes: int, kind: str = "zip archive"
+) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """(member path, its bytes, None) for each member of a zip archive named `*suffix`, or (path, None,
+    problem) for a member or archive that cannot be read; `problem` is TOO_LARGE for a member over
+    `max_bytes` (read only up to it, whatever it declares)."""
     try:
         archive = zipfile.ZipFile(path)
     except (*BROKEN, *UNSUPPORTED) as exc:
-        yield _refused(path, f"not a valid .osz (zip) archive ({exc})")
+        yield shown_path(path), None, f"not a valid {kind} ({exc})"
         return
     with archive:
         for info in archive.infolist():
-            if not info.filename.lower().endswith(".osu") or info.is_dir():
+            if not info.filename.lower().endswith(suffix) or info.is_dir():
                 continue
-            member = f"{path}::{info.filename}"
+            member = shown_path(f"{path}::{info.filename}")
             if info.file_size > max_bytes:
-                yield _too_large(member, max_bytes)
+                yield member, None, TOO_LARGE
                 continue
             try:
                 with archive.open(info) as handle:
-                    source = _read_capped(shown_path(member), handle, max_bytes)
+                    data = handle.read(max_bytes + 1)
             except (*BROKEN, *UNSUPPORTED) as exc:  # a bad CRC is found at the end of the member
-                source = _refused(member, f"broken archive member ({exc})")
-            yield source
+                yield member, None, f"broken archive member ({exc})"
+                continue
+            yield (member, None, TOO_LARGE) if len(data) > max_bytes else (member, data, None)
 
 
 def _read_tar(path: Path, max_bytes: int) -> Iterator[OsuSource]:

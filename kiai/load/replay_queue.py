@@ -1,0 +1,240 @@
+"""The queue of `kiai fetch replays`, kept in the warehouse (`raw.replay_queue`), and the run that works it.
+
+Each replay asked for is a row: `asked` (not fetched yet), `done` (its file landed), `missing` (the API
+answered 404: no replay, or a deleted score; not asked again unless told) or `failed` (why, in `error`;
+asked again by the next run). Asking again for ids already queued changes nothing, so rerunning the
+same command continues where the last run stopped.
+
+Every step can be interrupted (kill -9 included) and redone: a file is written to its place only once it
+passed (kiai.sources.replays), it lands by the md5 of its bytes (kiai.load.replays, same bytes twice
+add nothing), and a request is marked done after its file landed. A run first lands the files a killed
+run left in place, so they are not asked for again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+
+from kiai.errors import KiaiError
+from kiai.load import api_responses, replays
+from kiai.load.replay_sources import ReplaySource
+from kiai.sources.downloads import Attempt
+from kiai.sources.replays import RULESETS, ReplayFetcher, ReplayRequest
+from kiai.warehouse import table_exists, transaction
+
+QUEUE = "raw.replay_queue"
+STATES = ("asked", "done", "missing", "failed")
+REPLAY_ATTEMPT = "replay"  # raw.download_attempts.kind of replay downloads (NULL: .osu files)
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The replay tables, and raw.download_attempts widened for replays (idempotent; an older warehouse's
+    table gains `kind`, `score_id` and `ruleset`, and its beatmap_id may be NULL)."""
+    replays.ensure_tables(con)
+    api_responses.ensure_tables(con)
+    columns = dict(
+        con.execute(
+            "SELECT column_name, is_nullable FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'raw' AND table_name = 'download_attempts'"
+        ).fetchall()
+    )
+    for name, kind in (("kind", "VARCHAR"), ("score_id", "BIGINT"), ("ruleset", "VARCHAR")):
+        if name not in columns:
+            con.execute(f"ALTER TABLE raw.download_attempts ADD COLUMN {name} {kind}")
+    if not columns.get("beatmap_id", True):
+        con.execute("ALTER TABLE raw.download_attempts ALTER COLUMN beatmap_id DROP NOT NULL")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def score_ids_from_sql(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[int], str]:
+    """The ids in the first column of one SELECT (bare dump names such as `scores` resolve, as in
+    `kiai sql`), and that column's name."""
+    from kiai.query import set_search_path
+
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise KiaiError(f"--sql: {str(exc).splitlines()[0]}") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise KiaiError("--sql takes one SELECT statement whose first column is score ids")
+    ((search_path,),) = con.execute("SELECT current_setting('search_path')").fetchall()
+    set_search_path(con)
+    try:
+        result = con.execute(sql)
+        column = result.description[0][0]
+        values = [row[0] for row in result.fetchall()]
+    except duckdb.Error as exc:
+        raise KiaiError(f"--sql: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.execute("SET search_path = ?", [search_path])
+    bad = next((v for v in values if not isinstance(v, int) or isinstance(v, bool) or v <= 0), None)
+    if values and bad is not None:
+        raise KiaiError(f"--sql: the first column ({column}) must hold score ids (positive integers), found {bad!r}")
+    return values, column
+
+
+def legacy_ids_of(con: duckdb.DuckDBPyConnection, score_ids: list[int]) -> dict[int, int]:
+    """score id -> legacy score id, from the dump's scores table when it was imported."""
+    if not score_ids or not table_exists(con, "ppy", "scores"):
+        return {}
+    rows = con.execute(
+        "SELECT id, legacy_score_id FROM ppy.scores WHERE legacy_score_id > 0 AND id IN (SELECT unnest($ids))",
+        {"ids": score_ids},
+    ).fetchall()
+    return {int(score_id): int(legacy) for score_id, legacy in rows}
+
+
+def enqueue(con: duckdb.DuckDBPyConnection, score_ids: Iterable[int], ruleset: str = "") -> int:
+    """Add replays to the queue (by score id, or by `ruleset`'s legacy ids); returns how many were new.
+    A score id's legacy id is looked up in the dump's scores (a stable replay's header carries it)."""
+    if ruleset and ruleset not in RULESETS:
+        raise KiaiError(f"--ruleset must be one of {', '.join(RULESETS)}, not {ruleset!r}")
+    ids = list(dict.fromkeys(score_ids))
+    legacy = {} if ruleset else legacy_ids_of(con, ids)
+    ((before,),) = con.execute(f"SELECT count(*) FROM {QUEUE}").fetchall()
+    now = _now()
+    with transaction(con):
+        con.executemany(
+            f"INSERT OR IGNORE INTO {QUEUE} VALUES (?, ?, ?, 'asked', 0, NULL, NULL, ?, ?)",
+            [(i, ruleset, legacy.get(i), now, now) for i in ids],
+        )
+        if legacy:  # ids queued before the dump was imported learn their legacy id
+            con.executemany(
+                f"UPDATE {QUEUE} SET legacy_score_id = ? WHERE score_id = ? AND ruleset = '' "
+                "AND legacy_score_id IS NULL",
+                [(legacy_id, score_id) for score_id, legacy_id in legacy.items()],
+            )
+    ((after,),) = con.execute(f"SELECT count(*) FROM {QUEUE}").fetchall()
+    return after - before
+
+
+def pending(con: duckdb.DuckDBPyConnection, retry_missing: bool = False) -> list[ReplayRequest]:
+    """The requests a run works on, in the order they were asked: asked and failed ones (and missing ones
+    with `retry_missing`)."""
+    states = ["asked", "failed", *(["missing"] if retry_missing else [])]
+    rows = con.execute(
+        f"SELECT score_id, ruleset, legacy_score_id FROM {QUEUE} WHERE state IN (SELECT unnest($states)) "
+        "ORDER BY asked_at, ruleset, score_id",
+        {"states": states},
+    ).fetchall()
+    return [ReplayRequest(int(i), r, None if legacy is None else int(legacy)) for i, r, legacy in rows]
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = con.execute(f"SELECT state, count(*) FROM {QUEUE} GROUP BY state").fetchall()
+    return {state: 0 for state in STATES} | {state: int(n) for state, n in rows}
+
+
+def mark(
+    con: duckdb.DuckDBPyConnection,
+    request: ReplayRequest,
+    state: str,
+    error: str | None = None,
+    md5: str | None = None,
+    tried: bool = True,
+) -> None:
+    con.execute(
+        f"UPDATE {QUEUE} SET state = ?, error = ?, md5 = coalesce(?, md5), tries = tries + ?, updated_at = ? "
+        "WHERE score_id = ? AND ruleset = ?",
+        [state, error, md5, int(tried), _now(), request.score_id, request.ruleset],
+    )
+
+
+def record_attempt(con: duckdb.DuckDBPyConnection, request: ReplayRequest, attempt: Attempt) -> None:
+    """A replay download's outcome in raw.download_attempts (kind 'replay', no beatmap id, no checksum)."""
+    con.execute(
+        "INSERT INTO raw.download_attempts (beatmap_id, outcome, http_status, expected_md5, got_md5, size_bytes, "
+        "error, attempted_at, kind, score_id, ruleset) VALUES (NULL, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
+        [
+            attempt.outcome,
+            attempt.http_status,
+            attempt.got_md5,
+            attempt.size_bytes,
+            attempt.error,
+            _now(),
+            REPLAY_ATTEMPT,
+            request.score_id,
+            request.ruleset,
+        ],
+    )
+
+
+@dataclass
+class FetchSummary:
+    queued: int = 0  # new in the queue
+    worked: int = 0  # requests this run worked on
+    landed: int = 0  # files that landed (downloaded, or left in place by an earlier run)
+    missing: int = 0
+    failed: int = 0
+    frames: int = 0
+    stopped_low_disk: str | None = None
+    states: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)  # a few "score N: why" lines
+
+    def line(self) -> str:
+        s = self.states
+        return (
+            f"replays: {self.worked:,} worked on, {self.landed:,} landed ({self.frames:,} frames), "
+            f"{self.missing:,} missing (404), {self.failed:,} failed; queue: {s.get('done', 0):,} done, "
+            f"{s.get('asked', 0):,} asked, {s.get('missing', 0):,} missing, {s.get('failed', 0):,} failed"
+        )
+
+
+def fetch_replays(con: duckdb.DuckDBPyConnection, fetcher: ReplayFetcher, retry_missing: bool = False) -> FetchSummary:
+    """Work the queue: land what a killed run left in place, fetch the rest, land each file as it comes."""
+    ensure_tables(con)
+    summary = FetchSummary()
+    outcome: dict[ReplayRequest, str] = {}  # the last outcome of each request this run worked on
+    todo = []
+    for request in pending(con, retry_missing):
+        data = fetcher.file_in_place(request)
+        if data is None:
+            todo.append(request)
+        else:
+            summary.frames += _land(con, fetcher, request, data, tried=False)
+            outcome[request] = "landed"
+
+    def record(request: ReplayRequest, attempt: Attempt) -> None:
+        record_attempt(con, request, attempt)
+        if attempt.outcome == "ok":
+            summary.frames += _land(con, fetcher, request, fetcher.path_of(request).read_bytes())
+            outcome[request] = "landed"
+        elif attempt.outcome == "not_found":
+            mark(con, request, "missing", "HTTP 404")
+            outcome[request] = "missing"
+        else:
+            why = f"{attempt.outcome}: {attempt.error}" if attempt.error else attempt.outcome
+            mark(con, request, "failed", why)
+            outcome[request] = "failed"
+            if len(summary.failures) < 5:
+                summary.failures.append(f"{request.describe()}: {why}")
+
+    summary.stopped_low_disk = fetcher.run(todo, record).stopped_low_disk
+    summary.worked = len(outcome)
+    summary.landed, summary.missing, summary.failed = (
+        sum(1 for o in outcome.values() if o == kind) for kind in ("landed", "missing", "failed")
+    )
+    summary.states = counts(con)
+    return summary
+
+
+def _land(
+    con: duckdb.DuckDBPyConnection, fetcher: ReplayFetcher, request: ReplayRequest, data: bytes, tried: bool = True
+) -> int:
+    """Land one fetched file with the ids it was asked by, then mark its request done; its frames."""
+    path = str(fetcher.path_of(request))
+    if request.by_legacy_id:
+        source = ReplaySource(path, data, None, request.score_id)
+    else:
+        source = ReplaySource(path, data, request.score_id, request.legacy_score_id)
+    landed = replays.ingest_sources(con, [source], workers=0)
+    mark(con, request, "done", None, hashlib.md5(data).hexdigest(), tried)
+    return landed.frames

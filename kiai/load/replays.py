@@ -1,0 +1,561 @@
+"""Land `.osr` replays: raw bytes in `raw.replays`, the header in `parsed.replays`, frames in
+`parsed.replay_frames`, unusable files in `parsed.replay_errors` (kiai/schema/replays.sql).
+
+A replay is keyed by the md5 of its bytes: the same bytes twice add nothing (bytes fetched later by a
+score id fill the ids the first landing lacked). Each batch lands in one transaction, so an
+interrupted run keeps every finished batch and re-running finishes the job. No file stops a run.
+
+Parsing runs in worker processes (as for `.osu` files, kiai.load.osu_files): this process reads and
+hashes files, draws each new replay's `replay_id`, and lands finished batches in order; the workers
+parse one replay at a time and write its frames to an Arrow file beside the warehouse, which this
+process maps without copying. Memory stays bounded by a batch's bytes and one replay's frames.
+
+Published replay dumps (o!rdr's layout, kiai.load.replay_sources) land their replays, their `.osu`
+files (through the `.osu` ingest) and their index, as `raw.replay_dump_index`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from kiai.config import Limits
+from kiai.errors import KiaiError
+from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
+from kiai.load.osu_files import _insert, _process_context, _quiet_worker
+from kiai.load.replay_sources import ReplayDump, ReplaySource, expand, read_sources
+from kiai.osu.replay import FIRST_LAZER_VERSION, MODES, REPLAY_PARSER_VERSION, Replay, parse_many
+from kiai.warehouse import transaction
+
+DDL_FILE = Path(__file__).resolve().parents[1] / "schema" / "replays.sql"
+BATCH_FILES = 256
+BATCH_BYTES = 32 * 2**20
+IN_FLIGHT_PER_WORKER = 2
+FRAMES_PER_CHUNK = 1 << 20  # frames per Arrow record batch a worker writes
+INGEST_MEMORY_LIMIT = "256MB"  # as for .osu ingest: DuckDB's cache of written blocks stays bounded
+NO_BYTES_MD5 = hashlib.md5(b"").hexdigest()  # the md5 of a refused input's error row: none of it was kept
+DUMP_INDEX_TABLE = "raw.replay_dump_index"
+_SPOOLED = itertools.count()
+
+LIFE_POINT = pa.struct([("time_ms", pa.int64()), ("life", pa.float64())])
+REPLAY_SCHEMA = pa.schema(
+    [
+        ("replay_id", pa.int32()), ("md5", pa.string()), ("score_id", pa.int64()), ("legacy_score_id", pa.int64()),
+        ("beatmap_md5", pa.string()), ("mode", pa.int8()), ("ruleset", pa.string()), ("game_version", pa.int32()),
+        ("player", pa.string()), ("replay_md5", pa.string()),
+        ("n300", pa.int32()), ("n100", pa.int32()), ("n50", pa.int32()),
+        ("ngeki", pa.int32()), ("nkatu", pa.int32()), ("nmiss", pa.int32()),
+        ("score", pa.int64()), ("max_combo", pa.int32()), ("perfect", pa.bool_()),
+        ("mods", pa.int64()), ("mod_acronyms", pa.list_(pa.string())), ("played_at", pa.timestamp("us")),
+        ("life_bar", pa.list_(LIFE_POINT)), ("rng_seed", pa.int32()), ("n_frames", pa.int32()),
+        ("score_info", pa.string()), ("parser_version", pa.int32()),
+    ]
+)  # fmt: skip
+FRAME_SCHEMA = pa.schema(
+    [
+        ("replay_id", pa.int32()), ("frame_index", pa.int32()), ("time_ms", pa.int64()),
+        ("x", pa.float32()), ("y", pa.float32()), ("keys", pa.int32()),
+    ]
+)  # fmt: skip
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the replay landing tables that do not exist yet (idempotent)."""
+    con.execute(DDL_FILE.read_text(encoding="utf-8"))
+
+
+@dataclass
+class ReplayIngestSummary:
+    files_seen: int = 0
+    replays_added: int = 0
+    replays_unchanged: int = 0
+    parse_errors: int = 0
+    frames: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    error_examples: list[str] = field(default_factory=list)
+    dumps: list[str] = field(default_factory=list)  # lines about the published dumps landed with the replays
+
+    def line(self) -> str:
+        seconds = self.seconds or float("nan")
+        return (
+            f"{self.files_seen:,} replays: {self.replays_added:,} added, {self.replays_unchanged:,} unchanged, "
+            f"{self.parse_errors:,} could not be parsed; {self.frames:,} frames in {self.seconds:.1f} s "
+            f"({self.replays_added / seconds:,.0f} replays/s, {self.frames / seconds:,.0f} frames/s)"
+        )
+
+
+ProgressCallback = Callable[[ReplayIngestSummary], None]
+
+
+def ingest_paths(
+    con: duckdb.DuckDBPyConnection,
+    inputs: list[str | Path],
+    on_progress: ProgressCallback | None = None,
+    limits: Limits | None = None,
+    workers: int | None = None,
+) -> ReplayIngestSummary:
+    """Ingest replay files, folders, globs, zip archives and published replay dumps (their `.osu` files
+    and index too)."""
+    limits = limits or Limits()
+    found = expand(inputs)
+    dump_lines = [land_dump_extras(con, dump, limits) for dump in found.dumps]
+    summary = ingest_sources(con, read_sources(found.paths, limits.replay_file_bytes), on_progress, workers)
+    for dump in found.dumps:
+        link_dump_index(con, dump)
+    summary.dumps = dump_lines
+    return summary
+
+
+def ingest_sources(
+    con: duckdb.DuckDBPyConnection,
+    sources: Iterable[ReplaySource],
+    on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> ReplayIngestSummary:
+    """Ingest `.osr` bytes batch by batch; `workers` processes parse (default: one per core, started only
+    when more than one batch comes; 0 parses in this process)."""
+    ensure_tables(con)
+    sweep_scratch(scratch_root(database_file(con)))
+    summary = ReplayIngestSummary()
+    started = time.perf_counter()
+    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
+    submitted: set[str] = set()
+    pending: deque[_Pending] = deque()
+    pool: ProcessPoolExecutor | None = None
+    spool: Path | None = None
+
+    def land_oldest() -> None:
+        _land_batch(con, pending.popleft(), summary)
+        summary.seconds = time.perf_counter() - started
+        if on_progress:
+            on_progress(summary)
+
+    ((memory_limit,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    try:
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
+        for batch, full in _batches(sources):
+            if pool is None and workers > 1 and full:
+                spool = make_scratch(database_file(con), "replays")
+                pool = ProcessPoolExecutor(
+                    workers, mp_context=_process_context(), initializer=_quiet_worker, initargs=(os.getpid(),)
+                )
+            pending.append(_prepare_batch(con, batch, submitted, pool, spool))
+            if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
+                land_oldest()
+        while pending:
+            land_oldest()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if spool is not None:
+            remove_scratch(spool)
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _batches(sources: Iterable[ReplaySource]) -> Iterator[tuple[list[ReplaySource], bool]]:
+    """Batches of at most BATCH_FILES files or BATCH_BYTES bytes, each with whether it is full."""
+    batch: list[ReplaySource] = []
+    size = 0
+    for source in sources:
+        batch.append(source)
+        size += len(source.data)
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch, True
+            batch, size = [], 0
+    if batch:
+        yield batch, False
+
+
+@dataclass
+class _Landing:
+    """A parsed batch: which new files land (indexes), their ids, their errors, and their rows."""
+
+    good: list[int]
+    ids: list[tuple[int | None, int | None]]  # (score_id, legacy_score_id) of each good file
+    errors: list[tuple[int, str]]
+    frames: int
+    replays: pa.Table | None
+    frame_rows: pa.Table | str | None  # the frames, or the Arrow file a worker wrote them to
+
+    def frame_table(self) -> pa.Table | None:
+        rows = self.frame_rows
+        if isinstance(rows, str):
+            return pa.ipc.open_file(pa.memory_map(rows)).read_all()
+        return rows
+
+    def discard(self) -> None:
+        if isinstance(self.frame_rows, str):
+            Path(self.frame_rows).unlink(missing_ok=True)
+
+
+@dataclass
+class _Pending:
+    """A batch on its way: its new files (md5, source), their parse (done or in a worker), the refused
+    inputs not recorded before, and ids to fill in for replays already landed."""
+
+    files_seen: int
+    bytes_read: int
+    new: list[tuple[str, ReplaySource]]
+    parsed: Future[_Landing] | _Landing | None
+    refused: list[tuple[str, str]]
+    fill_ids: list[tuple[str, int | None, int | None]]
+
+    def ready(self) -> bool:
+        return not isinstance(self.parsed, Future) or self.parsed.done()
+
+    def result(self) -> _Landing:
+        if self.parsed is None:
+            return _Landing([], [], [], 0, None, None)
+        return self.parsed.result() if isinstance(self.parsed, Future) else self.parsed
+
+
+def _prepare_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: list[ReplaySource],
+    submitted: set[str],
+    pool: ProcessPoolExecutor | None,
+    spool: Path | None,
+) -> _Pending:
+    """Hash the batch, drop replays already landed (or earlier in this run), start parsing the rest."""
+    by_md5: dict[str, ReplaySource] = {}
+    for source in batch:
+        if source.refused is None:
+            md5 = hashlib.md5(source.data).hexdigest()
+            if md5 not in submitted:
+                by_md5.setdefault(md5, source)
+    known = _known_md5s(con, list(by_md5)) if by_md5 else set()
+    new = [(md5, source) for md5, source in by_md5.items() if md5 not in known]
+    fill = [
+        (md5, s.score_id, s.legacy_score_id)
+        for md5, s in by_md5.items()
+        if md5 in known and (s.score_id is not None or s.legacy_score_id is not None)
+    ]
+    submitted.update(by_md5)
+    parsed: Future[_Landing] | _Landing | None = None
+    if new:
+        replay_ids = [
+            i for (i,) in con.execute("SELECT nextval('parsed.replay_ids') FROM range(?)", [len(new)]).fetchall()
+        ]
+        args = (
+            [s.data for _, s in new],
+            [md5 for md5, _ in new],
+            replay_ids,
+            [(s.score_id, s.legacy_score_id) for _, s in new],
+            str(spool) if spool else None,
+        )
+        parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
+    refused = {(source.path, source.refused) for source in batch if source.refused is not None}
+    fresh = sorted(refused - _known_refusals(con, refused)) if refused else []
+    return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, fresh, fill)
+
+
+def resolved_ids(replay: Replay, score_id: int | None, legacy_score_id: int | None) -> tuple[int | None, int | None]:
+    """(score_id, legacy_score_id): the ids a replay was fetched by, else what its header says (a lazer
+    replay carries its score id, in the header or its score info; a stable one its legacy id)."""
+    header = replay.online_score_id
+    if replay.game_version >= FIRST_LAZER_VERSION:
+        info = (replay.score_info or {}).get("online_id")
+        if header is None and isinstance(info, int) and not isinstance(info, bool) and info > 0:
+            header = info
+        return (score_id if score_id is not None else header), legacy_score_id
+    return score_id, (legacy_score_id if legacy_score_id is not None else header)
+
+
+def parse_for_landing(
+    datas: list[bytes],
+    md5s: list[str],
+    replay_ids: list[int],
+    hints: list[tuple[int | None, int | None]],
+    spool: str | None = None,
+) -> _Landing:
+    """Parse a batch of new replays one at a time and build their rows (runs in a worker process). With a
+    `spool` folder the frames go to an Arrow file there, written as they are parsed."""
+    good: list[int] = []
+    ids: list[tuple[int | None, int | None]] = []
+    errors: list[tuple[int, str]] = []
+    header_rows: list[dict[str, Any]] = []
+    frames = _FrameWriter(spool)
+    try:
+        for index, data in enumerate(datas):
+            batch = parse_many([data])
+            replay = batch.replays[0]
+            if replay is None:
+                errors.append((index, batch.errors[0] or "unreadable replay"))
+                continue
+            score_id, legacy_score_id = resolved_ids(replay, *hints[index])
+            good.append(index)
+            ids.append((score_id, legacy_score_id))
+            header_rows.append(_header_row(replay, replay_ids[index], md5s[index], score_id, legacy_score_id))
+            frames.add(replay_ids[index], replay)
+        replays = pa.Table.from_pylist(header_rows, REPLAY_SCHEMA) if header_rows else None
+        return _Landing(good, ids, errors, frames.count, replays, frames.close())
+    except BaseException:
+        frames.abandon()
+        raise
+
+
+def _header_row(replay: Replay, replay_id: int, md5: str, score_id: int | None, legacy: int | None) -> dict[str, Any]:
+    return {
+        "replay_id": replay_id,
+        "md5": md5,
+        "score_id": score_id,
+        "legacy_score_id": legacy,
+        "beatmap_md5": replay.beatmap_md5,
+        "mode": replay.mode,
+        "ruleset": MODES[replay.mode],
+        "game_version": replay.game_version,
+        "player": replay.player,
+        "replay_md5": replay.replay_md5,
+        **{name: getattr(replay, name) for name in ("n300", "n100", "n50", "ngeki", "nkatu", "nmiss")},
+        "score": replay.score,
+        "max_combo": replay.max_combo,
+        "perfect": replay.perfect,
+        "mods": replay.mods,
+        "mod_acronyms": replay.mod_acronyms,
+        "played_at": replay.played_at.replace(tzinfo=None),
+        "life_bar": [{"time_ms": t, "life": life} for t, life in replay.life_bar],
+        "rng_seed": replay.rng_seed,
+        "n_frames": replay.n_frames,
+        "score_info": None if replay.score_info is None else json.dumps(replay.score_info, ensure_ascii=False),
+        "parser_version": REPLAY_PARSER_VERSION,
+    }
+
+
+class _FrameWriter:
+    """Frames of one replay after another, in record batches of about FRAMES_PER_CHUNK frames: to an
+    Arrow file in `spool` (a worker), or kept as a table (in this process)."""
+
+    def __init__(self, spool: str | None) -> None:
+        self.path = os.path.join(spool, f"{os.getpid()}-{next(_SPOOLED)}-frames.arrow") if spool else None
+        self.sink: Any = None
+        self.writer: Any = None
+        self.batches: list[pa.RecordBatch] = []
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.buffered = self.count = 0
+
+    def add(self, replay_id: int, replay: Replay) -> None:
+        n = replay.n_frames
+        self.parts.append(
+            {
+                "replay_id": np.full(n, replay_id, dtype=np.int32),
+                "frame_index": np.arange(n, dtype=np.int32),
+                "time_ms": replay.time_ms,
+                "x": replay.x,
+                "y": replay.y,
+                "keys": replay.keys,
+            }
+        )
+        self.buffered += n
+        self.count += n
+        if self.buffered >= FRAMES_PER_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.parts:
+            return
+        columns = {name: np.concatenate([part[name] for part in self.parts]) for name in FRAME_SCHEMA.names}
+        batch = pa.RecordBatch.from_arrays([columns[name] for name in FRAME_SCHEMA.names], schema=FRAME_SCHEMA)
+        self.parts, self.buffered = [], 0
+        if self.path is None:
+            self.batches.append(batch)
+            return
+        if self.writer is None:
+            self.sink = pa.OSFile(self.path, "wb")
+            self.writer = pa.ipc.new_file(self.sink, FRAME_SCHEMA)
+        self.writer.write_batch(batch)
+
+    def close(self) -> pa.Table | str | None:
+        self._flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.sink.close()
+            return self.path
+        return pa.Table.from_batches(self.batches, FRAME_SCHEMA) if self.batches else None
+
+    def abandon(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.sink.close()
+        if self.path is not None:
+            Path(self.path).unlink(missing_ok=True)
+
+
+def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
+    """Of `md5s`: the replays landed, or that this parser (or a newer one) could not read."""
+    rows = con.execute(
+        """
+        SELECT md5 FROM raw.replays WHERE md5 IN (SELECT unnest($md5s))
+        UNION SELECT md5 FROM parsed.replay_errors WHERE md5 IN (SELECT unnest($md5s)) AND parser_version >= $v
+        """,
+        {"md5s": md5s, "v": REPLAY_PARSER_VERSION},
+    ).fetchall()
+    return {md5 for (md5,) in rows}
+
+
+def _known_refusals(con: duckdb.DuckDBPyConnection, refused: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    rows = con.execute(
+        "SELECT path, error FROM parsed.replay_errors WHERE path IN (SELECT unnest($paths))",
+        {"paths": sorted({path for path, _ in refused})},
+    ).fetchall()
+    return {(path, error) for path, error in rows} & refused
+
+
+def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: ReplayIngestSummary) -> None:
+    summary.files_seen += pending.files_seen
+    summary.bytes_read += pending.bytes_read
+    summary.replays_unchanged += pending.files_seen - len(pending.new) - len(pending.refused)
+    if not pending.new and not pending.refused and not pending.fill_ids:
+        return
+    landing = pending.result()
+    try:
+        with transaction(con):
+            _land(con, landing, pending, summary)
+    finally:
+        landing.discard()
+
+
+def _land(con: duckdb.DuckDBPyConnection, landing: _Landing, pending: _Pending, summary: ReplayIngestSummary) -> None:
+    new = pending.new
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    errors = [(new[i][0], new[i][1].path, message) for i, message in landing.errors]
+    errors += [(NO_BYTES_MD5, path, reason) for path, reason in pending.refused]
+    if landing.good:
+        good_md5s = [new[i][0] for i in landing.good]
+        paths = [new[i][1].path for i in landing.good]
+        # an older parser's error on these bytes, or on what was at their path before
+        con.execute(
+            "DELETE FROM parsed.replay_errors WHERE md5 IN (SELECT unnest($md5s)) OR path IN (SELECT unnest($paths))",
+            {"md5s": good_md5s, "paths": paths},
+        )
+        datas = [new[i][1].data for i in landing.good]
+        raw = pa.table(
+            {
+                "md5": good_md5s,
+                "score_id": pa.array([ids[0] for ids in landing.ids], pa.int64()),
+                "legacy_score_id": pa.array([ids[1] for ids in landing.ids], pa.int64()),
+                "path": paths,
+                "size_bytes": pa.array([len(d) for d in datas], pa.int64()),
+                "content": pa.array(datas, pa.large_binary()),
+                "ingested_at": pa.array([now] * len(datas), pa.timestamp("us")),
+            }
+        )
+        _insert(con, "raw.replays", raw)
+        if landing.replays is not None:
+            _insert(con, "parsed.replays", landing.replays)
+        frames = landing.frame_table()
+        if frames is not None:
+            _insert(con, "parsed.replay_frames", frames)
+    if errors:
+        _insert(
+            con,
+            "parsed.replay_errors",
+            pa.table(
+                {
+                    "md5": [e[0] for e in errors],
+                    "path": [e[1] for e in errors],
+                    "error": [e[2] for e in errors],
+                    "parser_version": pa.array([REPLAY_PARSER_VERSION] * len(errors), pa.int32()),
+                    "seen_at": pa.array([now] * len(errors), pa.timestamp("us")),
+                }
+            ),
+        )
+    for md5, score_id, legacy_score_id in pending.fill_ids:
+        for table in ("raw.replays", "parsed.replays"):
+            con.execute(
+                f"UPDATE {table} SET score_id = coalesce(score_id, $s), "
+                "legacy_score_id = coalesce(legacy_score_id, $l) WHERE md5 = $md5",
+                {"s": score_id, "l": legacy_score_id, "md5": md5},
+            )
+    summary.replays_added += len(landing.good)
+    summary.frames += landing.frames
+    summary.parse_errors += len(errors)
+    summary.error_examples.extend(f"{path}: {message}" for _, path, message in errors[:5])
+
+
+def land_dump_extras(con: duckdb.DuckDBPyConnection, dump: ReplayDump, limits: Limits) -> str:
+    """A published dump's `.osu` files (through the `.osu` ingest) and its index (`raw.replay_dump_index`,
+    the rows of this dump replaced); a line saying what landed."""
+    from kiai.load.osu_files import ingest_paths as ingest_osu
+
+    beatmaps = ""
+    if dump.beatmaps.is_dir():
+        osu = ingest_osu(con, [dump.beatmaps], limits=limits)
+        beatmaps = f", beatmaps: {osu.files_added:,} added, {osu.files_unchanged:,} unchanged"
+        if osu.parse_errors:
+            beatmaps += f", {osu.parse_errors:,} could not be parsed (parsed.parse_errors)"
+    rows = land_dump_index(con, dump)
+    return f"replay dump {dump.root}: {rows:,} index rows in {DUMP_INDEX_TABLE}{beatmaps}"
+
+
+def land_dump_index(con: duckdb.DuckDBPyConnection, dump: ReplayDump) -> int:
+    """index.csv as rows of `raw.replay_dump_index` (its own columns, as DuckDB reads them, after `dump`,
+    the folder, and before `osr_md5`, the md5 of the replay file it names once that has landed).
+    Re-landing a dump replaces its rows; columns a later dump adds are added."""
+    root = str(dump.root)
+    try:
+        index = con.sql(
+            "SELECT * FROM read_csv($path, header = true)", params={"path": str(dump.index)}
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise KiaiError(f"{dump.index}: not a readable CSV index ({str(exc).splitlines()[0]})") from None
+    index = index.add_column(0, "dump", pa.array([root] * index.num_rows, pa.string()))
+    with transaction(con):
+        con.register("_kiai_index", index)
+        try:
+            con.execute(
+                f"CREATE TABLE IF NOT EXISTS {DUMP_INDEX_TABLE} AS "
+                "SELECT *, CAST(NULL AS VARCHAR) AS osr_md5 FROM _kiai_index LIMIT 0"
+            )
+            have = _index_columns(con)
+            for name, kind, *_ in con.execute("DESCRIBE _kiai_index").fetchall():
+                if name not in have:
+                    con.execute(f'ALTER TABLE {DUMP_INDEX_TABLE} ADD COLUMN "{_quoted(name)}" {kind}')
+            con.execute(f"DELETE FROM {DUMP_INDEX_TABLE} WHERE dump = ?", [root])
+            con.execute(f"INSERT INTO {DUMP_INDEX_TABLE} BY NAME SELECT * FROM _kiai_index")
+        finally:
+            con.unregister("_kiai_index")
+    return index.num_rows
+
+
+def link_dump_index(con: duckdb.DuckDBPyConnection, dump: ReplayDump) -> None:
+    """Fill `osr_md5` of a dump's index rows from the replays landed from its osr/ folder."""
+    if "replayHash" not in _index_columns(con):
+        return
+    prefix = f"{dump.root / 'osr'}{os.sep}"
+    con.execute(
+        f"""
+        UPDATE {DUMP_INDEX_TABLE} AS i SET osr_md5 = r.md5
+        FROM raw.replays AS r
+        WHERE i.dump = $dump AND r.path = $prefix || CAST(i."replayHash" AS VARCHAR) || '.osr'
+        """,
+        {"dump": str(dump.root), "prefix": prefix},
+    )
+
+
+def _index_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = 'replay_dump_index' "
+        "AND database_name = current_database()"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _quoted(name: str) -> str:
+    return name.replace('"', '""')
