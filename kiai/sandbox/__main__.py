@@ -31,6 +31,7 @@ def main() -> None:
         print(f"# kiai.toml ({world.config_path} holds the same):")
         print(kiai_toml(world), end="")
         print("users with score lists:", ", ".join(str(u) for u, kind in sorted(world.user_scores) if kind == "best"))
+        print(f"replays: {len(world.replays)} (kiai fetch replays --sql over the dump's scores, or --ids)")
         print("Ctrl-C to stop")
         try:
             while True:

@@ -1,6 +1,7 @@
 """The sandbox HTTP server: a `ThreadingHTTPServer` in a daemon thread speaking the osu! token endpoint,
-`/api/v2/beatmaps`, `/api/v2/users/{id}/scores/{type}`, `/osu/{id}` and osu!collector's collection
-endpoints, with faults injected on demand."""
+`/api/v2/beatmaps`, `/api/v2/users/{id}/scores/{type}`, replay downloads (`/api/v2/scores/{id}/download`,
+`/api/v2/scores/{ruleset}/{legacy_id}/download`), `/osu/{id}` and osu!collector's collection endpoints,
+with faults injected on demand."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ class Fault:
 
     kinds: expire_token (forget every issued token: the request gets a 401), 401, 429 (`retry_after` header
     only when given), 500, stall (sleep `seconds` before answering), truncate (half the body, then close),
-    html (an HTML page with 200), wrong_md5 (the .osu with one byte changed), empty (200 with no body),
-    trickle (the whole answer, headers included, one byte every `seconds`), gzip_bomb (a small
+    html (an HTML page with 200), wrong_md5 (the body, .osu or .osr, with its last byte changed), empty (200
+    with no body), trickle (the whole answer, headers included, one byte every `seconds`), gzip_bomb (a small
     `Content-Encoding: gzip` body that inflates to `size` zero bytes), huge (`size` bytes of body, with a
     Content-Length only when `declared`), wrong_shape (200 with the JSON `body` instead of the real one)."""
 
@@ -281,7 +282,17 @@ def _handler(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 offset = max(int((query.get("offset") or ["0"])[0]), 0)
                 end = min(offset + limit, 100)
                 return 200, _json(scores[offset:end], php=True), "application/json"
+            if match := re.fullmatch(r"/api/v2/scores/(\d+)/download", path):
+                return self._replay(world.replays.get(int(match.group(1))))
+            if match := re.fullmatch(r"/api/v2/scores/(osu|taiko|fruits|mania)/(\d+)/download", path):
+                return self._replay(world.legacy_replays.get((match.group(1), int(match.group(2)))))
             return 404, _json({"error": None}), "application/json"
+
+        def _replay(self, data: bytes | None) -> tuple[int, bytes, str]:
+            """A replay download as osu-web answers it: the .osr, or 404 when the score has none."""
+            if data is None:
+                return 404, _json({"error": "Not Found"}), "application/json"
+            return 200, data, "application/x-osu-replay"
 
         def _collector(self, collection_id: int, paged: bool, query: dict) -> tuple[int, bytes, str]:
             if collection_id not in world.collections:

@@ -14,13 +14,16 @@ from typing import Any
 @dataclass
 class SandboxWorld:
     """Bodies by id. `collection_beatmaps` feeds beatmapsv2 paging; without it a collection's maps are looked
-    up in `beatmaps`. `user_scores` is keyed by (user_id, type) with the full list (the server pages it)."""
+    up in `beatmaps`. `user_scores` is keyed by (user_id, type) with the full list (the server pages it).
+    Replays are served by score id and by (ruleset, legacy score id), as osu-web does."""
 
     beatmaps: dict[int, dict[str, Any]] = field(default_factory=dict)
     osu_files: dict[int, bytes] = field(default_factory=dict)
     collections: dict[int, dict[str, Any]] = field(default_factory=dict)
     collection_beatmaps: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     user_scores: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
+    replays: dict[int, bytes] = field(default_factory=dict)  # score id -> .osr (/api/v2/scores/{id}/download)
+    legacy_replays: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (ruleset, legacy id) -> .osr
     client_id: str = "4242"
     client_secret: str = "sandbox-client-secret"
     token_lifetime: int = 86400
