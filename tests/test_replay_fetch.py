@@ -121,6 +121,19 @@ def test_fetch_by_sql_lands_every_replay_and_reruns_ask_nothing(server, world, t
     kiai(cwd, env, "fetch", "replays", "--retry-missing")
     assert len(server.requests_to("/api/v2/scores/")) == asked + len(mine) - len(served)
 
+    # --sql and --ids together; the .osu downloads share raw.download_attempts with the replays
+    other = next(p for p in sample.plays if p.user_id != _player(world) and p.score_id not in sample.replays)
+    (cwd / "more.txt").write_text(f"{other.score_id}\n{served[0].score_id}\n")
+    both = kiai(cwd, env, "fetch", "replays", "--sql", _sql(world), "--ids", str(cwd / "more.txt"))
+    assert "queue: 1 replays asked" in both.stdout and "1 missing (404)" in both.stdout
+    kiai(cwd, env, "fetch", "beatmaps", "--from-dump")
+    kiai(cwd, env, "download", "osu-files")
+    with duckdb.connect(str(cwd / "wh.duckdb"), read_only=True) as con:
+        kinds = dict(
+            con.execute("SELECT coalesce(kind, 'osu'), count(*) FROM raw.download_attempts GROUP BY 1").fetchall()
+        )
+    assert kinds["osu"] == len(sample.osu_files) and kinds["replay"] > len(mine)
+
 
 def test_faults_and_refused_bodies_end_as_a_clean_run_and_no_secret_anywhere(server, world, tmp_path):
     clean_cwd, clean_env = _project(tmp_path / "clean", server, world)

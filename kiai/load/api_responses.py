@@ -67,7 +67,8 @@ def land(con: duckdb.DuckDBPyConnection, fetched: Fetched) -> None:
 
 def record_attempt(con: duckdb.DuckDBPyConnection, a: Attempt) -> None:
     con.execute(
-        "INSERT INTO raw.download_attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO raw.download_attempts (beatmap_id, outcome, http_status, expected_md5, got_md5, size_bytes, "
+        "error, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # by name: replay downloads add columns
         [a.beatmap_id, a.outcome, a.http_status, a.expected_md5 or "", a.got_md5, a.size_bytes, a.error, _now()],
     )
 
