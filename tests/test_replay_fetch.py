@@ -18,10 +18,13 @@ import duckdb
 import pytest
 from conftest import run_kiai
 
+from kiai import warehouse
 from kiai.config import Config
+from kiai.load import replay_queue
 from kiai.osu.replay import parse_replay
 from kiai.sample import generate_world
 from kiai.sandbox import SandboxServer
+from kiai.sources.downloads import Attempt
 from kiai.sources.http import HttpClient
 from kiai.sources.oauth import ClientCredentials
 from kiai.sources.replays import ReplayFetcher, ReplayRequest
@@ -305,3 +308,31 @@ def test_the_replay_endpoint_is_paced_on_its_own(server, world, tmp_path, monkey
     assert len(sent) == len(requests) > 5 and all(b - a >= 6.0 for a, b in itertools.pairwise(sent))
     assert all(sum(t <= start < t + 60 for start in sent) <= 10 for t in sent)
     assert len(server.requests_to("/oauth/token")) == 1  # the token came through its own client
+
+
+def test_a_version_1_warehouse_keeps_its_download_log_and_gains_the_replay_columns(tmp_path):
+    """Schema version 2: raw.download_attempts of an older warehouse (NOT NULL beatmap_id, no replay columns)
+    is widened in place by the first writing connection; its rows stay."""
+    db = tmp_path / "v1.duckdb"
+    con = warehouse.connect(db)
+    con.execute("DROP TABLE IF EXISTS raw.download_attempts")
+    con.execute(
+        "CREATE TABLE raw.download_attempts (beatmap_id BIGINT NOT NULL, outcome VARCHAR NOT NULL, http_status "
+        "INTEGER, expected_md5 VARCHAR NOT NULL, got_md5 VARCHAR, size_bytes BIGINT, error VARCHAR, "
+        "attempted_at TIMESTAMP NOT NULL)"
+    )
+    con.execute("INSERT INTO raw.download_attempts VALUES (42, 'ok', 200, 'abc', 'abc', 10, NULL, now())")
+    con.execute("UPDATE kiai.schema_migrations SET version = 1, name = 'lean parsed schema'")  # as kiai left it
+    con.close()
+    reading = run_kiai("sql", "SELECT 1", db=db, check=False)
+    assert reading.returncode == 1 and "schema version 1" in reading.stderr and "kiai --db" in reading.stderr
+    con = warehouse.connect(db)  # a writing connection migrates
+    try:
+        replay_queue.record_attempt(con, ReplayRequest(7, "osu"), Attempt(7, "not_found", 404, None))
+        rows = con.execute(
+            "SELECT beatmap_id, outcome, kind, score_id, ruleset FROM raw.download_attempts ORDER BY attempted_at"
+        ).fetchall()
+        assert rows == [(42, "ok", None, None, None), (None, "not_found", "replay", 7, "osu")]
+        assert con.execute("SELECT max(version) FROM kiai.schema_migrations").fetchall() == [(2,)]
+    finally:
+        con.close()

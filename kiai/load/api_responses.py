@@ -32,14 +32,18 @@ CREATE TABLE IF NOT EXISTS raw.collection_labels (
     labelled_at   TIMESTAMP NOT NULL
 );
 CREATE TABLE IF NOT EXISTS raw.download_attempts (
-    beatmap_id    BIGINT NOT NULL,
-    outcome       VARCHAR NOT NULL,    -- ok | not_found | not_osu | empty | md5_mismatch | too_large | failed
+    beatmap_id    BIGINT,              -- of a .osu download (NULL for replays)
+    outcome       VARCHAR NOT NULL,    -- ok | not_found | not_osu | not_replay | empty | md5_mismatch | too_large |
+                                       -- failed
     http_status   INTEGER,
-    expected_md5  VARCHAR NOT NULL,    -- '' when the API gave no checksum
+    expected_md5  VARCHAR NOT NULL,    -- '' when the API gave no checksum (always, for replays)
     got_md5       VARCHAR,
     size_bytes    BIGINT,
-    error         VARCHAR,
-    attempted_at  TIMESTAMP NOT NULL
+    error         VARCHAR,             -- why, for a body that was refused or a request that failed
+    attempted_at  TIMESTAMP NOT NULL,
+    kind          VARCHAR,             -- 'replay' for replay downloads; NULL for .osu files
+    score_id      BIGINT,              -- of a replay download: the id in its URL
+    ruleset       VARCHAR              -- of a replay download by legacy id ('' by score id)
 );
 """
 
@@ -68,7 +72,7 @@ def land(con: duckdb.DuckDBPyConnection, fetched: Fetched) -> None:
 def record_attempt(con: duckdb.DuckDBPyConnection, a: Attempt) -> None:
     con.execute(
         "INSERT INTO raw.download_attempts (beatmap_id, outcome, http_status, expected_md5, got_md5, size_bytes, "
-        "error, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # by name: replay downloads add columns
+        "error, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [a.beatmap_id, a.outcome, a.http_status, a.expected_md5 or "", a.got_md5, a.size_bytes, a.error, _now()],
     )
 

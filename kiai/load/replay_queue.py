@@ -33,21 +33,10 @@ REPLAY_ATTEMPT = "replay"  # raw.download_attempts.kind of replay downloads (NUL
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The replay tables, and raw.download_attempts widened for replays (idempotent; an older warehouse's
-    table gains `kind`, `score_id` and `ruleset`, and its beatmap_id may be NULL)."""
+    """The replay tables and raw.download_attempts (idempotent; an older warehouse's download log gained its
+    replay columns in schema version 2, kiai.schema.migrations)."""
     replays.ensure_tables(con)
     api_responses.ensure_tables(con)
-    columns = dict(
-        con.execute(
-            "SELECT column_name, is_nullable FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'raw' AND table_name = 'download_attempts'"
-        ).fetchall()
-    )
-    for name, kind in (("kind", "VARCHAR"), ("score_id", "BIGINT"), ("ruleset", "VARCHAR")):
-        if name not in columns:
-            con.execute(f"ALTER TABLE raw.download_attempts ADD COLUMN {name} {kind}")
-    if not columns.get("beatmap_id", True):
-        con.execute("ALTER TABLE raw.download_attempts ALTER COLUMN beatmap_id DROP NOT NULL")
 
 
 def _now() -> dt.datetime:

@@ -37,6 +37,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from kiai import schema
 from kiai.config import Limits
 from kiai.errors import KiaiError
 from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
@@ -45,7 +46,7 @@ from kiai.load.replay_sources import ReplayDump, ReplaySource, expand, read_sour
 from kiai.osu.replay import FIRST_LAZER_VERSION, MODES, REPLAY_PARSER_VERSION, Replay, parse_many
 from kiai.warehouse import transaction
 
-DDL_FILE = Path(__file__).resolve().parents[1] / "schema" / "replays.sql"
+REPLAY_DDL = "replays"  # kiai/schema/replays.sql
 BATCH_FILES = 256
 BATCH_BYTES = 32 * 2**20
 IN_FLIGHT_PER_WORKER = 2
@@ -79,7 +80,7 @@ FRAME_SCHEMA = pa.schema(
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the replay landing tables that do not exist yet (idempotent)."""
-    con.execute(DDL_FILE.read_text(encoding="utf-8"))
+    con.execute(schema.ddl(REPLAY_DDL))
 
 
 @dataclass

@@ -91,6 +91,26 @@ def _lean_parsed_schema(con: duckdb.DuckDBPyConnection, on_progress: ProgressCal
     return detail
 
 
+def _replay_download_attempts(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None) -> str:
+    """Version 1 -> 2 (issue 18): raw.download_attempts logs replay downloads too: `kind` ('replay'; NULL for
+    .osu files), `score_id` and `ruleset`, and no beatmap id for them. The rows stay as they are."""
+    if not table_exists(con, "raw", "download_attempts"):
+        return "no download attempts yet"
+    have = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'raw' AND table_name = 'download_attempts'"
+        ).fetchall()
+    }
+    for name, kind in (("kind", "VARCHAR"), ("score_id", "BIGINT"), ("ruleset", "VARCHAR")):
+        if name not in have:
+            con.execute(f"ALTER TABLE raw.download_attempts ADD COLUMN {name} {kind}")
+    con.execute("ALTER TABLE raw.download_attempts ALTER COLUMN beatmap_id DROP NOT NULL")
+    ((rows,),) = con.execute("SELECT count(*) FROM raw.download_attempts").fetchall()
+    return f"raw.download_attempts gained kind, score_id and ruleset; its {rows:,} rows are kept"
+
+
 MIGRATIONS = (
     Migration(
         1,
@@ -98,6 +118,12 @@ MIGRATIONS = (
         "integer file ids, ENUM kinds, the timing context at every hit object; parsed.* rebuilt from the "
         "kept .osu bytes",
         _lean_parsed_schema,
+    ),
+    Migration(
+        2,
+        "replay downloads",
+        "raw.download_attempts logs replay downloads too (kind, score_id, ruleset columns)",
+        _replay_download_attempts,
     ),
 )
 LATEST = MIGRATIONS[-1].version
