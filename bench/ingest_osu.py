@@ -71,7 +71,8 @@ def count_objects(db: Path) -> int:
 def run_kiai_parse(paths: list[Path]) -> float:
     """Seconds kiai's parser alone takes on one core (batches as the ingest makes them; no hashing, no landing):
     the like-for-like peer of rosu-pp-py's parse-only loop."""
-    from kiai.load.osu_files import BATCH_FILES, reuse_freed_memory
+    from kiai.load.osu_files import BATCH_FILES
+    from kiai.load.pipeline import reuse_freed_memory
     from kiai.osu import parse_batch
 
     reuse_freed_memory()  # as in the ingest's workers

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -29,7 +24,7 @@ from kiai.sources.http import HttpClient
 from kiai.sources.oauth import ClientCredentials
 from kiai.sources.replays import ReplayFetcher, ReplayRequest
 from kiai.sources.settings import Pacing, RetryPolicy, Secret, load_settings
-from tests.test_sources_cli import SECRET, kiai, project
+from tests.test_sources_cli import SECRET, _kill_when, kiai, project
 
 REPLAY_HTTP = "replay_min_gap = {gap}\nreplay_max_gap = {gap}\nreplay_failure_gap = 0.05\nreplay_per_minute = 0"
 
@@ -171,22 +166,6 @@ def test_faults_and_refused_bodies_end_as_a_clean_run_and_no_secret_anywhere(ser
     blobs = b"".join(p.read_bytes() for p in cwd.rglob("*") if p.is_file())
     for secret in [SECRET, *server.issued]:
         assert secret not in outputs and secret.encode() not in blobs
-
-
-def _kill_when(cwd: Path, env: dict, args: list[str], ready) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kiai", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while not ready() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 def test_kill_9_and_rerun_equal_an_uninterrupted_run(server, world, tmp_path):

@@ -12,20 +12,14 @@ limits (kiai.config.Limits), is a row of parsed.parse_errors and the other files
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import datetime as dt
 import hashlib
 import itertools
 import os
-import signal
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_all_start_methods, get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import duckdb
@@ -34,20 +28,24 @@ import pyarrow as pa
 
 from kiai import schema
 from kiai.config import Limits
-from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
 from kiai.load.osu_sources import OsuSource, expand, read_sources
+from kiai.load.pipeline import (
+    cut_batches,
+    default_workers,
+    error_rows,
+    insert,
+    known_refusals,
+    run_batches,
+    start_worker,
+)
 from kiai.osu import CURVE_TYPES, KINDS, PARSER_VERSION, ParsedBatch, parse_batch
 from kiai.warehouse import transaction
 
 BATCH_FILES = 500
 BATCH_BYTES = 48 * 1024 * 1024
 BATCH_LINES = 1_000_000  # a worker needs ~300 B per line of a batch: this caps it near 300 MB whatever files hold
-IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: they never wait for the main process to hand out work
 WORKER_NICENESS = 10
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt() parameters
-PR_SET_PDEATHSIG = 1  # Linux prctl(): the signal a process gets when its parent dies
 NO_BYTES_MD5 = hashlib.md5(b"").hexdigest()  # the md5 of a refused input's parse_errors row: none of it was kept
-INGEST_MEMORY_LIMIT = "256MB"  # DuckDB caches written blocks up to its limit: without one, RSS grows with the corpus
 _SPOOLED = itertools.count()
 PARSED_TABLES = schema.PARSED_TABLES
 KEYS = ("file_id", "md5", "parser_version")  # the parsed.beatmap_files columns that are not the parser's metadata
@@ -112,44 +110,30 @@ def ingest_sources(
     """
     max_objects = (limits or Limits()).objects_per_file
     schema.create_osu_tables(con)
-    sweep_scratch(scratch_root(database_file(con)))  # spools of runs killed before they could remove them
     summary = IngestSummary()
     started = time.perf_counter()
-    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
     submitted: set[str] = set()
-    pending: deque[_Pending] = deque()
-    pool: ProcessPoolExecutor | None = None
-    spool: Path | None = None  # where workers leave their Arrow files
 
-    def land_oldest() -> None:
-        _land_batch(con, pending.popleft(), summary, reparse, in_transaction)
+    def prepare(batch: list[OsuSource], pool: ProcessPoolExecutor | None, spool: Path | None) -> _Pending:
+        return _prepare_batch(con, batch, submitted, pool, spool, reparse, max_objects)
+
+    def land(pending: _Pending) -> None:
+        _land_batch(con, pending, summary, reparse, in_transaction)
         summary.seconds = time.perf_counter() - started
         if on_progress:
             on_progress(summary)
 
-    (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
     try:
-        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
-        for batch, full in _batches(sources):
-            # only the last batch can be short: a full one means more follow, worth starting workers for
-            if pool is None and workers > 1 and full:
-                spool = make_scratch(database_file(con), "ingest")
-                pool = ProcessPoolExecutor(
-                    workers, mp_context=_process_context(), initializer=_quiet_worker, initargs=(os.getpid(),)
-                )
-            pending.append(_prepare_batch(con, batch, submitted, pool, spool, reparse, max_objects))
-            # land at most one batch per batch handed out, so the workers never run dry while this
-            # process lands a run of finished batches
-            if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
-                land_oldest()
-        while pending:
-            land_oldest()
+        run_batches(
+            con,
+            cut_batches(sources, BATCH_FILES, BATCH_BYTES, BATCH_LINES),
+            prepare,
+            land,
+            default_workers() if workers is None else workers,
+            "ingest",
+            _quiet_worker,
+        )
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if spool is not None:
-            remove_scratch(spool)
-        con.execute(f"SET memory_limit = '{memory_limit}'")
         summary.seconds = time.perf_counter() - started
     return summary
 
@@ -196,57 +180,10 @@ def reparse_stale(
     return ingest_sources(con, sources(), on_progress, workers, reparse=True, in_transaction=in_transaction)
 
 
-def _process_context() -> BaseContext:
-    """fork where the platform has it (no re-import of __main__, instant start), else the default."""
-    methods = get_all_start_methods()
-    return get_context("fork" if "fork" in methods else methods[0])
-
-
-def reuse_freed_memory() -> None:
-    """Ask glibc to keep large freed blocks for reuse instead of returning them to the kernel.
-
-    Parsing a batch makes many NumPy temporaries of several MB; by default each is a fresh mmap,
-    and the kernel zeroes its pages on first touch: about a fifth of the parse time. Blocks up to
-    32 MiB (glibc's ceiling) then come from the heap, which keeps up to 128 MiB of free memory.
-    Elsewhere (no glibc) this does nothing.
-    """
-    try:
-        libc = ctypes.CDLL(None)
-        if libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1:  # 0: refused, and then the trim setting stays too
-            libc.mallopt(M_TRIM_THRESHOLD, 128 << 20)
-    except (OSError, AttributeError, TypeError):
-        pass
-
-
 def _quiet_worker(parent: int) -> None:
-    """Workers leave Ctrl-C to the main process, which stops them and keeps finished batches, and die
-    with it: a worker outliving a killed ingest would hold its memory and its stdout forever.
-
-    They also yield the CPU to it: the main process (hashing, inserting) is the critical path.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent(parent)
-    reuse_freed_memory()
-    if hasattr(os, "nice"):
-        os.nice(WORKER_NICENESS)
-
-
-def die_with_parent(parent: int) -> None:
-    """End this process when `parent` dies: a kernel signal on Linux (prctl), else a watching thread."""
-    try:
-        signalled = ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
-    except (OSError, AttributeError, TypeError):
-        signalled = False
-    if not signalled:
-        threading.Thread(target=_watch_parent, args=(parent,), name="kiai-parent-watch", daemon=True).start()
-    if os.getppid() != parent:  # it died before the signal was asked for
-        os._exit(1)
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
+    """A worker (kiai.load.pipeline.start_worker) that yields the CPU to the main process: here hashing and
+    inserting, not parsing, is the critical path."""
+    start_worker(parent, WORKER_NICENESS)
 
 
 @dataclass
@@ -327,7 +264,7 @@ def _prepare_batch(
             max_objects,
         )
         parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
-    fresh_refusals = sorted(refused - _known_refusals(con, refused)) if refused else []
+    fresh_refusals = sorted(refused - known_refusals(con, schema.PARSE_ERRORS, refused)) if refused else []
     return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, fresh_refusals)
 
 
@@ -375,23 +312,6 @@ def parse_for_landing(
     return landing
 
 
-def _batches(sources: Iterable[OsuSource]) -> Iterator[tuple[list[OsuSource], bool]]:
-    """Batches of at most BATCH_FILES files, BATCH_BYTES bytes or BATCH_LINES lines (whichever comes
-    first; a single bigger file is a batch of its own), each with whether it is full: only the last
-    one is not."""
-    batch: list[OsuSource] = []
-    size = lines = 0
-    for source in sources:
-        batch.append(source)
-        size += len(source.data)
-        lines += source.data.count(b"\n")
-        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES or lines >= BATCH_LINES:
-            yield batch, True
-            batch, size, lines = [], 0, 0
-    if batch:
-        yield batch, False
-
-
 def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
     """Of `md5s`: the files kept in the warehouse (whichever parser read them) or that this parser failed on."""
     rows = con.execute(
@@ -420,15 +340,6 @@ def _file_ids(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> list[int]:
         [id_ for (id_,) in con.execute(f"SELECT nextval('{schema.FILE_IDS}') FROM range(?)", [missing]).fetchall()]
     )
     return [have[md5] if md5 in have else next(fresh) for md5 in md5s]
-
-
-def _known_refusals(con: duckdb.DuckDBPyConnection, refused: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Of (path, reason) pairs: those already in parsed.parse_errors."""
-    rows = con.execute(
-        "SELECT path, error FROM parsed.parse_errors WHERE path IN (SELECT unnest($paths))",
-        {"paths": sorted({path for path, _ in refused})},
-    ).fetchall()
-    return {(path, error) for path, error in rows} & refused
 
 
 def _land_batch(
@@ -475,23 +386,11 @@ def _land(
                 f"DELETE FROM {schema.PARSE_ERRORS} WHERE path IN (SELECT unnest($paths))",
                 {"paths": [new[i][1].path for i in landing.good]},
             )
-            _insert(con, schema.RAW_FILES, _raw_table(new, landing, now))
+            insert(con, schema.RAW_FILES, _raw_table(new, landing, now))
     for table in landing.tables:
-        _insert(con, table, landing.table(table))
+        insert(con, table, landing.table(table))
     if errors:
-        _insert(
-            con,
-            schema.PARSE_ERRORS,
-            pa.table(
-                {
-                    "md5": [e[0] for e in errors],
-                    "path": [e[1] for e in errors],
-                    "error": [e[2] for e in errors],
-                    "parser_version": pa.array([PARSER_VERSION] * len(errors), pa.int32()),
-                    "seen_at": pa.array([now] * len(errors), pa.timestamp("us")),
-                }
-            ),
-        )
+        insert(con, schema.PARSE_ERRORS, error_rows(errors, PARSER_VERSION, now))
     summary.hit_objects += landing.hit_objects
     if reparse:
         summary.files_reparsed += len(landing.good)
@@ -538,14 +437,6 @@ def _delete_files(con: duckdb.DuckDBPyConnection, tables: Iterable[str], md5s: l
             con.execute(f"DELETE FROM {table} WHERE md5 IN (SELECT unnest($md5s))", {"md5s": md5s})
         elif ids:
             con.execute(f"DELETE FROM {table} WHERE file_id IN (SELECT unnest($ids))", {"ids": ids})
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
-    con.register("_kiai_batch", data)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _kiai_batch")
-    finally:
-        con.unregister("_kiai_batch")
 
 
 def _raw_table(new: list[tuple[str, OsuSource]], landing: _Landing, now: dt.datetime) -> pa.Table:

@@ -14,7 +14,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -57,8 +57,13 @@ def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(".osz") or _is_tar(path)
 
 
-def expand(inputs: list[str | Path]) -> list[Path]:
-    """Files, folders (searched recursively for .osu/.osz) and glob patterns → a sorted list of paths."""
+def expand(
+    inputs: list[str | Path],
+    suffixes: tuple[str, ...] = (".osu", ".osz"),
+    folder: Callable[[Path], list[Path] | None] | None = None,
+) -> list[Path]:
+    """Files, folders (searched recursively for `suffixes`, unless `folder` says what a folder holds) and glob
+    patterns → a list of paths, each folder's and pattern's sorted."""
     paths: list[Path] = []
     for item in inputs:
         text = str(item)
@@ -70,7 +75,10 @@ def expand(inputs: list[str | Path]) -> list[Path]:
             continue
         path = Path(text)
         if path.is_dir():
-            paths.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".osu", ".osz")))
+            held = folder(path) if folder is not None else None
+            if held is None:
+                held = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+            paths.extend(held)
         elif path.is_file():
             paths.append(path)
         else:
@@ -88,11 +96,7 @@ def read_sources(paths: list[Path], max_bytes: int = Limits().osu_file_bytes) ->
         elif _is_tar(path):
             yield from _read_tar(path, max_bytes)
         else:
-            try:
-                with path.open("rb") as handle:
-                    yield _read_capped(shown_path(path), handle, max_bytes)
-            except OSError as exc:
-                yield _refused(path, f"cannot read: {exc.strerror or exc}")
+            yield _source(*read_file(path, max_bytes), max_bytes)
 
 
 def _refused(path: str | Path, reason: str) -> OsuSource:
@@ -103,26 +107,39 @@ def _too_large(path: str, max_bytes: int) -> OsuSource:
     return _refused(path, f"larger than {max_bytes / MB:g} MB, the limit for an .osu file ([limits] osu_file_mb)")
 
 
-def _read_capped(path: str, handle: BinaryIO, max_bytes: int) -> OsuSource:
-    """At most `max_bytes` of `handle` (one byte more tells a file that is too large)."""
-    data = handle.read(max_bytes + 1)
-    return _too_large(path, max_bytes) if len(data) > max_bytes else OsuSource(path, data)
+def _source(path: str, data: bytes | None, problem: str | None, max_bytes: int) -> OsuSource:
+    """An `.osu` source from what `read_file` or `zip_members` found."""
+    if problem is TOO_LARGE:
+        return _too_large(path, max_bytes)
+    return _refused(path, problem or "unreadable") if data is None else OsuSource(path, data)
 
 
 def _read_osz(path: Path, max_bytes: int) -> Iterator[OsuSource]:
-    for member, data, problem in zip_members(path, ".osu", max_bytes, ".osz (zip) archive"):
-        if problem is TOO_LARGE:
-            yield _too_large(member, max_bytes)
-        else:
-            yield _refused(member, problem) if data is None else OsuSource(member, data)
+    for found in zip_members(path, ".osu", max_bytes, ".osz (zip) archive"):
+        yield _source(*found, max_bytes)
 
 
 TOO_LARGE = "too large"
+Found = tuple[str, bytes | None, str | None]  # (path as stored, its bytes, or None and why: TOO_LARGE, a reason)
 
 
-def zip_members(
-    path: Path, suffix: str, max_bytes: int, kind: str = "zip archive"
-) -> Iterator[tuple[str, bytes | None, str | None]]:
+def capped(handle: BinaryIO, max_bytes: int) -> bytes | None:
+    """At most `max_bytes` of `handle`; None when there is more (one byte more tells a file that is too large)."""
+    data = handle.read(max_bytes + 1)
+    return None if len(data) > max_bytes else data
+
+
+def read_file(path: Path, max_bytes: int) -> Found:
+    """A file's bytes, read up to `max_bytes`."""
+    try:
+        with path.open("rb") as handle:
+            data = capped(handle, max_bytes)
+    except OSError as exc:
+        return shown_path(path), None, f"cannot read: {exc.strerror or exc}"
+    return shown_path(path), data, TOO_LARGE if data is None else None
+
+
+def zip_members(path: Path, suffix: str, max_bytes: int, kind: str = "zip archive") -> Iterator[Found]:
     """(member path, its bytes, None) for each member of a zip archive named `*suffix`, or (path, None,
     problem) for a member or archive that cannot be read; `problem` is TOO_LARGE for a member over
     `max_bytes` (read only up to it, whatever it declares)."""
@@ -141,11 +158,11 @@ def zip_members(
                 continue
             try:
                 with archive.open(info) as handle:
-                    data = handle.read(max_bytes + 1)
+                    data = capped(handle, max_bytes)
             except (*BROKEN, *UNSUPPORTED) as exc:  # a bad CRC is found at the end of the member
                 yield member, None, f"broken archive member ({exc})"
                 continue
-            yield (member, None, TOO_LARGE) if len(data) > max_bytes else (member, data, None)
+            yield member, data, TOO_LARGE if data is None else None
 
 
 def _read_tar(path: Path, max_bytes: int) -> Iterator[OsuSource]:
@@ -162,7 +179,8 @@ def _read_tar(path: Path, max_bytes: int) -> Iterator[OsuSource]:
                     continue
                 handle = archive.extractfile(member)
                 if handle is not None:
-                    yield _read_capped(shown_path(name), handle, max_bytes)
+                    data = capped(handle, max_bytes)
+                    yield _too_large(name, max_bytes) if data is None else OsuSource(shown_path(name), data)
                     read += 1
     except BROKEN as exc:
         yield _refused(path, f"broken or truncated archive after {read:,} .osu files ({exc})")

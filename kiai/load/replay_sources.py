@@ -11,15 +11,13 @@ which the loader records in parsed.replay_errors while the other replays land.
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from kiai.config import MB, Limits
-from kiai.errors import KiaiError
-from kiai.load.osu_sources import TOO_LARGE, shown_path, zip_members
+from kiai.load.osu_sources import TOO_LARGE, read_file, zip_members
+from kiai.load.osu_sources import expand as expand_paths
 
 REPLAY_SUFFIX = ".osr"
 ARCHIVE_SUFFIX = ".zip"
@@ -80,26 +78,15 @@ def _is_replay_input(path: Path) -> bool:
 def expand(inputs: list[str | Path]) -> ReplayInputs:
     """Files, folders (searched recursively for .osr and .zip; a dump folder is a dump) and glob patterns."""
     found = ReplayInputs()
-    for item in inputs:
-        text = str(item)
-        if any(ch in text for ch in "*?[") and not Path(text).exists():
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            if not matches:
-                raise KiaiError(f"no files match {text}")
-            found.paths.extend(p for p in matches if p.is_file())
-            continue
-        path = Path(text)
-        if path.is_dir():
-            dump = find_dump(path)
-            if dump is not None:
-                found.dumps.append(dump)
-                found.paths.extend(dump.replays)
-            else:
-                found.paths.extend(sorted(p for p in path.rglob("*") if p.is_file() and _is_replay_input(p)))
-        elif path.is_file():
-            found.paths.append(path)
-        else:
-            raise KiaiError(f"no such file or folder: {text}")
+
+    def dump_in(folder: Path) -> list[Path] | None:
+        dump = find_dump(folder)
+        if dump is None:
+            return None
+        found.dumps.append(dump)
+        return dump.replays
+
+    found.paths = expand_paths(inputs, (REPLAY_SUFFIX, ARCHIVE_SUFFIX), dump_in)
     return found
 
 
@@ -108,31 +95,13 @@ def read_sources(paths: list[Path], max_bytes: int = Limits().replay_file_bytes)
     cannot be read is yielded refused, with its reason."""
     for path in paths:
         if path.suffix.lower() == ARCHIVE_SUFFIX:
-            yield from _read_zip(path, max_bytes)
-            continue
-        try:
-            with path.open("rb") as handle:
-                yield _read_capped(shown_path(path), handle, max_bytes)
-        except OSError as exc:
-            yield _refused(path, f"cannot read: {exc.strerror or exc}")
-
-
-def _refused(path: str | Path, reason: str) -> ReplaySource:
-    return ReplaySource(shown_path(path), b"", refused=reason)
-
-
-def _too_large(path: str, max_bytes: int) -> ReplaySource:
-    return _refused(path, f"larger than {max_bytes / MB:g} MB, the limit for a replay ([limits] replay_file_mb)")
-
-
-def _read_capped(path: str, handle: BinaryIO, max_bytes: int) -> ReplaySource:
-    data = handle.read(max_bytes + 1)  # one byte more tells a file that is too large
-    return _too_large(path, max_bytes) if len(data) > max_bytes else ReplaySource(path, data)
-
-
-def _read_zip(path: Path, max_bytes: int) -> Iterator[ReplaySource]:
-    for member, data, problem in zip_members(path, REPLAY_SUFFIX, max_bytes):
-        if problem is TOO_LARGE:
-            yield _too_large(member, max_bytes)
+            for found in zip_members(path, REPLAY_SUFFIX, max_bytes):
+                yield _source(*found, max_bytes)
         else:
-            yield _refused(member, problem) if data is None else ReplaySource(member, data)
+            yield _source(*read_file(path, max_bytes), max_bytes)
+
+
+def _source(path: str, data: bytes | None, problem: str | None, max_bytes: int) -> ReplaySource:
+    if problem is TOO_LARGE:
+        problem = f"larger than {max_bytes / MB:g} MB, the limit for a replay ([limits] replay_file_mb)"
+    return ReplaySource(path, b"", refused=problem or "unreadable") if data is None else ReplaySource(path, data)

@@ -24,10 +24,8 @@ import hashlib
 import itertools
 import json
 import os
-import signal
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +38,15 @@ import pyarrow as pa
 from kiai import schema
 from kiai.config import Limits
 from kiai.errors import KiaiError
-from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
-from kiai.load.osu_files import _insert, _process_context, die_with_parent, reuse_freed_memory
+from kiai.load.pipeline import (
+    cut_batches,
+    default_workers,
+    error_rows,
+    insert,
+    known_refusals,
+    run_batches,
+    start_worker,
+)
 from kiai.load.replay_sources import ReplayDump, ReplaySource, expand, read_sources
 from kiai.osu.replay import FIRST_LAZER_VERSION, MODES, REPLAY_PARSER_VERSION, Replay, parse_many
 from kiai.warehouse import transaction
@@ -49,9 +54,7 @@ from kiai.warehouse import transaction
 REPLAY_DDL = "replays"  # kiai/schema/replays.sql
 BATCH_FILES = 256
 BATCH_BYTES = 32 * 2**20
-IN_FLIGHT_PER_WORKER = 2
 FRAMES_PER_CHUNK = 1 << 22  # frames per record batch a worker writes (DuckDB lands 1 M-frame ones with +15 % CPU)
-INGEST_MEMORY_LIMIT = "256MB"  # as for .osu ingest: DuckDB's cache of written blocks stays bounded
 NO_BYTES_MD5 = hashlib.md5(b"").hexdigest()  # the md5 of a refused input's error row: none of it was kept
 DUMP_INDEX_TABLE = "raw.replay_dump_index"
 _SPOOLED = itertools.count()
@@ -135,66 +138,34 @@ def ingest_sources(
     """Ingest `.osr` bytes batch by batch; `workers` processes parse (default: one per core, started only
     when more than one batch comes; 0 parses in this process)."""
     ensure_tables(con)
-    sweep_scratch(scratch_root(database_file(con)))
     summary = ReplayIngestSummary()
     started = time.perf_counter()
-    workers = min(os.cpu_count() or 1, 4) if workers is None else workers
     submitted: set[str] = set()
-    pending: deque[_Pending] = deque()
-    pool: ProcessPoolExecutor | None = None
-    spool: Path | None = None
 
-    def land_oldest() -> None:
-        _land_batch(con, pending.popleft(), summary)
+    def prepare(batch: list[ReplaySource], pool: ProcessPoolExecutor | None, spool: Path | None) -> _Pending:
+        return _prepare_batch(con, batch, submitted, pool, spool)
+
+    def land(pending: _Pending) -> None:
+        _land_batch(con, pending, summary)
         summary.seconds = time.perf_counter() - started
         if on_progress:
             on_progress(summary)
 
-    ((memory_limit,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
     try:
-        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
-        for batch, full in _batches(sources):
-            if spool is None:  # frames go to a file as they are parsed, also in this process: memory stays flat
-                spool = make_scratch(database_file(con), "replays")
-            if pool is None and workers > 1 and full:
-                pool = ProcessPoolExecutor(
-                    workers, mp_context=_process_context(), initializer=_worker, initargs=(os.getpid(),)
-                )
-            pending.append(_prepare_batch(con, batch, submitted, pool, spool))
-            if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
-                land_oldest()
-        while pending:
-            land_oldest()
+        # frames go to a file as they are parsed, also in this process, so memory stays flat
+        run_batches(
+            con,
+            cut_batches(sources, BATCH_FILES, BATCH_BYTES),
+            prepare,
+            land,
+            default_workers() if workers is None else workers,
+            "replays",
+            start_worker,  # not niced: parsing (LZMA and the frame text), not landing, is the critical path
+            always_spool=True,
+        )
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if spool is not None:
-            remove_scratch(spool)
-        con.execute(f"SET memory_limit = '{memory_limit}'")
         summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _worker(parent: int) -> None:
-    """As the .osu ingest's workers: Ctrl-C is the main process's, and they die with it (also on kill -9);
-    but not niced, since here parsing (LZMA and the frame text), not landing, is the critical path."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    die_with_parent(parent)
-    reuse_freed_memory()
-
-
-def _batches(sources: Iterable[ReplaySource]) -> Iterator[tuple[list[ReplaySource], bool]]:
-    """Batches of at most BATCH_FILES files or BATCH_BYTES bytes, each with whether it is full."""
-    batch: list[ReplaySource] = []
-    size = 0
-    for source in sources:
-        batch.append(source)
-        size += len(source.data)
-        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-            yield batch, True
-            batch, size = [], 0
-    if batch:
-        yield batch, False
 
 
 @dataclass
@@ -208,7 +179,7 @@ class _Landing:
     replays: pa.Table | None
     frame_rows: pa.Table | str | None  # the frames, or the Arrow file a worker wrote them to
 
-    def frame_rows_to_insert(self) -> pa.Table | pa.RecordBatchReader | None:
+    def frame_rows_toinsert(self) -> pa.Table | pa.RecordBatchReader | None:
         """The frames; from a worker's file, a record batch at a time (a mapped file would stay resident as
         DuckDB scans it, as large as the batch's frames)."""
         rows = self.frame_rows
@@ -280,7 +251,7 @@ def _prepare_batch(
         )
         parsed = pool.submit(parse_for_landing, *args) if pool is not None else parse_for_landing(*args)
     refused = {(source.path, source.refused) for source in batch if source.refused is not None}
-    fresh = sorted(refused - _known_refusals(con, refused)) if refused else []
+    fresh = sorted(refused - known_refusals(con, "parsed.replay_errors", refused)) if refused else []
     return _Pending(len(batch), sum(len(s.data) for s in batch), new, parsed, fresh, fill)
 
 
@@ -431,14 +402,6 @@ def _known_md5s(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> set[str]:
     return {md5 for (md5,) in rows}
 
 
-def _known_refusals(con: duckdb.DuckDBPyConnection, refused: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    rows = con.execute(
-        "SELECT path, error FROM parsed.replay_errors WHERE path IN (SELECT unnest($paths))",
-        {"paths": sorted({path for path, _ in refused})},
-    ).fetchall()
-    return {(path, error) for path, error in rows} & refused
-
-
 def _land_batch(con: duckdb.DuckDBPyConnection, pending: _Pending, summary: ReplayIngestSummary) -> None:
     summary.files_seen += pending.files_seen
     summary.bytes_read += pending.bytes_read
@@ -478,26 +441,14 @@ def _land(con: duckdb.DuckDBPyConnection, landing: _Landing, pending: _Pending, 
                 "ingested_at": pa.array([now] * len(datas), pa.timestamp("us")),
             }
         )
-        _insert(con, "raw.replays", raw)
+        insert(con, "raw.replays", raw)
         if landing.replays is not None:
-            _insert(con, "parsed.replays", landing.replays)
-        frames = landing.frame_rows_to_insert()
+            insert(con, "parsed.replays", landing.replays)
+        frames = landing.frame_rows_toinsert()
         if frames is not None:
-            _insert(con, "parsed.replay_frames", frames)
+            insert(con, "parsed.replay_frames", frames)
     if errors:
-        _insert(
-            con,
-            "parsed.replay_errors",
-            pa.table(
-                {
-                    "md5": [e[0] for e in errors],
-                    "path": [e[1] for e in errors],
-                    "error": [e[2] for e in errors],
-                    "parser_version": pa.array([REPLAY_PARSER_VERSION] * len(errors), pa.int32()),
-                    "seen_at": pa.array([now] * len(errors), pa.timestamp("us")),
-                }
-            ),
-        )
+        insert(con, "parsed.replay_errors", error_rows(errors, REPLAY_PARSER_VERSION, now))
     for md5, score_id, legacy_score_id in pending.fill_ids:
         for table in ("raw.replays", "parsed.replays"):
             con.execute(
