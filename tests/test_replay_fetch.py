@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -315,3 +319,24 @@ def test_a_version_1_warehouse_keeps_its_download_log_and_gains_the_replay_colum
         assert con.execute("SELECT max(version) FROM kiai.schema_migrations").fetchall() == [(2,)]
     finally:
         con.close()
+
+
+def test_the_warehouse_can_be_read_while_a_fetch_waits_its_turn(server, world, tmp_path):
+    cwd, env = _project(tmp_path, server, world, gap=0.6)
+    fetch = subprocess.Popen(
+        [sys.executable, "-m", "kiai", "fetch", "replays", "--sql", _sql(world)],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    folder = cwd / "data" / "replays"
+    deadline = time.monotonic() + 60
+    while not (folder.is_dir() and len(list(folder.glob("*.osr"))) >= 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    read = kiai(cwd, env, "sql", "--wait", "10", "--format", "csv", "SELECT count(*) AS n FROM parsed.replays")
+    assert fetch.poll() is None, "the fetch was still running while kiai sql read"
+    assert int(read.stdout.split()[1]) >= 1
+    out, err = fetch.communicate(timeout=120)
+    assert fetch.returncode == 0 and "landed" in out, err

@@ -12,6 +12,8 @@ from kiai.cli import fetch_cmd, ingest_cmd
 from kiai.cli._common import console, err_console, state
 from kiai.errors import KiaiError
 
+LANDING_WAIT = 60.0  # seconds a replay waits to land while another process reads the warehouse
+
 if TYPE_CHECKING:
     from kiai.load.replays import ReplayIngestSummary
 
@@ -95,10 +97,11 @@ def fetch_replays(
         console.print(f"queue: {added:,} replays asked, {len(set(ids)) - added:,} already in it", highlight=False)
     elif sql is None and ids_file is None and not any(replay_queue.counts(con).values()):
         raise KiaiError('nothing asked yet: pass --sql "SELECT id FROM scores WHERE ..." or --ids FILE')
-    sources = fetch_cmd._sources()
-    fetcher = sources.replays(state.config.data_dir / "replays", say=console.print)
-    summary = replay_queue.fetch_replays(con, fetcher, retry_missing)
     con.close()
+    fetcher = fetch_cmd._sources().replays(state.config.data_dir / "replays", say=console.print)
+    # a `kiai sql` reading between two replays holds the landing up to a minute (or --wait)
+    landing_wait = max(state.wait or 0.0, LANDING_WAIT)
+    summary = replay_queue.fetch_replays(lambda: state.open(write=True, wait=landing_wait), fetcher, retry_missing)
     console.print(summary.line(), highlight=False)
     for failure in summary.failures:
         err_console.print(f"  failed: {failure}", highlight=False)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import duckdb
@@ -177,41 +178,49 @@ class FetchSummary:
         )
 
 
-def fetch_replays(con: duckdb.DuckDBPyConnection, fetcher: ReplayFetcher, retry_missing: bool = False) -> FetchSummary:
-    """Work the queue: land what a killed run left in place, fetch the rest, land each file as it comes."""
-    ensure_tables(con)
+def fetch_replays(
+    connect: Callable[[], duckdb.DuckDBPyConnection], fetcher: ReplayFetcher, retry_missing: bool = False
+) -> FetchSummary:
+    """Work the queue: land what a killed run left in place, fetch the rest, land each file as it comes.
+
+    The warehouse is opened (`connect`) only to read the queue and to land a replay, and closed while
+    requests wait for their turn, so `kiai sql` can read it during a fetch of hours."""
     summary = FetchSummary()
     outcome: dict[ReplayRequest, str] = {}  # the last outcome of each request this run worked on
     todo = []
-    for request in pending(con, retry_missing):
-        data = fetcher.file_in_place(request)
-        if data is None:
-            todo.append(request)
-        else:
-            summary.frames += _land(con, fetcher, request, data, tried=False)
-            outcome[request] = "landed"
+    with closing(connect()) as con:
+        ensure_tables(con)
+        for request in pending(con, retry_missing):
+            data = fetcher.file_in_place(request)
+            if data is None:
+                todo.append(request)
+            else:
+                summary.frames += _land(con, fetcher, request, data, tried=False)
+                outcome[request] = "landed"
 
     def record(request: ReplayRequest, attempt: Attempt) -> None:
-        record_attempt(con, request, attempt)
-        if attempt.outcome == "ok":
-            summary.frames += _land(con, fetcher, request, fetcher.path_of(request).read_bytes())
-            outcome[request] = "landed"
-        elif attempt.outcome == "not_found":
-            mark(con, request, "missing", "HTTP 404")
-            outcome[request] = "missing"
-        else:
-            why = f"{attempt.outcome}: {attempt.error}" if attempt.error else attempt.outcome
-            mark(con, request, "failed", why)
-            outcome[request] = "failed"
-            if len(summary.failures) < 5:
-                summary.failures.append(f"{request.describe()}: {why}")
+        with closing(connect()) as con:
+            record_attempt(con, request, attempt)
+            if attempt.outcome == "ok":
+                summary.frames += _land(con, fetcher, request, fetcher.path_of(request).read_bytes())
+                outcome[request] = "landed"
+            elif attempt.outcome == "not_found":
+                mark(con, request, "missing", "HTTP 404")
+                outcome[request] = "missing"
+            else:
+                why = f"{attempt.outcome}: {attempt.error}" if attempt.error else attempt.outcome
+                mark(con, request, "failed", why)
+                outcome[request] = "failed"
+                if len(summary.failures) < 5:
+                    summary.failures.append(f"{request.describe()}: {why}")
 
     summary.stopped_low_disk = fetcher.run(todo, record).stopped_low_disk
     summary.worked = len(outcome)
     summary.landed, summary.missing, summary.failed = (
         sum(1 for o in outcome.values() if o == kind) for kind in ("landed", "missing", "failed")
     )
-    summary.states = counts(con)
+    with closing(connect()) as con:
+        summary.states = counts(con)
     return summary
 
 
