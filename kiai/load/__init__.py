@@ -18,6 +18,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     from kiai.load import api_responses, ppy_dump
 
     schema.create_osu_tables(con)
+    schema.create_replay_tables(con)
     api_responses.ensure_tables(con)
     ppy_dump.ensure_tables(con)
     ppy_dump.ensure_stand_ins(con)

@@ -51,7 +51,6 @@ from kiai.load.replay_sources import ReplayDump, ReplaySource, expand, read_sour
 from kiai.osu.replay import FIRST_LAZER_VERSION, MODES, REPLAY_PARSER_VERSION, Replay, parse_many
 from kiai.warehouse import transaction
 
-REPLAY_DDL = "replays"  # kiai/schema/replays.sql
 BATCH_FILES = 256
 BATCH_BYTES = 32 * 2**20
 FRAMES_PER_CHUNK = 1 << 22  # frames per record batch a worker writes (DuckDB lands 1 M-frame ones with +15 % CPU)
@@ -83,7 +82,7 @@ FRAME_SCHEMA = pa.schema(
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the replay landing tables that do not exist yet (idempotent)."""
-    con.execute(schema.ddl(REPLAY_DDL))
+    schema.create_replay_tables(con)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The catalog of the `.osu` landing tables: their DDL (the .sql files beside this module, package data
+"""The catalog of the `.osu` and `.osr` landing tables: their DDL (the .sql files beside this module, package data
 in a wheel) and the parsed tables' names and columns, read from that DDL so that they are written once.
 
 How a warehouse written by an older layout is brought up to date: `kiai.schema.migrations`.
@@ -20,6 +20,7 @@ PARSE_ERRORS = "parsed.parse_errors"
 RAW_FILES = "raw.osu_files"
 FILE_IDS = "parsed.file_ids"  # the sequence file ids come from
 OSU_DDL = "osu_files"
+REPLAY_DDL = "replays"  # raw.replays, parsed.replays, parsed.replay_frames, parsed.replay_errors, raw.replay_queue
 
 
 def ddl(name: str) -> str:
@@ -30,6 +31,11 @@ def ddl(name: str) -> str:
 def create_osu_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the `.osu` landing tables that do not exist yet (idempotent)."""
     con.execute(ddl(OSU_DDL))
+
+
+def create_replay_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the replay landing tables that do not exist yet (idempotent)."""
+    con.execute(ddl(REPLAY_DDL))
 
 
 @functools.cache
