@@ -41,6 +41,7 @@ def ingest_replays(
             seconds = max(summary.seconds, 1e-9)
             progress.update(
                 task,
+                total=summary.files_total,
                 completed=summary.files_seen,
                 rate=f"{summary.replays_added / seconds:,.0f} replays/s {summary.frames / seconds:,.0f} frames/s "
                 f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s",

@@ -88,6 +88,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 @dataclass
 class ReplayIngestSummary:
     files_seen: int = 0
+    files_total: int | None = None  # when known before the run (no zip archives among the inputs)
     replays_added: int = 0
     replays_unchanged: int = 0
     parse_errors: int = 0
@@ -98,7 +99,7 @@ class ReplayIngestSummary:
     dumps: list[str] = field(default_factory=list)  # lines about the published dumps landed with the replays
 
     def line(self) -> str:
-        seconds = self.seconds or float("nan")
+        seconds = max(self.seconds, 1e-9)
         return (
             f"{self.files_seen:,} replays: {self.replays_added:,} added, {self.replays_unchanged:,} unchanged, "
             f"{self.parse_errors:,} could not be parsed; {self.frames:,} frames in {self.seconds:.1f} s "
@@ -121,7 +122,9 @@ def ingest_paths(
     limits = limits or Limits()
     found = expand(inputs)
     dump_lines = [land_dump_extras(con, dump, limits) for dump in found.dumps]
-    summary = ingest_sources(con, read_sources(found.paths, limits.replay_file_bytes), on_progress, workers)
+    total = None if any(p.suffix.lower() == ".zip" for p in found.paths) else len(found.paths)
+    sources = read_sources(found.paths, limits.replay_file_bytes)
+    summary = ingest_sources(con, sources, on_progress, workers, total)
     for dump in found.dumps:
         link_dump_index(con, dump)
     summary.dumps = dump_lines
@@ -133,11 +136,12 @@ def ingest_sources(
     sources: Iterable[ReplaySource],
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
+    total: int | None = None,
 ) -> ReplayIngestSummary:
     """Ingest `.osr` bytes batch by batch; `workers` processes parse (default: one per core, started only
-    when more than one batch comes; 0 parses in this process)."""
+    when more than one batch comes; 0 parses in this process). `total`: how many sources come, if known."""
     ensure_tables(con)
-    summary = ReplayIngestSummary()
+    summary = ReplayIngestSummary(files_total=total)
     started = time.perf_counter()
     submitted: set[str] = set()
 
