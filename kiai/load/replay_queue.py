@@ -20,6 +20,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 
 import duckdb
+import pyarrow as pa
 
 from kiai.errors import KiaiError
 from kiai.load import api_responses, replays
@@ -86,22 +87,33 @@ def enqueue(con: duckdb.DuckDBPyConnection, score_ids: Iterable[int], ruleset: s
     """Add replays to the queue (by score id, or by `ruleset`'s legacy ids); returns how many were new.
     A score id's legacy id is looked up in the dump's scores (a stable replay's header carries it)."""
     if ruleset and ruleset not in RULESETS:
-        raise KiaiError(f"--ruleset must be one of {', '.join(RULESETS)}, not {ruleset!r}")
+        raise KiaiError(f"--legacy takes one of {', '.join(RULESETS)}, not {ruleset!r}")
     ids = list(dict.fromkeys(score_ids))
     legacy = {} if ruleset else legacy_ids_of(con, ids)
+    asked = pa.table(
+        {
+            "score_id": pa.array(ids, pa.int64()),
+            "legacy_score_id": pa.array([legacy.get(i) for i in ids], pa.int64()),
+        }
+    )
     ((before,),) = con.execute(f"SELECT count(*) FROM {QUEUE}").fetchall()
     now = _now()
-    with transaction(con):
-        con.executemany(
-            f"INSERT OR IGNORE INTO {QUEUE} VALUES (?, ?, ?, 'asked', 0, NULL, NULL, ?, ?)",
-            [(i, ruleset, legacy.get(i), now, now) for i in ids],
-        )
-        if legacy:  # ids queued before the dump was imported learn their legacy id
-            con.executemany(
-                f"UPDATE {QUEUE} SET legacy_score_id = ? WHERE score_id = ? AND ruleset = '' "
-                "AND legacy_score_id IS NULL",
-                [(legacy_id, score_id) for score_id, legacy_id in legacy.items()],
+    con.register("_kiai_asked", asked)
+    try:
+        with transaction(con):
+            con.execute(
+                f"INSERT OR IGNORE INTO {QUEUE} SELECT score_id, $ruleset, legacy_score_id, 'asked', 0, NULL, NULL, "
+                "$now, $now FROM _kiai_asked",
+                {"ruleset": ruleset, "now": now},
             )
+            # ids queued before the dump was imported learn their legacy id
+            con.execute(
+                f"UPDATE {QUEUE} AS q SET legacy_score_id = a.legacy_score_id FROM _kiai_asked AS a "
+                "WHERE q.score_id = a.score_id AND q.ruleset = '' AND q.legacy_score_id IS NULL "
+                "AND a.legacy_score_id IS NOT NULL"
+            )
+    finally:
+        con.unregister("_kiai_asked")
     ((after,),) = con.execute(f"SELECT count(*) FROM {QUEUE}").fetchall()
     return after - before
 
