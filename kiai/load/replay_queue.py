@@ -171,7 +171,6 @@ def record_attempt(con: duckdb.DuckDBPyConnection, request: ReplayRequest, attem
 
 @dataclass
 class FetchSummary:
-    queued: int = 0  # new in the queue
     worked: int = 0  # requests this run worked on
     landed: int = 0  # files that landed (downloaded, or left in place by an earlier run)
     missing: int = 0
