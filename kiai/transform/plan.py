@@ -70,17 +70,22 @@ FILES = schema.FILES
 
 def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model, marks: dict[str, str]) -> str:
     """The relation's data watermark, computed once per build: `marks` caches them by relation."""
+    try:
+        return table_watermark(con, relation, marks)
+    except duckdb.CatalogException:
+        raise MissingSourceError(f"{model.path}: reads {relation}, which does not exist in the warehouse") from None
+
+
+def table_watermark(con: duckdb.DuckDBPyConnection, relation: str, marks: dict[str, str]) -> str:
+    """`watermark` of any relation (also the lake export's): a missing one raises duckdb.CatalogException."""
     if relation in marks:
         return marks[relation]
     content_addressed = relation in CONTENT_ADDRESSED
     hashed = "file_id" if content_addressed else "t"
-    try:
-        count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation} t").fetchall()[0]
-    except duckdb.CatalogException:
-        raise MissingSourceError(f"{model.path}: reads {relation}, which does not exist in the warehouse") from None
+    count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation} t").fetchall()[0]
     mark = f"{count}:{total}"
     if content_addressed:
-        mark += f"|{watermark(con, FILES, model, marks)}"
+        mark += f"|{table_watermark(con, FILES, marks)}"
     marks[relation] = mark
     return mark
 
