@@ -1,9 +1,12 @@
-"""`kiai export dataset`: the labelled dataset as CSV or Parquet, with a manifest of the versions it came from."""
+"""`kiai export dataset` (the labelled dataset as CSV or Parquet, with a manifest of the versions it came from) and
+`kiai export lake` (the warehouse as a Parquet lake, kiai.transform.lake)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -58,6 +61,75 @@ def export_dataset(
         f"manifest {escape(result.manifest)}",
         highlight=False,
     )
+
+
+@app.command("lake")
+def export_lake(
+    folder: Path = typer.Argument(..., help="The lake folder: <schema>/<table>/ Parquet folders and manifest.json."),
+    with_bytes: bool = typer.Option(
+        False, "--with-bytes", help="Also write raw's BLOB columns (the .osu files' bytes, raw.osu_files.content)."
+    ),
+) -> None:
+    """Write every table of raw, parsed and ppy and the current version of every model as Parquet, for Spark,
+    DuckDB, Polars or Trino.
+
+    Hit objects are partitioned by file_id ranges (file_id_range=N/), replay frames by replay_id ranges and
+    ppy.scores by ruleset_id. Types are ones every engine reads alike (unsigned integers signed, ENUM and JSON
+    as text, timestamps UTC). A table whose data and layout are unchanged since the last export is skipped;
+    each table is replaced whole, so an interrupted export is finished by running it again.
+
+    Example: kiai export lake data/lake
+    """
+    from kiai.transform.lake import export_lake as run_export
+
+    con = state.open(write=False)
+    try:
+        with _lake_progress() as update:
+            report = run_export(con, folder, with_bytes=with_bytes, on_progress=update, on_table=_print_table)
+    finally:
+        con.close()
+    written = report.written
+    rows = sum(t.rows for t in written)
+    size = sum(t.bytes for t in written)
+    seconds = sum(t.seconds for t in written)
+    rate = f": {rows / seconds:,.0f} rows/s, {size / seconds / 1e6:,.1f} MB/s" if seconds > 0 else ""
+    unchanged = sum(t.status == "unchanged" for t in report.tables)
+    console.print(
+        f"lake {escape(str(folder))}: {len(written)} tables written ({rows:,} rows, {size / 1e6:,.1f} MB in "
+        f"{seconds:.1f} s{rate}), {unchanged} unchanged; manifest {escape(str(folder / 'manifest.json'))}",
+        highlight=False,
+    )
+
+
+def _print_table(result: Any) -> None:
+    if result.status == "written":
+        line = f"{result.rows:>12,} rows {result.bytes / 1e6:>9,.1f} MB {result.seconds:>6.1f} s"
+    else:
+        line = ""
+    console.print(f"  {result.status:<9} {escape(result.relation):<36} {line}", highlight=False)
+
+
+@contextmanager
+def _lake_progress() -> Iterator[Callable[[Any], None]]:
+    """A bar per table: rows copied (from DuckDB's query progress) and MB/s written."""
+    from rich.progress import TextColumn
+
+    from kiai.progress import progress_bar
+
+    with progress_bar(TextColumn("{task.fields[rate]}"), transient=True) as bar:
+        task = bar.add_task("export", total=None, rate="")
+
+        def update(progress: Any) -> None:
+            rate = progress.bytes_written / progress.seconds / 1e6 if progress.seconds > 0 else 0.0
+            bar.update(
+                task,
+                description=progress.relation,
+                completed=progress.rows_done,
+                total=progress.rows_total,
+                rate=f"{rate:,.1f} MB/s",
+            )
+
+        yield update
 
 
 def _split_column(con: duckdb.DuckDBPyConnection, folds: int, seed: int) -> SplitColumn:

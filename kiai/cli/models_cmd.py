@@ -1,7 +1,8 @@
-"""`kiai build-features` and `kiai models list|show|diff|prune`."""
+"""`kiai build-features` and `kiai models list|show|diff|copy|compile|prune`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -13,7 +14,7 @@ from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
 from kiai.transform import manage, runner, store
 from kiai.transform.plan import PlanItem, describe_vars
-from kiai.transform.project import parse_var_overrides
+from kiai.transform.project import load_project, model_folders, parse_var_overrides
 
 app = typer.Typer(help="Inspect and tidy the versioned SQL models.", no_args_is_help=True)
 
@@ -205,6 +206,38 @@ def copy(names: list[str] = typer.Argument(..., help="Shipped model names, e.g. 
         console.print(f"copied {escape(str(path))}", highlight=False)
     for path in result.kept:
         console.print(f"kept {escape(str(path))} (already in the project)", highlight=False)
+
+
+@app.command("compile")
+def compile_models(
+    dialect: str = typer.Option("spark", "--dialect", help="The SQL dialect to write (spark)."),
+    out: Path = typer.Option(Path("build/spark"), "--out", "-o", help="Folder for the compiled SQL."),
+    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+) -> None:
+    """Write every model as Spark SQL in build order (OUT/NN_<schema>.<model>.sql), with run_models.py to run
+    them over a lake from `kiai export lake`; a model that stays DuckDB-only says why.
+
+    Columns come from the warehouse (stars are expanded), so build the models first.
+
+    Example: kiai models compile --dialect spark --out build/spark
+    """
+    from kiai.transform.compile import RUNNER_NAME, compile_models, warehouse_schema, write_compiled
+
+    con = state.open(write=False)
+    try:
+        project = load_project(model_folders(state.config), state.config, parse_var_overrides(var))
+        models = compile_models(project, warehouse_schema(con), dialect)
+    finally:
+        con.close()
+    write_compiled(models, out, dialect)
+    for model in models:
+        what = model.file_name if model.sql is not None else f"[yellow]DuckDB-only[/]: {escape(model.reason or '')}"
+        console.print(f"  {model.position:>2} {model.relation:<32} {what}", highlight=False)
+    compiled = sum(m.sql is not None for m in models)
+    console.print(f"compiled {compiled} of {len(models)} models to {escape(str(out))} ({dialect})", highlight=False)
+    console.print(
+        f"run them: spark-submit {escape(str(out / RUNNER_NAME))} --lake LAKE_DIR --out RESULTS_DIR", highlight=False
+    )
 
 
 @app.command("prune")
