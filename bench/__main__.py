@@ -29,6 +29,7 @@ QUICK_ARGS = {
     "ingest_replays": ["--replays", "40"],
     "import_dump": ["--rows", "20000", "--beatmaps", "2000"],
     "build_features": ["--maps", "300", "--objects-per-map", "200"],
+    "export_lake": ["--maps", "300", "--objects-per-map", "200", "--scores", "20000"],
     "demo": ["--quick"],
     "sample_world": ["--quick"],
     "hostile_inputs": ["--quick"],

@@ -44,3 +44,12 @@ def run_kiai(
     if check and result.returncode != 0:
         raise AssertionError(f"kiai {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The quick sample world of `kiai demo --quick --no-train` (landed and built, not trained): read it, do not
+    write to it."""
+    cwd = tmp_path_factory.mktemp("demo_world")
+    run_kiai("demo", "--quick", "--no-train", cwd=cwd, env={"KIAI_DB": "", "KIAI_CONFIG": "", "KIAI_DATA_DIR": ""})
+    return cwd / "warehouse" / "kiai.duckdb"

@@ -95,8 +95,8 @@ def compile_models(project: Project, schema: Schema, dialect: str = "spark") -> 
         model = project.models[name]
         compiled = CompiledModel(name, model.relation, position, str(model.path))
         try:
-            compiled.sql, compiled.reads, columns = _compile(rendered[name].sql, schema)
-        except _NotPortable as exc:
+            compiled.sql, compiled.reads, columns = to_spark(rendered[name].sql, schema)
+        except NotPortable as exc:
             compiled.reason, compiled.reads, columns = str(exc), exc.reads, exc.columns
         if columns:
             schema.setdefault(model.schema, {})[model.name] = columns
@@ -104,14 +104,17 @@ def compile_models(project: Project, schema: Schema, dialect: str = "spark") -> 
     return results
 
 
-class _NotPortable(Exception):
+class NotPortable(KiaiError):
+    """A model that stays DuckDB-only: why, what it reads and (when sqlglot could tell) its columns."""
+
     def __init__(self, reason: str, reads: list[str] | None = None, columns: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.reads = reads or []
         self.columns = columns or {}
 
 
-def _compile(sql: str, schema: Schema) -> tuple[str, list[str], dict[str, str]]:
+def to_spark(sql: str, schema: Schema) -> tuple[str, list[str], dict[str, str]]:
+    """DuckDB SQL as Spark SQL, the relations it reads and its output columns; NotPortable says why not."""
     import sqlglot
     from sqlglot import exp
     from sqlglot.errors import ErrorLevel, OptimizeError, SqlglotError
@@ -122,20 +125,20 @@ def _compile(sql: str, schema: Schema) -> tuple[str, list[str], dict[str, str]]:
     reads = sorted({f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db and t.name not in ctes and t.db != ""})
     missing = [r for r in reads if r.split(".")[1] not in schema.get(r.split(".")[0], {})]
     if missing:
-        raise _NotPortable(f"reads {', '.join(missing)}, which this warehouse does not have (yet)", reads)
+        raise NotPortable(f"reads {', '.join(missing)}, which this warehouse does not have (yet)", reads)
     try:
         tree = qualify(tree, schema=schema, dialect="duckdb", quote_identifiers=False)
     except OptimizeError as exc:
-        raise _NotPortable(f"sqlglot cannot resolve its columns: {str(exc).splitlines()[0]}", reads) from None
+        raise NotPortable(f"sqlglot cannot resolve its columns: {str(exc).splitlines()[0]}", reads) from None
     columns = {name: "UNKNOWN" for name in tree.named_selects}
     reason = rewrites.not_portable(tree)
     if reason:
-        raise _NotPortable(reason, reads, columns)
+        raise NotPortable(reason, reads, columns)
     try:
         tree = rewrites.for_spark(tree)
         text = tree.sql(dialect="spark", pretty=True, unsupported_level=ErrorLevel.RAISE)
     except (ValueError, SqlglotError) as exc:
-        raise _NotPortable(f"no Spark form: {str(exc).splitlines()[0]}", reads, columns) from None
+        raise NotPortable(f"no Spark form: {str(exc).splitlines()[0]}", reads, columns) from None
     return text, reads, columns
 
 

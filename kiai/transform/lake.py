@@ -6,7 +6,8 @@ and schema versions). Exported: every table of `raw` (BLOB columns only with `wi
 `ppy`, and the current version of every built model under its stable name.
 
 Types are the ones every engine reads the same way (`lake_type`): unsigned integers become the signed type
-that holds them (UBIGINT: BIGINT while its values fit, else DECIMAL(20,0)), HUGEINT DECIMAL(38,0), ENUM, JSON
+that holds them (UBIGINT: BIGINT while its values fit, else DECIMAL(20,0)), HUGEINT DECIMAL(38,0) (text beyond
+38 digits), ENUM, JSON
 and UUID text, timestamps UTC microseconds (TIMESTAMPTZ; kiai's naive timestamps are UTC).
 
 Each table is written by DuckDB's streaming `COPY` into a temp folder in DIR and renamed into place, and only
@@ -50,6 +51,7 @@ MANIFEST = "manifest.json"
 FILE_SIZE = "256MB"  # Parquet files are rolled over at about this size: units of work for a cluster
 TEMP_PREFIX, OLD_PREFIX = ".tmp-", ".old-"
 BIGINT_MAX = 2**63 - 1
+DECIMAL_MAX = 10**38 - 1
 
 
 class LakeError(KiaiError):
@@ -145,8 +147,9 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def lake_type(kind: duckdb.typing.DuckDBPyType, fits_bigint: bool = True) -> str:
-    """The type a column of DuckDB type `kind` is written as (see the module docstring)."""
+def lake_type(kind: duckdb.typing.DuckDBPyType, fits: bool = True) -> str:
+    """The type a column of DuckDB type `kind` is written as (see the module docstring); `fits`: its values fit
+    BIGINT (UBIGINT) or DECIMAL(38,0) (HUGEINT), else the exact DECIMAL(20,0) or text."""
     name = kind.id
     if name in ("list", "array"):
         return f"{lake_type(kind.child, False)}[]"
@@ -159,9 +162,9 @@ def lake_type(kind: duckdb.typing.DuckDBPyType, fits_bigint: bool = True) -> str
         "utinyint": "SMALLINT",
         "usmallint": "INTEGER",
         "uinteger": "BIGINT",
-        "ubigint": "BIGINT" if fits_bigint else "DECIMAL(20,0)",
-        "hugeint": "DECIMAL(38,0)",
-        "uhugeint": "DECIMAL(38,0)",
+        "ubigint": "BIGINT" if fits else "DECIMAL(20,0)",
+        "hugeint": "DECIMAL(38,0)" if fits else "VARCHAR",
+        "uhugeint": "DECIMAL(38,0)" if fits else "VARCHAR",
         "varint": "VARCHAR",
         "bignum": "VARCHAR",
         "enum": "VARCHAR",
@@ -184,11 +187,14 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[Column]:
     relation_sql = _relation_sql(relation)
     described = con.sql(f"SELECT * FROM {relation_sql} LIMIT 0")
     columns = []
-    wide = [n for n, t in zip(described.columns, described.types, strict=True) if t.id == "ubigint"]
-    fits = dict.fromkeys(wide, True)
-    if wide:  # UBIGINT becomes BIGINT unless a value is beyond it
-        maxima = con.execute(f"SELECT {', '.join(f'max({_quote(n)})' for n in wide)} FROM {relation_sql}").fetchall()
-        fits = {n: m is None or m <= BIGINT_MAX for n, m in zip(wide, maxima[0], strict=True)}
+    # UBIGINT becomes BIGINT and HUGEINT DECIMAL(38,0) unless a value is beyond them
+    limits = {"ubigint": BIGINT_MAX, "hugeint": DECIMAL_MAX, "uhugeint": DECIMAL_MAX}
+    wide = [(n, limits[t.id]) for n, t in zip(described.columns, described.types, strict=True) if t.id in limits]
+    fits = {}
+    if wide:
+        checks = ", ".join(f"max(abs({_quote(n)})) <= {limit}" for n, limit in wide)
+        answers = con.execute(f"SELECT {checks} FROM {relation_sql}").fetchall()[0]
+        fits = {n: ok is not False for (n, _), ok in zip(wide, answers, strict=True)}
     for name, kind in zip(described.columns, described.types, strict=True):
         target = lake_type(kind, fits.get(name, True))
         quoted = _quote(name)
