@@ -120,14 +120,14 @@ def to_spark(sql: str, schema: Schema) -> tuple[str, list[str], dict[str, str]]:
     from sqlglot.errors import ErrorLevel, OptimizeError, SqlglotError
     from sqlglot.optimizer.qualify import qualify
 
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = sqlglot.parse_one(sql, read=rewrites.DuckDBAsWritten)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     reads = sorted({f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db and t.name not in ctes and t.db != ""})
     missing = [r for r in reads if r.split(".")[1] not in schema.get(r.split(".")[0], {})]
     if missing:
         raise NotPortable(f"reads {', '.join(missing)}, which this warehouse does not have (yet)", reads)
     try:
-        tree = qualify(tree, schema=schema, dialect="duckdb", quote_identifiers=False)
+        tree = qualify(tree, schema=schema, dialect=rewrites.DuckDBAsWritten, quote_identifiers=False)
     except OptimizeError as exc:
         raise NotPortable(f"sqlglot cannot resolve its columns: {str(exc).splitlines()[0]}", reads) from None
     columns = {name: "UNKNOWN" for name in tree.named_selects}

@@ -8,8 +8,8 @@ qualified) and returns a tree whose Spark SQL means what the DuckDB SQL meant. s
   and the NULLs `list()` keeps (Spark's collect_list drops them and gives [] where DuckDB gives NULL);
 - keep `sum(x ORDER BY k)`: Spark has no ordered aggregates (the order only fixes a float sum's last bits);
 - type row_number() INT where DuckDB has BIGINT;
-- index lists 1-based with an expression (`l[i]`) and lambdas' positions (`lambda e, i`) as DuckDB does,
-  where Spark counts from 0.
+- index lists 1-based (`l[i]`, and `f(x)[1]` on a list it cannot type) and lambdas' positions (`lambda e, i`)
+  as DuckDB does, where Spark counts from 0.
 
 `not_portable` names what kiai does not translate (DuckDB's JSON functions): such a model stays DuckDB-only,
 and Spark reads its exported rows from the lake.
@@ -20,6 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
+
+
+class DuckDBAsWritten(DuckDB):
+    """DuckDB, with list positions kept as written (sqlglot shifts a literal one to 0-based only where it can
+    type the list, so `f(x)[1]` and `l[1]` came out differently): `one_based` rewrites every one of them."""
+
+    INDEX_OFFSET = 0
 
 
 def not_portable(tree: exp.Expression) -> str | None:
@@ -65,7 +73,10 @@ def qualify_clause(tree: exp.Expression) -> exp.Expression:
         order = select.args.get("order")
         if order and all(not c.table and c.name in outputs for c in order.find_all(exp.Column)):
             outer.set("order", order.copy())  # else dropped: a table's row order is no part of a model's result
-        select.replace(outer)
+        if select is tree:
+            tree = outer
+        else:
+            select.replace(outer)
     return tree
 
 
@@ -182,8 +193,9 @@ def lists(tree: exp.Expression) -> exp.Expression:
 
 
 def one_based(tree: exp.Expression) -> exp.Expression:
-    """DuckDB counts list positions from 1: `l[i]` with an expression -> try_element_at(l, i) (1-based, NULL out
-    of range, as DuckDB), and a lambda's position argument (`lambda e, i`) -> i + 1 in its body."""
+    """DuckDB counts list positions from 1: `l[i]` -> try_element_at(l, i) (1-based, NULL out of range, as
+    DuckDB; the tree must be read with `DuckDBAsWritten`), and a lambda's position argument (`lambda e, i`) -> i + 1
+    in its body."""
     for transform in list(tree.find_all(exp.Transform)):
         function = transform.expression
         if not (isinstance(function, exp.Lambda) and len(function.expressions) == 2):
@@ -195,8 +207,10 @@ def one_based(tree: exp.Expression) -> exp.Expression:
                 node.replace(exp.Paren(this=exp.Add(this=node.copy(), expression=exp.Literal.number(1))))
     for bracket in list(tree.find_all(exp.Bracket)):
         index = bracket.expressions[0] if len(bracket.expressions) == 1 else None
-        if index is None or (isinstance(index, exp.Literal)):
-            continue  # literal positions: sqlglot shifts them itself; strings are struct fields
+        if isinstance(index, exp.Literal) and index.is_string:
+            continue  # a struct's field
+        if index is None or isinstance(index, exp.Slice):
+            raise ValueError(f"list slice {bracket.sql()}")
         bracket.replace(exp.func("TRY_ELEMENT_AT", bracket.this, index))
     return tree
 
