@@ -261,7 +261,7 @@ def export_lake(
         refuse_database_target(path)
         raise LakeError(f"{path} is a file, not a lake folder")
     path.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
+    with _locked(path), _unordered(con):
         _sweep(path)
         manifest = read_manifest(path)
         entries: dict[str, Any] = manifest.get("tables", {})
@@ -394,6 +394,18 @@ def _sweep(lake: Path) -> None:
     for child in lake.iterdir():
         if child.is_dir() and child.name.startswith((TEMP_PREFIX, OLD_PREFIX)):
             shutil.rmtree(child, ignore_errors=True)
+
+
+@contextmanager
+def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The lake promises no row order, so COPY may write rows as its threads finish them (a quarter faster on
+    10 M hit objects, and no buffering to keep the order)."""
+    (before,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
 
 
 @contextmanager
