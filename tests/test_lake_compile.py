@@ -55,6 +55,7 @@ def test_json_models_stay_duckdb_only_and_say_why(compiled) -> None:
         "staging.beatmaps",
         "staging.beatmapsets",
         "staging.collection_members",
+        "staging.scores",
         "staging.user_scores",
     }
     assert all("JSON" in reason for reason in staying.values())
@@ -76,7 +77,7 @@ def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, 
     out.mkdir()
     (out / "99_features.gone.sql").write_text("-- a model compiled before and deleted since")
     result = run_kiai("models", "compile", "--dialect", "spark", "--out", str(out), db=demo_warehouse)
-    assert "compiled 6 of 10 models" in result.stdout and "DuckDB-only" in result.stdout
+    assert "compiled 6 of 11 models" in result.stdout and "DuckDB-only" in result.stdout
     assert "spark-submit" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     files = sorted(p.name for p in out.glob("*.sql"))

@@ -93,7 +93,12 @@ def test_every_model_reading_parsed_or_ppy_gives_duckdbs_rows_on_spark(
 
     wanted = {name for name in by_name if reads_landed(name)}
     assert {"features.file_features", "features.kiai_sections", "features.beatmap_features"} <= wanted
-    assert not [name for name in wanted if by_name[name]["file"] is None], "a model reading parsed/ppy is DuckDB-only"
+    duckdb_only = {name for name in wanted if by_name[name]["file"] is None}
+    # staging.scores takes ppy.scores' JSON apart with DuckDB's JSON functions (json_merge_patch has no Spark
+    # counterpart): the one known exception, read from the lake
+    assert duckdb_only <= {"staging.scores"}, duckdb_only
+    assert all("JSON" in by_name[name]["duckdb_only"] for name in duckdb_only)
+    wanted -= duckdb_only
 
     spark_runner.register_lake(spark, compiled_world["lake"])
     results = spark_runner.run_models(spark, compiled_world["compiled"], compiled_world["out"], log=lambda _: None)

@@ -300,16 +300,14 @@ def _write_table(
     select = ", ".join(c.expression for c in table.columns)
     options = f"FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '{FILE_SIZE}'"
     partitioning = table.partitioning
-    if partitioning:
-        if partitioning.key_range:
-            select += f", {partitioning.expression()} AS {_quote(partitioning.folder_column)}"
+    if partitioning and partitioning.key_range:
+        select += f", {partitioning.expression()} AS {_quote(partitioning.folder_column)}"
+    if partitioning and rows:  # an empty table: one file without rows, so that readers still find its schema
         options += f", PARTITION_BY ({_quote(partitioning.folder_column)})"
     sql = f"COPY (SELECT {select} FROM {_relation_sql(table.relation)}) TO '{_literal(temp)}' ({options})"
     try:
         with _reporting(con, table.relation, rows, temp, started, on_progress):
             con.execute(sql)
-        if not temp.exists():  # an empty table (a partitioned one writes no folder): an empty folder
-            temp.mkdir()
         files = _file_list(temp)
         _swap(lake, temp, target)
     except duckdb.Error as exc:
