@@ -191,7 +191,7 @@ def test_whitespace_makes_no_version_logic_does_and_old_stays_queryable(world, t
     old = current_fingerprints(world)["api_features"]
     path.write_text(text.replace("b.total_length - b.hit_length AS break_time", "b.hit_length AS break_time"))
     report = build(world, sql)
-    assert report.ok and {i.model for i in report.todo} == {"api_features", "beatmap_features", "dataset"}
+    assert report.ok and {i.model for i in report.todo} == {"api_features", "score_features", "beatmap_features", "dataset"}
     new = current_fingerprints(world)["api_features"]
     assert new != old
     assert world.execute(
@@ -218,7 +218,7 @@ def test_noop_build_process_imports_no_heavy_module(world_db, tmp_path):
     db = tmp_path / "kiai.duckdb"
     shutil.copy(world_db, db)
     con = warehouse.connect(db)
-    assert len(store.load_sql_cache(con)) == 11  # one parse result per model
+    assert len(store.load_sql_cache(con)) == 12  # one parse result per model
     con.close()
     script = (
         "import sys\nfrom kiai.cli import main\nsys.argv = ['kiai', '--db', sys.argv[1], 'build-features']\n"

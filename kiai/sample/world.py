@@ -33,7 +33,7 @@ from kiai.sample.dump import Float, Json
 from kiai.sample.mapgen import generate_map, plan_song
 from kiai.sample.osu_text import Metadata, render
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: scores depend weakly on the map's archetype (PLAY_HABITS), more per player
 SET_ID_BASE = 8_100_000  # ids above today's real ones and below the dump's mediumint cap (16,777,215)
 BEATMAP_ID_BASE = 8_200_000
 USER_ID_BASE = 96_000_000
@@ -166,7 +166,28 @@ _TAG_FILLER = [
     "ost",
     "doujin",
 ]
-_MOD_CHOICES = ((), (), ("HD",), ("HR",), ("HD", "HR"), ("DT",), ("HD", "DT"))
+_MOD_CHOICES = (("HR",), ("HD", "HR"), ("DT",), ("HD", "DT"))  # a play with DT or HR
+_PLAIN_MODS = ((), ("HD",))
+
+
+@dataclass(frozen=True)
+class PlayHabit:
+    """How players treat maps of an archetype, relative to the others (1.0 / 0.0: no difference)."""
+
+    popularity: float = 1.0  # weight of the map when a player picks what to play
+    log_pp: float = 0.0  # log of the typical pp reward for its stars (each map draws its own around it)
+    dt_hr: float = 0.5  # probability that a play uses DT or HR
+    ok_rate: float = 1.0  # factor on the share of 100s
+
+
+# Farm maps are played more, pay more pp for their stars (so they sit in players' top plays) and are played
+# with DT/HR more; technical and slider maps cost accuracy. Each is a tendency with wide overlap, not a rule.
+PLAY_HABITS = {
+    "farm": PlayHabit(popularity=2.0, log_pp=0.2, dt_hr=0.7),
+    "tech": PlayHabit(popularity=0.8, dt_hr=0.4, ok_rate=1.4),
+    "slider": PlayHabit(dt_hr=0.4, ok_rate=1.3),
+    "stream": PlayHabit(dt_hr=0.4),
+}
 _LANGUAGES = {2: 3.0, 3: 3.0, 5: 1.5, 1: 0.5, 6: 0.4, 4: 0.3, 14: 0.3}
 
 
@@ -372,9 +393,14 @@ def _common_bpm(plan, gm) -> float:
     return float(max(held, key=held.__getitem__)) if held else float(plan.main_bpm)
 
 
-def _plays(rng: np.random.Generator, maps: list[MapRecord], n_users: int) -> list[Play]:
+def _plays(rng: np.random.Generator, maps: list[MapRecord], archetype: dict[int, str], n_users: int) -> list[Play]:
+    """Each player's scores. They depend on what a map is (its archetype), never on how a collection lists it,
+    and only weakly (see PLAY_HABITS): the dump's score statistics hint at a farm map without naming it."""
     plays = []
     score_id, legacy_id = SCORE_ID_BASE, LEGACY_SCORE_ID_BASE
+    habits = {m.beatmap_id: PLAY_HABITS.get(archetype[m.beatmap_id], PlayHabit()) for m in maps}
+    # how generously the pp system rewards a map (a property of the map: "overweighted" farm maps)
+    pp_factor = {m.beatmap_id: float(rng.lognormal(habits[m.beatmap_id].log_pp, 0.2)) for m in maps}
     for u in range(n_users):
         name, country = _PLAYERS[u % len(_PLAYERS)]
         if u >= len(_PLAYERS):
@@ -384,14 +410,20 @@ def _plays(rng: np.random.Generator, maps: list[MapRecord], n_users: int) -> lis
         pool = [m for m in maps if m.stars <= skill + 0.3]
         if not pool:
             continue
-        picks = rng.choice(len(pool), size=min(len(pool), int(rng.integers(20, 60))), replace=False)
+        weights = np.array([habits[m.beatmap_id].popularity for m in pool])
+        size = min(len(pool), int(rng.integers(60, 220)))
+        picks = rng.choice(len(pool), size=size, replace=False, p=weights / weights.sum())
         for k in sorted(int(i) for i in picks):
             m = pool[k]
-            mods = list(_MOD_CHOICES[int(rng.integers(len(_MOD_CHOICES)))])
+            habit = habits[m.beatmap_id]
+            speed_up = rng.random() < habit.dt_hr
+            mods = list(
+                _MOD_CHOICES[int(rng.integers(len(_MOD_CHOICES)))] if speed_up else _PLAIN_MODS[int(rng.integers(2))]
+            )
             objects = sum(m.counts)
             miss = int(rng.poisson(1.5)) if rng.random() < 0.5 else 0
             meh = int(rng.poisson(1))
-            ok = int(rng.poisson(max(objects * rng.uniform(0.005, 0.05), 0.5)))
+            ok = int(rng.poisson(max(objects * rng.uniform(0.005, 0.05) * habit.ok_rate, 0.5)))
             ok = min(ok, objects - miss - meh)
             great = objects - miss - meh - ok
             accuracy = round((300 * great + 100 * ok + 50 * meh) / (300 * objects), 6)
@@ -405,7 +437,7 @@ def _plays(rng: np.random.Generator, maps: list[MapRecord], n_users: int) -> lis
             else:
                 rank = "A" if great / objects > 0.8 else "B"
             stars = m.stars * (1.4 if "DT" in mods else 1.08 if "HR" in mods else 1.0)
-            pp = round(float(12 * stars**2.6 * accuracy**8 * (combo / full) ** 0.8), 3)
+            pp = round(float(12 * stars**2.6 * accuracy**8 * (combo / full) ** 0.8 * pp_factor[m.beatmap_id]), 3)
             total = int(1_000_000 * (0.7 * (combo / full) ** 0.7 + 0.3 * accuracy**10))
             legacy = rng.random() < 0.5
             ended = m.last_updated + timedelta(seconds=int(rng.integers(86400, 3 * 365 * 86400)))
@@ -695,7 +727,8 @@ def generate_world(
         (USER_ID_BASE + u + 1, *(_PLAYERS[u % len(_PLAYERS)] if u < len(_PLAYERS) else (f"player_{u}", "NL")))
         for u in range(n_users)
     ]
-    plays = _plays(rng, list(maps_by_id.values()), n_users)
+    archetype = {m.beatmap_id: s.archetype for s in sets for m in s.maps}
+    plays = _plays(rng, list(maps_by_id.values()), archetype, n_users)
     set_by_id = {s.beatmapset_id: s for s in sets}
     user_scores: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for user_id, _name, _country in users[:score_users]:
@@ -719,7 +752,7 @@ def generate_world(
         users=[(u, n) for u, n, _ in users],
         plays=plays,
         labels=labels,
-        archetype={m.beatmap_id: s.archetype for s in sets for m in s.maps},
+        archetype=archetype,
         dump_path=dump_path,
         replays=sample_replays.world_replays(plays, seed, replay_players, replays_per_player),
     )

@@ -1,7 +1,7 @@
 /* kiai
 description = """
-Both feature tiers side by side: one row per osu!standard beatmap known from the API (api_features)
-and/or from a parsed file (file_features). A file is matched by its BeatmapID, or by its md5 equal to
+The feature tiers side by side: one row per osu!standard beatmap known from the API (api_features)
+and/or from a parsed file (file_features), with the dump's scores of it (score_features). A file is matched by its BeatmapID, or by its md5 equal to
 the API's checksum when the file has no id; when several files match one beatmap, the one whose md5 is
 the API's checksum wins. Tier-2 columns are NULL for maps without a parsed file.
 
@@ -12,6 +12,10 @@ seconds: total from 0 to the last object's end, hit = first object to last end m
 break_time, break_ratio and the has_tag_* flags from the file's Tags. star_rating (needs osu!'s
 difficulty calculator), max_combo (needs slider tick positions), genre and status (set metadata only
 the API has) stay NULL there.
+
+The tier-3 columns (score_*, from score_features: what the dump's players do with the map) are NULL
+where the data.ppy.sh dump has no osu!standard score for the beatmap, and everywhere before a dump is
+imported.
 """
 [counts]
 api_only = "SELECT count(*) FROM {{ this }} WHERE n_objects IS NULL"
@@ -92,8 +96,10 @@ SELECT
     coalesce(t.beatmapset_id, f.file_beatmapset_id) AS beatmapset_id,
     coalesce(f.md5, t.md5) AS md5,
     t.* EXCLUDE (beatmap_id, beatmapset_id, md5, key_md5),
-    f.* EXCLUDE (beatmap_id, md5, file_beatmapset_id, file_only, first_object_ms, last_object_end_ms)
+    f.* EXCLUDE (beatmap_id, md5, file_beatmapset_id, file_only, first_object_ms, last_object_end_ms),
+    s.* EXCLUDE (beatmap_id)
 FROM tier1 AS t
 LEFT JOIN one_file AS f
     ON f.beatmap_id IS NOT DISTINCT FROM t.beatmap_id
     AND (CASE WHEN f.beatmap_id IS NULL THEN f.md5 END) IS NOT DISTINCT FROM t.key_md5
+LEFT JOIN {{ ref('score_features') }} AS s ON s.beatmap_id = t.beatmap_id

@@ -2,7 +2,8 @@
 description = """
 The labelled dataset: one row per labelled osu!standard beatmap that has features, its label from the
 categories of kiai.toml [collections] (osu!collector membership), then every feature column of
-beatmap_features (numeric, BOOLEAN has_tag_* flags, VARCHAR genre and status). A beatmap in two or
+beatmap_features (numeric, BOOLEAN has_tag_* flags, VARCHAR genre and status; the tier-3 score_*
+columns are NULL for maps without osu!standard scores in the data.ppy.sh dump). A beatmap in two or
 more categories is listed in label_conflicts and, by var label_conflict_policy, kept under its first
 category in kiai.toml order (keep_first) or left out (drop). Labelled maps of other modes or without any
 API answer or parsed file are left out and counted in the build log.
