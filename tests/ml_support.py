@@ -59,10 +59,11 @@ def make_dataset(
     return len(rows)
 
 
-def sample_warehouse(folder: Path, *, seed: int = 7, n_sets: int = 96) -> tuple[Path, object]:
+def sample_warehouse(folder: Path, *, seed: int = 7, n_sets: int = 96, with_dump: bool = False) -> tuple[Path, object]:
     """The sample world (kiai.sample) landed as a real run would land it: its .osu files ingested, its
     /api/v2/beatmaps bodies (50 a body) and osu!collector bodies in raw.api_responses, its categories set,
-    and the SQL models built. Returns (warehouse path, SampleWorld)."""
+    with `with_dump` its data.ppy.sh dump imported (tier 3), and the SQL models built. Returns (warehouse path,
+    SampleWorld)."""
     import json
     from datetime import datetime, timedelta
 
@@ -90,6 +91,10 @@ def sample_warehouse(folder: Path, *, seed: int = 7, n_sets: int = 96) -> tuple[
         fetched = Fetched(source, endpoint, params, 200, json.dumps(body), fetched_at=t0 + timedelta(seconds=n))
         api_responses.land(con, fetched)
     api_responses.set_collection_labels(con, list(world.categories.items()))
+    if with_dump:
+        from kiai.load.ppy_dump import import_dump
+
+        import_dump(con, [world.dump_path])
     report = build(con)
     assert report.ok, [(r.model, r.message) for r in report.failed]
     con.close()
