@@ -17,7 +17,7 @@ from kiai.load import ensure_tables
 from kiai.load.ppy_dump import import_dump
 from kiai.sample import dump
 from kiai.sample.dump import Float, Json
-from kiai.transform import build
+from kiai.transform import build, current_code_fingerprints, current_fingerprints
 from tests.features_world import copy_of, make_world, rows
 
 # beatmaps of tests/features_world.py: M1 is known to the API (a recorded map), M2 the API knows with a
@@ -179,6 +179,9 @@ def test_without_a_dump_the_columns_are_null_and_nothing_else_changes(plain_db: 
     scored = warehouse.connect(scored_db, read_only=True)
     try:
         assert plain.execute("SELECT count(*) FROM features.score_features").fetchone() == (0,)
+        # the same feature version (code), another model version (data): what compare's model_fingerprints show
+        assert current_code_fingerprints(plain) == current_code_fingerprints(scored)
+        assert current_fingerprints(plain)["score_features"] != current_fingerprints(scored)["score_features"]
         for relation in ("features.beatmap_features", "features.dataset"):
             columns = [r[0] for r in plain.execute(f"DESCRIBE {relation}").fetchall()]
             assert columns == [r[0] for r in scored.execute(f"DESCRIBE {relation}").fetchall()]
@@ -207,6 +210,7 @@ def test_an_empty_scores_table_builds_an_empty_model(tmp_path: Path) -> None:
 
 def test_both_models_train_on_them(tmp_path: Path) -> None:
     """The sample world with its dump: the score columns feed both models, NULL where a map has no scores."""
+    from kiai.ml.compare import compare_rows
     from kiai.ml.train import train
     from tests.ml_support import sample_warehouse
 
@@ -224,5 +228,9 @@ def test_both_models_train_on_them(tmp_path: Path) -> None:
             assert np.isfinite(run.metrics["log_loss"]["mean"]), kind
         importance = json.loads((trained["lightgbm"].path / "metrics.json").read_text())["importance"]
         assert any(importance["features"].get(c, 0) > 0 for c in SCORE_COLUMNS), importance
+        # compare tells a run on dump scores from one without: the version of score_features with its data
+        versions = {row["model"]: row["model_fingerprints"] for row in compare_rows(con)}
+        assert versions["lightgbm"]["score_features"] == current_fingerprints(con)["score_features"]
+        assert versions["lightgbm"] == versions["keras"]
     finally:
         con.close()

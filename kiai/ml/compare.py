@@ -34,6 +34,9 @@ def compare_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                 "n_features": run.n_features,
                 "feature_version": run.feature_version,
                 "dataset_version": run.dataset_version,
+                # every model's version with the data it read, at training time: e.g. whether score_features
+                # (tier 3) had a dump's scores, which the code versions above do not tell
+                "model_fingerprints": run.fingerprints,
                 "split": split_label(run.folds, run.split_seed),
                 "split_seed": run.split_seed,
                 "folds": run.folds,
