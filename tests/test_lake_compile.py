@@ -35,6 +35,7 @@ def test_models_in_build_order_with_stable_names(compiled) -> None:
         "features.api_features",
         "features.kiai_sections",
         "features.file_features",
+        "features.score_features",
         "features.beatmap_features",
         "features.label_conflicts",
         "features.dataset",
@@ -77,7 +78,7 @@ def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, 
     out.mkdir()
     (out / "99_features.gone.sql").write_text("-- a model compiled before and deleted since")
     result = run_kiai("models", "compile", "--dialect", "spark", "--out", str(out), db=demo_warehouse)
-    assert "compiled 6 of 11 models" in result.stdout and "DuckDB-only" in result.stdout
+    assert "compiled 7 of 12 models" in result.stdout and "DuckDB-only" in result.stdout
     assert "spark-submit" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     files = sorted(p.name for p in out.glob("*.sql"))
