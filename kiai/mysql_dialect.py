@@ -31,6 +31,7 @@ from sqlglot.trie import new_trie
 from kiai import query
 from kiai.errors import KiaiError
 from kiai.mysql_outfile import Outfile, OutfileFormat, Written, refuse_existing, write
+from kiai.quoting import literal
 from kiai.warehouse import table_exists
 
 SEARCH_SCHEMAS = tuple(query.SEARCH_PATH.split(","))
@@ -83,10 +84,6 @@ class Statement:
 
     sql: str
     outfile: Outfile | None = None
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _tokens(sql: str) -> list[tuple[int, list[Token]]]:
@@ -470,19 +467,19 @@ def _filtered(listing: str, first: str, tree: exp.Show) -> str:
 def _resolved(schema: str | None, table: str) -> str:
     """A SQL expression for the schema of `table`: the one given, or the first on the search path holding it."""
     if schema:
-        return _quote(schema)
-    order = ", ".join(_quote(s) for s in SEARCH_SCHEMAS)
+        return literal(schema)
+    order = ", ".join(literal(s) for s in SEARCH_SCHEMAS)
     return (
-        f"(SELECT table_schema FROM information_schema.tables WHERE table_name = {_quote(table)} "
+        f"(SELECT table_schema FROM information_schema.tables WHERE table_name = {literal(table)} "
         f"AND table_catalog = current_database() ORDER BY list_position([{order}], table_schema) NULLS LAST LIMIT 1)"
     )
 
 
 def _unless_missing(listing: str, schema: str | None, table: str, width: int) -> str:
     """The listing, or MySQL's error when the table does not exist (a branch with a row only then)."""
-    missing = _quote(f"Table '{schema + '.' if schema else ''}{table}' doesn't exist")
+    missing = literal(f"Table '{schema + '.' if schema else ''}{table}' doesn't exist")
     exists = (
-        f"SELECT 1 FROM information_schema.tables WHERE table_name = {_quote(table)} "
+        f"SELECT 1 FROM information_schema.tables WHERE table_name = {literal(table)} "
         f"AND table_schema = {_resolved(schema, table)} AND table_catalog = current_database()"
     )
     nulls = ", NULL" * (width - 1)
@@ -511,7 +508,7 @@ def _show_columns_sql(schema: str | None, table: str, full: bool, dump_metadata:
         f"coalesce(m.extra, '') AS \"Extra\"{privileges if full else ''}, c.ordinal_position AS _position "
         f"FROM information_schema.columns AS c LEFT JOIN {declared} AS m ON c.table_schema = '{DUMP_SCHEMA}' "
         "AND lower(m.table_name) = lower(c.table_name) AND lower(m.column_name) = lower(c.column_name) "
-        f"WHERE c.table_name = {_quote(table)} AND c.table_schema = {_resolved(schema, table)} "
+        f"WHERE c.table_name = {literal(table)} AND c.table_schema = {_resolved(schema, table)} "
         "AND c.table_catalog = current_database()"
     )
     width = 10 if full else 7
@@ -519,7 +516,8 @@ def _show_columns_sql(schema: str | None, table: str, full: bool, dump_metadata:
 
 
 def _show_tables_sql(schema: str | None, full: bool) -> str:
-    where = f"table_schema = {_quote(schema)}" if schema else "table_schema NOT IN ('information_schema', 'pg_catalog')"
+    everything = "table_schema NOT IN ('information_schema', 'pg_catalog')"
+    where = f"table_schema = {literal(schema)}" if schema else everything
     name = "CASE WHEN table_schema IN ('main', 'ppy') THEN table_name ELSE table_schema || '.' || table_name END"
     kind = ", CASE table_type WHEN 'VIEW' THEN 'VIEW' ELSE 'BASE TABLE' END AS \"Table_type\"" if full else ""
     return (
@@ -537,7 +535,7 @@ def _show_create_table_sql(schema: str | None, table: str, dump_metadata: bool) 
         'SELECT t.table_name AS "Table", coalesce(rtrim(d.create_sql, \';\'), t.sql) AS "Create Table" '
         f"FROM duckdb_tables() AS t LEFT JOIN {declared} AS d ON t.schema_name = '{DUMP_SCHEMA}' "
         "AND lower(d.table_name) = lower(t.table_name) "
-        f"WHERE t.table_name = {_quote(table)} AND t.schema_name = {_resolved(schema, table)} "
+        f"WHERE t.table_name = {literal(table)} AND t.schema_name = {_resolved(schema, table)} "
         "AND t.database_name = current_database()"
     )
     return _unless_missing(listing, schema, table, 2)

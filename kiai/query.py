@@ -18,6 +18,7 @@ import duckdb
 
 from kiai.errors import KiaiError
 from kiai.files import atomic_path, refuse_database_target
+from kiai.quoting import literal
 
 FORMATS = ("table", "csv", "json", "jsonl", "markdown", "parquet")
 # --output's suffix names its format; --format may only repeat it.
@@ -254,17 +255,13 @@ def _write_parquet(result: Result, output: Path) -> int:
     con = result.cursor
     try:
         with atomic_path(output, suffix=".parquet") as temp:
-            con.execute(f"COPY ({result.statement}) TO '{_quote(str(temp))}' (FORMAT parquet)", result.params or None)
-            (count,) = con.execute(f"SELECT count(*) FROM read_parquet('{_quote(str(temp))}')").fetchall()[0]
+            con.execute(f"COPY ({result.statement}) TO {literal(str(temp))} (FORMAT parquet)", result.params or None)
+            (count,) = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(temp))})").fetchall()[0]
     except duckdb.Error as exc:
         raise QueryError(explain(exc)) from None
     except OSError as exc:
         raise QueryError(f"cannot write {output}: {exc.strerror}") from None
     return int(count)
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def render_rows(rows: Sequence[tuple[Any, ...]]) -> list[list[str]]:

@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from kiai.errors import KiaiError
+from kiai.quoting import literal
 
 SCHEMAS = ("raw", "parsed", "ppy", "staging", "features", "kiai")
 CATALOG = "warehouse"
@@ -108,7 +109,7 @@ def _connect_once(path: Path, read_only: bool, migrate: bool) -> duckdb.DuckDBPy
     with _instance(read_only) as con:
         options = " (READ_ONLY)" if read_only else ""
         try:
-            con.execute(f"ATTACH '{_quote(str(path))}' AS {CATALOG}{options}")
+            con.execute(f"ATTACH {literal(str(path))} AS {CATALOG}{options}")
             con.execute(f"USE {CATALOG}")
             if read_only:
                 con.execute(f"DETACH {ANCHOR}")
@@ -156,10 +157,6 @@ def _instance(read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
             yield duckdb.connect(anchor, read_only=True)
     except OSError as exc:
         raise WarehouseError(f"cannot open the warehouse read-only: no usable temp folder ({exc})") from None
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def bootstrap(con: duckdb.DuckDBPyConnection) -> None:

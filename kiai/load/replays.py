@@ -49,6 +49,7 @@ from kiai.load.pipeline import (
 )
 from kiai.load.replay_sources import ReplayDump, ReplaySource, expand, read_sources
 from kiai.osu.replay import FIRST_LAZER_VERSION, MODES, REPLAY_PARSER_VERSION, Replay, parse_many
+from kiai.quoting import identifier
 from kiai.warehouse import transaction
 
 BATCH_FILES = 256
@@ -502,7 +503,7 @@ def land_dump_index(con: duckdb.DuckDBPyConnection, dump: ReplayDump) -> int:
             have = _index_columns(con)
             for name, kind, *_ in con.execute("DESCRIBE _kiai_index").fetchall():
                 if name not in have:
-                    con.execute(f'ALTER TABLE {DUMP_INDEX_TABLE} ADD COLUMN "{_quoted(name)}" {kind}')
+                    con.execute(f"ALTER TABLE {DUMP_INDEX_TABLE} ADD COLUMN {identifier(name)} {kind}")
             con.execute(f"DELETE FROM {DUMP_INDEX_TABLE} WHERE dump = ?", [root])
             con.execute(f"INSERT INTO {DUMP_INDEX_TABLE} BY NAME SELECT * FROM _kiai_index")
         finally:
@@ -531,7 +532,3 @@ def _index_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
         "AND database_name = current_database()"
     ).fetchall()
     return {name for (name,) in rows}
-
-
-def _quoted(name: str) -> str:
-    return name.replace('"', '""')

@@ -7,8 +7,8 @@ from typing import Any
 
 import duckdb
 
+from kiai.quoting import identifier, literal
 from kiai.transform.project import ColumnTest, Model, Project
-from kiai.transform.render import sql_literal
 
 SAMPLE_ROWS = 5
 
@@ -26,13 +26,9 @@ class CheckResult:
         return self.failures == 0 and self.error is None
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def failing_rows_sql(relation: str, column: str, test: ColumnTest, project: Project) -> str:
     """A query returning the rows that break the test (nulls pass every test but not_null)."""
-    col = _quote(column)
+    col = identifier(column)
     args = test.args
     if test.kind == "not_null":
         return f"SELECT * FROM {relation} WHERE {col} IS NULL"
@@ -44,16 +40,16 @@ def failing_rows_sql(relation: str, column: str, test: ColumnTest, project: Proj
     if test.kind == "accepted_range":
         inclusive = args.get("inclusive", True)
         low, high = ("<", ">") if inclusive else ("<=", ">=")
-        bounds = [f"{col} {low} {sql_literal(args['min'])}"] if "min" in args else []
-        bounds += [f"{col} {high} {sql_literal(args['max'])}"] if "max" in args else []
+        bounds = [f"{col} {low} {literal(args['min'])}"] if "min" in args else []
+        bounds += [f"{col} {high} {literal(args['max'])}"] if "max" in args else []
         return f"SELECT * FROM {relation} WHERE {' OR '.join(bounds)}"
     if test.kind == "accepted_values":
-        values = ", ".join(sql_literal(v) for v in args["values"])
+        values = ", ".join(literal(v) for v in args["values"])
         return f"SELECT * FROM {relation} WHERE {col} IS NOT NULL AND {col} NOT IN ({values})"
     target = args["to"]
     target_relation = project.models[target].relation if target in project.models else target
     return (
-        f"SELECT r.* FROM {relation} r ANTI JOIN {target_relation} t ON r.{col} = t.{_quote(args['field'])} "
+        f"SELECT r.* FROM {relation} r ANTI JOIN {target_relation} t ON r.{col} = t.{identifier(args['field'])} "
         f"WHERE r.{col} IS NOT NULL"
     )
 

@@ -19,6 +19,7 @@ import duckdb
 
 from kiai.errors import KiaiError
 from kiai.files import atomic_path
+from kiai.quoting import literal
 from kiai.transform import store
 from kiai.warehouse import table_exists
 
@@ -104,7 +105,7 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path, split: SplitColumn
     # both files are written under temp names first, then renamed data first, manifest second; the
     # dataset_exports row comes last, so a recorded export always has its files
     with atomic_path(manifest_path(out)) as manifest_temp, atomic_path(out) as temp:
-        con.execute(f"COPY ({select} ORDER BY beatmap_id) TO '{_quote(temp)}' ({options})")
+        con.execute(f"COPY ({select} ORDER BY beatmap_id) TO {literal(str(temp))} ({options})")
         result = ExportResult(
             export_id=uuid.uuid4().hex[:12],
             exported_at=datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
@@ -164,10 +165,6 @@ def _record(con: duckdb.DuckDBPyConnection, result: ExportResult) -> None:
             None if result.split is None else json.dumps(result.split, sort_keys=True),
         ],
     )
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _sha256(path: Path) -> str:

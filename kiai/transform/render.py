@@ -15,22 +15,10 @@ from typing import Any
 
 import jinja2
 
+from kiai.quoting import literal
 from kiai.transform.project import SOURCE_SCHEMAS, Model, ModelError, Project
 
 _MISSING = object()
-
-
-def sql_literal(value: Any) -> str:
-    """A Python value as a DuckDB literal: the `sql` filter, for strings and lists from vars."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(sql_literal(v) for v in value) + "]"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def identifier(value: Any) -> str:
@@ -42,7 +30,7 @@ def identifier(value: Any) -> str:
 
 
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
-_ENV.filters["sql"] = sql_literal
+_ENV.filters["sql"] = literal  # for strings and lists from vars
 _ENV.filters["identifier"] = identifier
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from kiai.quoting import identifier
 from kiai.transform.render import digest
 from kiai.warehouse import table_exists
 
@@ -75,7 +76,7 @@ def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
     """Qualify the metadata tables with the catalog: a warehouse file named kiai.duckdb makes `kiai.x`
     ambiguous between catalog and schema."""
     (catalog,) = con.execute("SELECT current_database()").fetchall()[0]
-    return text.replace("{K}", '"' + catalog.replace('"', '""') + '".kiai')
+    return text.replace("{K}", identifier(catalog) + ".kiai")
 
 
 def execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:

@@ -30,6 +30,7 @@ from kiai.load.ppy_dump import metadata
 from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSchema, parse_create_table, plain_identifier
 from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, rows_csv
+from kiai.quoting import literal
 from kiai.warehouse import first_row, table_exists
 
 SCHEMA = "ppy"
@@ -272,9 +273,8 @@ class _Loader:
 
 def _read_csv(path: str, columns: tuple[Column, ...]) -> str:
     types = ", ".join(f"'{c.name}': '{c.csv_type}'" for c in columns)
-    path = path.replace("'", "''")
     return (
-        f"read_csv('{path}', header=false, delim=',', quote='''', escape='''', nullstr='NULL',"
+        f"read_csv({literal(path)}, header=false, delim=',', quote='''', escape='''', nullstr='NULL',"
         f" allow_quoted_nulls=false, auto_detect=false, strict_mode=true, new_line='\\n', columns={{{types}}})"
     )
 
@@ -290,8 +290,7 @@ def _select(columns: tuple[Column, ...]) -> str:
             return f"CASE WHEN starts_with({name}, '0000-00-00') THEN NULL ELSE CAST({name} AS {c.type}) END"
         if c.type == "DOUBLE":  # DuckDB reads 1e999 or 'inf' as infinity; MySQL refuses them
             refused = f"column `{c.name}`: a value out of range for MySQL (such as 1e999 or 'inf'); MySQL refuses it"
-            refused = refused.replace("'", "''")
-            return f"CASE WHEN isfinite({name}) OR {name} IS NULL THEN {name} ELSE error('{refused}') END"
+            return f"CASE WHEN isfinite({name}) OR {name} IS NULL THEN {name} ELSE error({literal(refused)}) END"
         return name
 
     return ", ".join(expr(c) for c in columns)
