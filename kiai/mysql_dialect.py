@@ -29,14 +29,11 @@ from sqlglot.tokens import Token, TokenType
 from sqlglot.trie import new_trie
 
 from kiai import query
+from kiai.catalog import DUMP_DATABASE, DUMP_SCHEMA, SEARCH_PATH
 from kiai.errors import KiaiError
 from kiai.mysql_outfile import Outfile, OutfileFormat, Written, refuse_existing, write
 from kiai.quoting import literal
 from kiai.warehouse import table_exists
-
-SEARCH_SCHEMAS = tuple(query.SEARCH_PATH.split(","))
-DUMP_DATABASE = "osu"  # the dump's MySQL database (`-- Host: … Database: osu`): its tables are ppy.*
-DUMP_SCHEMA = "ppy"
 
 
 class MySQLDialectError(KiaiError):
@@ -468,7 +465,7 @@ def _resolved(schema: str | None, table: str) -> str:
     """A SQL expression for the schema of `table`: the one given, or the first on the search path holding it."""
     if schema:
         return literal(schema)
-    order = ", ".join(literal(s) for s in SEARCH_SCHEMAS)
+    order = ", ".join(literal(s) for s in SEARCH_PATH)
     return (
         f"(SELECT table_schema FROM information_schema.tables WHERE table_name = {literal(table)} "
         f"AND table_catalog = current_database() ORDER BY list_position([{order}], table_schema) NULLS LAST LIMIT 1)"

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import duckdb
 
+from kiai.catalog import SEARCH_PATH
 from kiai.errors import KiaiError
 from kiai.files import atomic_path, refuse_database_target
 from kiai.quoting import literal
@@ -26,8 +27,6 @@ SUFFIX_FORMATS = {
     ".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".md": "markdown",
     ".markdown": "markdown", ".parquet": "parquet",
 }  # fmt: skip
-# Bare names users copy from guides (`scores`, `osu_beatmaps`) resolve through this path.
-SEARCH_PATH = "main,ppy,parsed,raw,features,staging,kiai"
 FETCH_CHUNK = 10_000
 
 
@@ -84,7 +83,7 @@ def set_search_path(con: duckdb.DuckDBPyConnection) -> None:
             "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
         ).fetchall()
     }
-    con.execute(f"SET search_path = '{','.join(s for s in SEARCH_PATH.split(',') if s in present)}'")
+    con.execute(f"SET search_path = {literal(','.join(s for s in SEARCH_PATH if s in present))}")
 
 
 def run(

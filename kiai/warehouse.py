@@ -13,10 +13,10 @@ from typing import Any
 
 import duckdb
 
+from kiai.catalog import SCHEMA_NAMES
 from kiai.errors import KiaiError
 from kiai.quoting import literal
 
-SCHEMAS = ("raw", "parsed", "ppy", "staging", "features", "kiai")
 CATALOG = "warehouse"
 ANCHOR = "kiai_read_only_anchor"
 LOCK_POLL_SECONDS = 0.25
@@ -161,7 +161,7 @@ def _instance(read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
     """Create the schemas (idempotent)."""
-    for schema in SCHEMAS:
+    for schema in SCHEMA_NAMES:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
 

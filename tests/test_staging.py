@@ -1,6 +1,6 @@
 """Staging models over raw.api_responses, run on a real warehouse where recorded bodies were landed.
 
-Until the model runner is wired in, each model's header is parsed as TOML and its SELECT run directly."""
+Each model's header is parsed as TOML and its SELECT, rendered by kiai's Jinja (`is_endpoint`), run directly."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import pytest
 
 from kiai.load import api_responses, ensure_tables
 from kiai.sources.http import Fetched
+from kiai.transform.project import load_project
+from kiai.transform.render import render
 from kiai.warehouse import connect
 
 ROOT = Path(__file__).parent.parent
@@ -26,7 +28,8 @@ def model(name: str) -> tuple[dict, str]:
     text = (ROOT / "sql" / "staging" / f"{name}.sql").read_text()
     match = re.fullmatch(r"\s*/\* kiai\n(.*?)\*/\s*(.*)", text, re.DOTALL)
     assert match, f"{name}.sql has no kiai header"
-    return tomllib.loads(match.group(1)), match.group(2)
+    project = load_project(ROOT / "sql")
+    return tomllib.loads(match.group(1)), render(project.models[name], project, text=match.group(2)).sql
 
 
 def rows(con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:

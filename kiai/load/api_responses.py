@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from kiai.catalog import BEATMAPS, COLLECTION, COLLECTION_PAGES, USER_SCORES
 from kiai.sources.downloads import Attempt
 from kiai.sources.http import Fetched
 from kiai.warehouse import transaction
@@ -91,7 +92,7 @@ def set_collection_labels(con: duckdb.DuckDBPyConnection, pairs: Iterable[tuple[
 def landed_collections(con: duckdb.DuckDBPyConnection) -> set[int]:
     rows = con.execute(
         "SELECT DISTINCT CAST(params->>'collection_id' AS BIGINT) FROM raw.api_responses "
-        "WHERE source = 'collector' AND endpoint = '/api/collections/{id}' AND http_status IN (200, 404)"
+        f"WHERE {COLLECTION.where()} AND http_status IN (200, 404)"
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -99,8 +100,7 @@ def landed_collections(con: duckdb.DuckDBPyConnection) -> set[int]:
 def landed_pages(con: duckdb.DuckDBPyConnection, collection_id: int, per_page: int) -> dict[int | None, Any]:
     """cursor -> nextPageCursor of the beatmapsv2 pages already stored for this collection and page size."""
     rows = con.execute(
-        "SELECT params->>'cursor', body FROM raw.api_responses WHERE source = 'collector' "
-        "AND endpoint = '/api/collections/{id}/beatmapsv2' AND http_status = 200 "
+        f"SELECT params->>'cursor', body FROM raw.api_responses WHERE {COLLECTION_PAGES.where()} AND http_status = 200 "
         "AND CAST(params->>'collection_id' AS BIGINT) = ? AND CAST(params->>'perPage' AS INTEGER) = ? "
         "ORDER BY response_id",
         [collection_id, per_page],
@@ -116,10 +116,10 @@ def landed_pages(con: duckdb.DuckDBPyConnection, collection_id: int, per_page: i
 def labelled_beatmap_ids(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Every beatmap id in the latest stored answer of each collection (labelled or not)."""
     rows = con.execute(
-        """
+        f"""
         WITH latest AS (
             SELECT body FROM raw.api_responses
-            WHERE source = 'collector' AND endpoint = '/api/collections/{id}' AND http_status = 200
+            WHERE {COLLECTION.where()} AND http_status = 200
             QUALIFY row_number() OVER (PARTITION BY params->>'collection_id' ORDER BY response_id DESC) = 1
         ), sets AS (SELECT unnest(CAST(body->'$.beatmapsets' AS JSON[])) AS s FROM latest)
         SELECT DISTINCT CAST(b->>'id' AS BIGINT)
@@ -134,7 +134,7 @@ def fetched_beatmap_ids(con: duckdb.DuckDBPyConnection) -> set[int]:
     """Ids asked for in any successful /api/v2/beatmaps call: found ones and known-missing ones alike."""
     rows = con.execute(
         "SELECT DISTINCT CAST(unnest(CAST(params->'$.ids' AS JSON[])) AS BIGINT) FROM raw.api_responses "
-        "WHERE source = 'osu_api' AND endpoint = '/api/v2/beatmaps' AND http_status = 200"
+        f"WHERE {BEATMAPS.where()} AND http_status = 200"
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -143,7 +143,7 @@ def landed_score_pages(con: duckdb.DuckDBPyConnection, user_id: int, score_type:
     """offset -> number of scores for the pages of this list already stored (-1 for a 404)."""
     rows = con.execute(
         "SELECT CAST(params->>'offset' AS INTEGER), http_status, body FROM raw.api_responses "
-        "WHERE source = 'osu_api' AND endpoint = '/api/v2/users/{user}/scores/{type}' "
+        f"WHERE {USER_SCORES.where()} "
         "AND CAST(params->>'user_id' AS BIGINT) = ? AND params->>'type' = ? AND params->>'mode' = ? "
         "AND http_status IN (200, 404) ORDER BY response_id",
         [user_id, score_type, mode],
@@ -162,11 +162,11 @@ def download_targets(con: duckdb.DuckDBPyConnection, retry_missing: bool = False
     """(beatmap_id, checksum or None) of every fetched beatmap, from the latest response that holds it; ids
     whose last download answered 404 are left out unless `retry_missing`."""
     rows = con.execute(
-        """
+        f"""
         WITH maps AS (
             SELECT CAST(b->>'id' AS BIGINT) AS beatmap_id, b->>'checksum' AS checksum, r.response_id
             FROM (SELECT response_id, unnest(CAST(body->'$.beatmaps' AS JSON[])) AS b FROM raw.api_responses
-                  WHERE source = 'osu_api' AND endpoint = '/api/v2/beatmaps' AND http_status = 200) AS r
+                  WHERE {BEATMAPS.where()} AND http_status = 200) AS r
             QUALIFY row_number() OVER (PARTITION BY beatmap_id ORDER BY response_id DESC) = 1
         ), last_try AS (
             SELECT beatmap_id, outcome FROM raw.download_attempts

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kiai.catalog import COLLECTION, COLLECTION_PAGES, COLLECTOR
 from kiai.sources.http import Fetched, HttpClient, SourceError
 from kiai.sources.osu_api import shape_error
 
-SOURCE = "collector"
-COLLECTION_ENDPOINT = "/api/collections/{id}"
-PAGES_ENDPOINT = "/api/collections/{id}/beatmapsv2"
+SOURCE = COLLECTOR
+COLLECTION_ENDPOINT = COLLECTION.path
+PAGES_ENDPOINT = COLLECTION_PAGES.path
 
 Land = Callable[[Fetched], None]
 

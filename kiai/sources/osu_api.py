@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiai.catalog import BEATMAPS, OSU_API, USER_SCORES
 from kiai.progress import progress_bar, show_notes
 from kiai.sources.http import Auth, Fetched, HttpClient, SourceError
 
-SOURCE = "osu_api"
-BEATMAPS_ENDPOINT = "/api/v2/beatmaps"
-SCORES_ENDPOINT = "/api/v2/users/{user}/scores/{type}"
+SOURCE = OSU_API
+BEATMAPS_ENDPOINT = BEATMAPS.path
+SCORES_ENDPOINT = USER_SCORES.path
 SCORE_TYPES = ("best", "firsts", "pinned", "recent")
 BATCH = 50  # the API keeps the first 50 ids and silently drops the rest
 SCORES_CAP = 100  # offset + limit never reaches past 100 results

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kiai.catalog import RESERVED_SCHEMAS
 from kiai.config import Config, parse_assignments
 from kiai.errors import KiaiError
 
-SOURCE_SCHEMAS = ("raw", "parsed", "ppy")  # landed data: read by models, never written by them
-RESERVED_SCHEMAS = (*SOURCE_SCHEMAS, "kiai", "main", "information_schema", "pg_catalog")
 MATERIALIZATIONS = ("table", "view")
 HEADER_KEYS = {"materialized", "description", "columns", "counts"}
 COLUMN_KEYS = {"description", "tests"}

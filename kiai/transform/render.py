@@ -15,8 +15,9 @@ from typing import Any
 
 import jinja2
 
+from kiai.catalog import ENDPOINTS, SOURCE_SCHEMAS
 from kiai.quoting import literal
-from kiai.transform.project import SOURCE_SCHEMAS, Model, ModelError, Project
+from kiai.transform.project import Model, ModelError, Project
 
 _MISSING = object()
 
@@ -84,9 +85,14 @@ def render(
     def fail(message: str) -> str:
         raise ModelError(f"{model.path}: {message}")
 
+    def is_endpoint(name: str, alias: str = "") -> str:
+        if name not in ENDPOINTS:
+            raise ModelError(f"{model.path}: is_endpoint({name!r}) names no endpoint; one of {', '.join(ENDPOINTS)}")
+        return ENDPOINTS[name].where(alias)
+
     try:
         template = _ENV.from_string(model.body if text is None else text)
-        result.sql = template.render(ref=ref, var=var, this=this or model.relation, fail=fail)
+        result.sql = template.render(ref=ref, var=var, this=this or model.relation, fail=fail, is_endpoint=is_endpoint)
     except jinja2.TemplateError as exc:
         line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
         raise ModelError(f"{model.path}:{line} template error: {exc}") from None

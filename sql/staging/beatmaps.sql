@@ -27,7 +27,7 @@ description = "the raw.api_responses row this came from"
 WITH items AS (
     SELECT r.response_id, r.fetched_at, unnest(CAST(r.body -> '$.beatmaps' AS JSON[])) AS b
     FROM raw.api_responses AS r
-    WHERE r.source = 'osu_api' AND r.endpoint = '/api/v2/beatmaps' AND r.http_status = 200
+    WHERE {{ is_endpoint('beatmaps', 'r') }} AND r.http_status = 200
 )
 SELECT
     CAST(b ->> 'id' AS BIGINT) AS beatmap_id,

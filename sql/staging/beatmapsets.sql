@@ -14,7 +14,7 @@ description = "1 Unspecified, 2 English, 3 Japanese, ... 14 Other (NULL in older
 WITH items AS (
     SELECT r.response_id, r.fetched_at, unnest(CAST(r.body -> '$.beatmaps' AS JSON[])) AS b
     FROM raw.api_responses AS r
-    WHERE r.source = 'osu_api' AND r.endpoint = '/api/v2/beatmaps' AND r.http_status = 200
+    WHERE {{ is_endpoint('beatmaps', 'r') }} AND r.http_status = 200
 ),
 sets AS (
     SELECT response_id, fetched_at, b -> '$.beatmapset' AS s FROM items WHERE (b -> '$.beatmapset') IS NOT NULL

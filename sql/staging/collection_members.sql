@@ -19,7 +19,7 @@ description = "order of the label in kiai.toml (first one wins on conflicts)"
 WITH latest AS (
     SELECT CAST(r.params ->> 'collection_id' AS BIGINT) AS collection_id, r.body, r.response_id, r.fetched_at
     FROM raw.api_responses AS r
-    WHERE r.source = 'collector' AND r.endpoint = '/api/collections/{id}' AND r.http_status = 200
+    WHERE {{ is_endpoint('collection', 'r') }} AND r.http_status = 200
     QUALIFY row_number() OVER (PARTITION BY collection_id ORDER BY r.fetched_at DESC, r.response_id DESC) = 1
 ),
 members AS (

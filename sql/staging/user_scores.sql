@@ -32,7 +32,7 @@ WITH items AS (
         CAST(r.params ->> 'user_id' AS BIGINT) AS list_user_id,
         unnest(CAST(r.body AS JSON[])) AS s
     FROM raw.api_responses AS r
-    WHERE r.source = 'osu_api' AND r.endpoint = '/api/v2/users/{user}/scores/{type}' AND r.http_status = 200
+    WHERE {{ is_endpoint('user_scores', 'r') }} AND r.http_status = 200
 ),
 scores AS (
     SELECT

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from kiai.catalog import DUMP_SCHEMA
 from kiai.errors import KiaiError
 from kiai.files import database_file, make_scratch, remove_scratch
 from kiai.load.ppy_dump import metadata
@@ -33,7 +34,7 @@ from kiai.load.ppy_dump.values import ValuesError, rows_csv
 from kiai.quoting import literal
 from kiai.warehouse import first_row, table_exists
 
-SCHEMA = "ppy"
+SCHEMA = DUMP_SCHEMA
 READ_CHUNK = 8 << 20
 BATCH_BYTES = 32 << 20
 MAX_STATEMENT = 64 << 20

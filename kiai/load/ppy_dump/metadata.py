@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import duckdb
 
+from kiai.catalog import METADATA_SCHEMA
 from kiai.load.ppy_dump.schema import TableSchema
 from kiai.warehouse import table_exists
 
-SCHEMA = "kiai"
+SCHEMA = METADATA_SCHEMA
 TABLES = f"{SCHEMA}.dump_tables"
 COLUMNS = f"{SCHEMA}.dump_columns"
 
