@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from kiai import warehouse
+from kiai.schema import migrations
 from kiai.transform import build, current_code_fingerprints, current_fingerprints, store
 from tests.conftest import run_kiai
 from tests.features_world import SQL_DIR, copy_of, make_world, md5, osu_text, rows
@@ -173,6 +174,10 @@ def test_code_fingerprints_ignore_data_but_not_sql_or_vars(world, db_path):
 def test_old_warehouse_without_code_fingerprints_is_migrated(world):
     before = current_code_fingerprints(world)
     world.execute("ALTER TABLE kiai.model_versions DROP COLUMN code_fingerprint")
+    metadata = next(m for m in migrations.MIGRATIONS if m.name == "metadata columns")
+    world.execute("UPDATE kiai.schema_migrations SET version = ?", [metadata.version - 1])
+    applied = migrations.upgrade(world, Path("world.duckdb"))
+    assert applied[0].migration == metadata and "model versions got their code fingerprint" in applied[0].detail
     assert current_code_fingerprints(world) == before  # derived from the stored SQL hashes and upstream
     report = build(world, SQL_DIR)
     assert report.ok and not report.todo

@@ -184,3 +184,44 @@ def test_a_killed_migration_leaves_the_old_warehouse_and_running_again_finishes(
     assert "older kiai (schema version 0" in run_kiai("sql", "SELECT 1", db=old, check=False).stderr
     run_kiai("migrate", db=old)
     assert parsed_rows(old) == parsed_rows(fresh)
+
+
+def test_the_metadata_columns_are_added_once_and_every_row_kept(tmp_path):
+    """A warehouse at the version before `metadata columns` whose dump log and export log lack their newer
+    columns: migrating adds them, with what the old rows meant (complete imports, no split)."""
+    db = tmp_path / "v2.duckdb"
+    metadata = next(m for m in migrations.MIGRATIONS if m.name == "metadata columns")
+    con = warehouse.connect(db)
+    con.execute("CREATE TABLE ppy.import_log (source VARCHAR NOT NULL, table_name VARCHAR NOT NULL)")
+    con.execute("INSERT INTO ppy.import_log VALUES ('2026_01_01_dump', 'scores')")
+    con.execute("CREATE TABLE kiai.dataset_exports (export_id VARCHAR NOT NULL, path VARCHAR NOT NULL)")
+    con.execute("INSERT INTO kiai.dataset_exports VALUES ('abc', 'd.csv')")
+    con.execute("UPDATE kiai.schema_migrations SET version = ?", [metadata.version - 1])
+    con.close()
+    result = run_kiai("migrate", db=db)
+    assert "added kiai.dataset_exports.split, ppy.import_log.complete" in result.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT * FROM ppy.import_log").fetchall() == [("2026_01_01_dump", "scores", True)]
+        assert con.execute("SELECT * FROM kiai.dataset_exports").fetchall() == [("abc", "d.csv", None)]
+    assert "nothing to do" in run_kiai("migrate", db=db).stdout
+
+
+def test_a_warehouse_of_landed_api_answers_only_is_old_too(tmp_path):
+    """Before schema versions, a warehouse that only fetched had no parsed tables; it is version 0 all the same,
+    so its download log gains the replay columns (version 2) instead of being taken for a new warehouse."""
+    db = tmp_path / "fetched.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE SCHEMA raw")
+        con.execute(
+            "CREATE TABLE raw.download_attempts (beatmap_id BIGINT NOT NULL, outcome VARCHAR NOT NULL, "
+            "expected_md5 VARCHAR NOT NULL, attempted_at TIMESTAMP NOT NULL)"
+        )
+        con.execute("INSERT INTO raw.download_attempts VALUES (7, 'ok', '', '2026-01-01')")
+    con = warehouse.connect(db)
+    try:
+        assert migrations.stored_version(con) == migrations.LATEST
+        rows = con.execute("SELECT beatmap_id, outcome, kind, score_id FROM raw.download_attempts").fetchall()
+        assert rows == [(7, "ok", None, None)]
+    finally:
+        con.close()
+    assert version_rows(db) == MIGRATED

@@ -23,6 +23,7 @@ from kiai.load import replay_queue
 from kiai.osu.replay import parse_replay
 from kiai.sample import generate_world
 from kiai.sandbox import SandboxServer
+from kiai.schema import migrations
 from kiai.sources.downloads import Attempt
 from kiai.sources.http import HttpClient
 from kiai.sources.oauth import ClientCredentials
@@ -316,7 +317,7 @@ def test_a_version_1_warehouse_keeps_its_download_log_and_gains_the_replay_colum
             "SELECT beatmap_id, outcome, kind, score_id, ruleset FROM raw.download_attempts ORDER BY attempted_at"
         ).fetchall()
         assert rows == [(42, "ok", None, None, None), (None, "not_found", "replay", 7, "osu")]
-        assert con.execute("SELECT max(version) FROM kiai.schema_migrations").fetchall() == [(2,)]
+        assert con.execute("SELECT max(version) FROM kiai.schema_migrations").fetchall() == [(migrations.LATEST,)]
     finally:
         con.close()
 

@@ -67,7 +67,8 @@ def migrate() -> None:
         if not migrations.pending(con):
             console.print(f"nothing to do: {escape(str(db_path))} is at schema version {migrations.LATEST}")
             return
-        files = warehouse.first_row(con.execute(f"SELECT count(*) FROM {RAW_FILES}"))
+        kept = warehouse.table_exists(con, *RAW_FILES.split("."))  # a warehouse that only fetched has none
+        files = warehouse.first_row(con.execute(f"SELECT count(*) FROM {RAW_FILES}")) if kept else None
         with ingest_progress("migrate", files[0] if files else None) as update:
             applied = migrations.upgrade(con, db_path, on_progress=update)
     finally:

@@ -1,5 +1,7 @@
-"""The catalog of the `.osu` and `.osr` landing tables: their DDL (the .sql files beside this module, package data
-in a wheel) and the parsed tables' names and columns, read from that DDL so that they are written once.
+"""The warehouse's tables as DDL: the .sql files beside this module (package data in a wheel) create every landing
+and metadata table: `.osu` and `.osr` files, API answers, the dump importer's log, the model runner's metadata.
+The parsed tables' names and columns are read from that DDL, so that they are written once; schema and endpoint
+names are in kiai.catalog.
 
 How a warehouse written by an older layout is brought up to date: `kiai.schema.migrations`.
 """

@@ -5,7 +5,8 @@ A writing connection applies the pending migrations in order, each in one transa
 nothing, also on Ctrl-C or kill -9), with a one-line notice; `kiai migrate` does the same with a
 progress bar. A read-only connection refuses an older warehouse with one line saying to run
 `kiai migrate`, and every connection refuses a newer one. A warehouse written before versions were
-recorded is version 0 when it has parsed tables, else it is new and gets the latest version.
+recorded is version 0 when it has landed or metadata tables (each migration checks what is there), else it is
+new and gets the latest version.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiai import schema
+from kiai.catalog import METADATA_SCHEMA, SOURCE_SCHEMAS
 from kiai.warehouse import WarehouseError, table_exists, transaction
 
 if TYPE_CHECKING:
@@ -96,19 +98,49 @@ def _replay_download_attempts(con: duckdb.DuckDBPyConnection, on_progress: Progr
     .osu files), `score_id` and `ruleset`, and no beatmap id for them. The rows stay as they are."""
     if not table_exists(con, "raw", "download_attempts"):
         return "no download attempts yet"
-    have = {
-        name
-        for (name,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'raw' AND table_name = 'download_attempts'"
-        ).fetchall()
-    }
     for name, kind in (("kind", "VARCHAR"), ("score_id", "BIGINT"), ("ruleset", "VARCHAR")):
-        if name not in have:
-            con.execute(f"ALTER TABLE raw.download_attempts ADD COLUMN {name} {kind}")
+        _add_column(con, "raw.download_attempts", name, kind)
     con.execute("ALTER TABLE raw.download_attempts ALTER COLUMN beatmap_id DROP NOT NULL")
     ((rows,),) = con.execute("SELECT count(*) FROM raw.download_attempts").fetchall()
     return f"raw.download_attempts gained kind, score_id and ruleset; its {rows:,} rows are kept"
+
+
+def _metadata_columns(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None) -> str:
+    """Version 2 -> 3 (issue 17): the columns kiai used to add to an older table whenever it met one, added
+    once: kiai.model_versions.code_fingerprint (filled in from each version's stored SQL hash, vars and
+    upstream), kiai.dataset_exports.split (NULL: exported without a split) and ppy.import_log.complete (true:
+    imports before --allow-incomplete were complete). Every row is kept."""
+    added = [
+        f"{table}.{name}"
+        for table, name, kind in (
+            ("kiai.model_versions", "code_fingerprint", "VARCHAR"),
+            ("kiai.dataset_exports", "split", "VARCHAR"),
+            ("ppy.import_log", "complete", "BOOLEAN DEFAULT true"),
+        )
+        if _add_column(con, table, name, kind)
+    ]
+    if not added:
+        return "nothing to add"
+    detail = f"added {', '.join(added)}"
+    if "kiai.model_versions.code_fingerprint" in added:
+        from kiai.transform import store
+
+        detail += f"; {store.fill_code_fingerprints(con):,} model versions got their code fingerprint"
+    return detail
+
+
+def _add_column(con: duckdb.DuckDBPyConnection, table: str, name: str, kind: str) -> bool:
+    """Add the column to the table when the table exists without it; whether it did."""
+    schema_name, table_name = table.split(".")
+    ((tables, have),) = con.execute(
+        "SELECT count(DISTINCT table_name), count(*) FILTER (WHERE column_name = ?) FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
+        [name, schema_name, table_name],
+    ).fetchall()
+    if not tables or have:
+        return False
+    con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+    return True
 
 
 MIGRATIONS = (
@@ -125,17 +157,29 @@ MIGRATIONS = (
         "raw.download_attempts logs replay downloads too (kind, score_id, ruleset columns)",
         _replay_download_attempts,
     ),
+    Migration(
+        3,
+        "metadata columns",
+        "the columns kiai added to older metadata tables on the fly, added once (model code fingerprints, "
+        "export splits, complete dump imports)",
+        _metadata_columns,
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
 
 def stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The warehouse's schema version; None for a new one (nothing landed, no version recorded)."""
+    """The warehouse's schema version; None for a new one (nothing landed or kept, no version recorded)."""
     if table_exists(con, "kiai", "schema_migrations"):
         ((version,),) = con.execute(f"SELECT max(version) FROM {VERSIONS}").fetchall()
         if version is not None:
             return int(version)
-    return 0 if table_exists(con, "parsed", "beatmap_files") else None
+    ((tables,),) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND list_contains(?, schema_name) AND table_name <> 'schema_migrations'",
+        [[*SOURCE_SCHEMAS, METADATA_SCHEMA]],
+    ).fetchall()
+    return 0 if tables else None
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> list[Migration]:

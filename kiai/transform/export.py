@@ -25,17 +25,6 @@ from kiai.warehouse import table_exists
 
 MODEL = "dataset"
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-DDL = """
-CREATE TABLE IF NOT EXISTS {K}.dataset_exports (
-    export_id VARCHAR NOT NULL, exported_at TIMESTAMP NOT NULL, path VARCHAR NOT NULL, format VARCHAR NOT NULL,
-    rows BIGINT NOT NULL, columns VARCHAR NOT NULL, labels VARCHAR NOT NULL,  -- JSON
-    sha256 VARCHAR NOT NULL,
-    dataset_fingerprint VARCHAR NOT NULL,       -- the dataset version exported (data included)
-    dataset_code_fingerprint VARCHAR,           -- its feature version (SQL and vars only)
-    fingerprints VARCHAR NOT NULL, code_fingerprints VARCHAR NOT NULL  -- JSON: model -> version, upstream too
-);
-ALTER TABLE {K}.dataset_exports ADD COLUMN IF NOT EXISTS split VARCHAR;  -- JSON: {"folds", "seed"} or NULL
-"""
 
 
 @dataclass
@@ -143,7 +132,7 @@ def _lineage(versions: list[store.Version], model: str, fingerprint: str) -> dic
 
 
 def _record(con: duckdb.DuckDBPyConnection, result: ExportResult) -> None:
-    store.execute(con, DDL)
+    store.ensure_tables(con)
     store.execute(
         con,
         "INSERT INTO {K}.dataset_exports (export_id, exported_at, path, format, rows, columns, labels, sha256, "

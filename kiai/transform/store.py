@@ -15,39 +15,13 @@ from typing import Any
 
 import duckdb
 
+from kiai import schema
 from kiai.quoting import identifier
 from kiai.transform.render import digest
 from kiai.warehouse import table_exists
 
 FINGERPRINT_CHARS = 12
 
-DDL = """
-CREATE TABLE IF NOT EXISTS {K}.model_versions (
-    model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, relation VARCHAR NOT NULL,
-    materialized VARCHAR NOT NULL, path VARCHAR,
-    sql VARCHAR,            -- rendered with ref() as stable names
-    sql_hash VARCHAR,       -- hash of the sqlglot-canonical SQL
-    vars VARCHAR, upstream VARCHAR, watermarks VARCHAR, columns VARCHAR,  -- JSON
-    tests_hash VARCHAR, tests_passed BOOLEAN, rows BIGINT, created_at TIMESTAMP NOT NULL,
-    code_fingerprint VARCHAR  -- the feature version: SQL, vars, upstream code; no data watermark
-);
-CREATE TABLE IF NOT EXISTS {K}.model_current (
-    model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, switched_at TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {K}.model_builds (
-    run_id VARCHAR NOT NULL, model VARCHAR NOT NULL, fingerprint VARCHAR, action VARCHAR NOT NULL,
-    started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, rows BIGINT,
-    status VARCHAR NOT NULL,  -- built | reused | retested | tests_failed | error | skipped
-    message VARCHAR, counts VARCHAR  -- counts: JSON of the model's [counts], e.g. rows left out
-);
-CREATE TABLE IF NOT EXISTS {K}.sql_cache (
-    key VARCHAR NOT NULL, parsed VARCHAR NOT NULL  -- hash of a model's rendered SQL -> sqlglot's answer (JSON)
-);
-CREATE TABLE IF NOT EXISTS {K}.model_test_results (
-    model VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, test VARCHAR NOT NULL,
-    failures BIGINT NOT NULL, checked_at TIMESTAMP NOT NULL
-);
-"""
 _JSON_FIELDS = ("vars", "upstream", "watermarks", "columns")
 
 
@@ -121,27 +95,21 @@ def _parser_version_from_source() -> int:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the metadata tables; a warehouse from before code fingerprints gets the column, filled in."""
-    execute(con, DDL)
-    if _has_code_column(con):
-        return
-    execute(con, "ALTER TABLE {K}.model_versions ADD COLUMN code_fingerprint VARCHAR")
-    for version in versions(con):
-        if version.code_fingerprint:
-            execute(
-                con,
-                "UPDATE {K}.model_versions SET code_fingerprint = ? WHERE model = ? AND fingerprint = ?",
-                [version.code_fingerprint, version.model, version.fingerprint],
-            )
+    """Create the metadata tables that do not exist yet (kiai/schema/models.sql)."""
+    execute(con, schema.ddl("models"))
 
 
-def _has_code_column(con: duckdb.DuckDBPyConnection) -> bool:
-    (count,) = execute(
-        con,
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'kiai' "
-        "AND table_name = 'model_versions' AND column_name = 'code_fingerprint'",
-    ).fetchall()[0]
-    return count > 0
+def fill_code_fingerprints(con: duckdb.DuckDBPyConnection) -> int:
+    """Store every version's code fingerprint, deriving those stored without one as `versions` does; how many
+    versions have one. Schema version 3 runs it once, when it adds the column (kiai.schema.migrations)."""
+    filled = [version for version in versions(con) if version.code_fingerprint]
+    for version in filled:
+        execute(
+            con,
+            "UPDATE {K}.model_versions SET code_fingerprint = ? WHERE model = ? AND fingerprint = ?",
+            [version.code_fingerprint, version.model, version.fingerprint],
+        )
+    return len(filled)
 
 
 def _fill_code_fingerprints(result: list[Version]) -> None:
@@ -177,18 +145,17 @@ def versions(con: duckdb.DuckDBPyConnection, model: str | None = None) -> list[V
     """Stored versions, newest first; `current` marks the one the stable name points at."""
     if not has_tables(con):
         return []
-    code_column = "v.code_fingerprint" if _has_code_column(con) else "NULL"
     rows = execute(
         con,
         """
         SELECT v.model, v.fingerprint, v.relation, v.materialized, v.path, v.sql, v.sql_hash, v.vars,
                v.upstream, v.watermarks, v.columns, v.tests_hash, v.tests_passed, v.rows, v.created_at,
-               CODE_COLUMN, c.fingerprint IS NOT NULL
+               v.code_fingerprint, c.fingerprint IS NOT NULL
         FROM {K}.model_versions v
         LEFT JOIN {K}.model_current c USING (model, fingerprint)
         WHERE $model IS NULL OR v.model = $model
         ORDER BY v.model, v.created_at DESC
-        """.replace("CODE_COLUMN", code_column),
+        """,
         {"model": model},
     ).fetchall()
     result = []

@@ -32,6 +32,7 @@ from kiai.load.ppy_dump.schema import DATE_TYPES, Column, SchemaError, TableSche
 from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, rows_csv
 from kiai.quoting import literal
+from kiai.schema import ddl
 from kiai.warehouse import first_row, table_exists
 
 SCHEMA = DUMP_SCHEMA
@@ -42,20 +43,6 @@ MAX_STATEMENT = 64 << 20
 # speed and keeps peak RSS flat in the dump size: 447 MiB at 2 M scores, 457 at 8 M (512MB: 573 and 814).
 MEMORY_LIMIT = "128MB"
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {SCHEMA}.import_log (
-    source      VARCHAR NOT NULL,   -- the archive, folder or file named on the command line
-    file        VARCHAR NOT NULL,   -- the .sql file (archive member) the table came from
-    dump_date   DATE,               -- from a YYYY_MM_DD in the source name
-    table_name  VARCHAR NOT NULL,
-    rows        BIGINT NOT NULL,    -- rows kept (of an incomplete file with --allow-incomplete: those it had)
-    bytes       BIGINT NOT NULL,    -- size of the .sql file
-    sha256      VARCHAR NOT NULL,   -- of the .sql file
-    started_at  TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP NOT NULL
-);
-ALTER TABLE {SCHEMA}.import_log ADD COLUMN IF NOT EXISTS complete BOOLEAN DEFAULT true;  -- false: --allow-incomplete
-"""
 OWN_TABLES = ("import_log",)  # kiai's tables in the ppy schema: never a dump's target
 SCHEMA_FILE = Path(__file__).with_name("dump_schema.sql")  # data.ppy.sh's CREATE TABLEs, from the fixtures
 STAND_INS = ("scores", "osu_beatmaps")  # the dump tables the shipped models read (sql/staging/scores.sql)
@@ -79,9 +66,8 @@ class DumpError(KiaiError):
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    con.execute(DDL)
-    metadata.ensure_tables(con)
+    """Create the import log and the dump metadata tables that do not exist yet (kiai/schema/ppy_dump.sql)."""
+    con.execute(ddl("ppy_dump"))
 
 
 def ensure_stand_ins(con: duckdb.DuckDBPyConnection) -> None:

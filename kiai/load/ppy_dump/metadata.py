@@ -1,7 +1,8 @@
 """What a dump declared about its tables, kept beside the rows for `kiai sql --dialect mysql`.
 
 DuckDB has no MySQL types, keys or defaults, so `SHOW COLUMNS` and `SHOW CREATE TABLE` read them
-from here. The tables are kiai's own, in the `kiai` schema: a dump can never replace them.
+from here. The tables are kiai's own, in the `kiai` schema: a dump can never replace them. Their DDL:
+kiai/schema/ppy_dump.sql.
 """
 
 from __future__ import annotations
@@ -14,32 +15,7 @@ from kiai.warehouse import table_exists
 
 SCHEMA = METADATA_SCHEMA
 TABLES = f"{SCHEMA}.dump_tables"
-COLUMNS = f"{SCHEMA}.dump_columns"
-
-DDL = f"""
-CREATE SCHEMA IF NOT EXISTS {SCHEMA};
-CREATE TABLE IF NOT EXISTS {TABLES} (
-    table_name   VARCHAR NOT NULL,   -- as in ppy.<table_name>
-    create_sql   VARCHAR NOT NULL,   -- the dump's CREATE TABLE statement, as written
-    imported_at  TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {COLUMNS} (
-    table_name   VARCHAR NOT NULL,
-    position     INTEGER NOT NULL,   -- 1 for the first column
-    column_name  VARCHAR NOT NULL,
-    mysql_type   VARCHAR NOT NULL,   -- as SHOW COLUMNS prints it: bigint unsigned, tinyint(1), varchar(80)
-    nullable     BOOLEAN NOT NULL,   -- as declared (NOT NULL, primary key)
-    column_key   VARCHAR NOT NULL,   -- PRI, UNI, MUL or ''
-    column_default VARCHAR,          -- NULL: none, or DEFAULT NULL
-    extra        VARCHAR NOT NULL,   -- auto_increment, DEFAULT_GENERATED, on update CURRENT_TIMESTAMP
-    collation_name VARCHAR,          -- text columns: utf8mb4_0900_ai_ci, utf8_bin, …
-    comment      VARCHAR NOT NULL
-);
-"""
-
-
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(DDL)
+COLUMNS = f"{SCHEMA}.dump_columns"  # both created by kiai/schema/ppy_dump.sql
 
 
 def record(con: duckdb.DuckDBPyConnection, schema: TableSchema, imported_at: object) -> None:
