@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 import time
@@ -175,6 +176,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def utc_now() -> dt.datetime:
+    """Now as the warehouse stores every time: UTC, without a zone (TIMESTAMP columns)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -295,3 +297,23 @@ def test_prune_keeps_newest_versions_and_the_current_one(con, sql_dir):
     assert all(v.relation.split(".")[1] not in names for v in dropped if v.model != "objs")
     assert con.execute("SELECT count(*) FROM features.summary").fetchone()[0] == 1
     assert build(con, sql_dir).todo == []
+
+
+def test_the_build_log_and_versions_are_in_utc_whatever_the_local_zone(con, sql_dir, monkeypatch):
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: a local timestamp would be 14 hours off
+    time.tzset()
+    try:
+        before = warehouse.utc_now()
+        assert build(con, sql_dir).ok
+        after = warehouse.utc_now()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    stamps = con.execute(
+        "SELECT min(started_at), max(finished_at) FROM kiai.model_builds UNION ALL "
+        "SELECT min(created_at), max(created_at) FROM kiai.model_versions UNION ALL "
+        "SELECT min(switched_at), max(switched_at) FROM kiai.model_current UNION ALL "
+        "SELECT min(checked_at), max(checked_at) FROM kiai.model_test_results"
+    ).fetchall()
+    for first, last in stamps:
+        assert before - timedelta(seconds=1) <= first <= last <= after + timedelta(seconds=1)

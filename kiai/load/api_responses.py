@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -14,7 +13,7 @@ from kiai import schema
 from kiai.catalog import BEATMAPS, COLLECTION, COLLECTION_PAGES, USER_SCORES
 from kiai.sources.downloads import Attempt
 from kiai.sources.http import Fetched
-from kiai.warehouse import transaction
+from kiai.warehouse import transaction, utc_now
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -43,13 +42,13 @@ def record_attempt(con: duckdb.DuckDBPyConnection, a: Attempt) -> None:
     con.execute(
         "INSERT INTO raw.download_attempts (beatmap_id, outcome, http_status, expected_md5, got_md5, size_bytes, "
         "error, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [a.beatmap_id, a.outcome, a.http_status, a.expected_md5 or "", a.got_md5, a.size_bytes, a.error, _now()],
+        [a.beatmap_id, a.outcome, a.http_status, a.expected_md5 or "", a.got_md5, a.size_bytes, a.error, utc_now()],
     )
 
 
 def set_collection_labels(con: duckdb.DuckDBPyConnection, pairs: Iterable[tuple[str, int]]) -> None:
     """Replace the labels with the current kiai.toml mapping."""
-    now = _now()
+    now = utc_now()
     with transaction(con):
         con.execute("DELETE FROM raw.collection_labels")
         con.executemany(
@@ -148,7 +147,3 @@ def download_targets(con: duckdb.DuckDBPyConnection, retry_missing: bool = False
         [retry_missing],
     ).fetchall()
     return [(int(i), c) for i, c in rows]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)

@@ -13,7 +13,6 @@ run left in place, so they are not asked for again.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
 from contextlib import closing
@@ -27,7 +26,7 @@ from kiai.load import api_responses, replays
 from kiai.load.replay_sources import ReplaySource
 from kiai.sources.downloads import Attempt
 from kiai.sources.replays import RULESETS, ReplayFetcher, ReplayRequest
-from kiai.warehouse import table_exists, transaction
+from kiai.warehouse import table_exists, transaction, utc_now
 
 QUEUE = "raw.replay_queue"
 STATES = ("asked", "done", "missing", "failed")
@@ -39,10 +38,6 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     replay columns in schema version 2, kiai.schema.migrations)."""
     replays.ensure_tables(con)
     api_responses.ensure_tables(con)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def score_ids_from_sql(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[int], str]:
@@ -97,7 +92,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, score_ids: Iterable[int], ruleset: s
         }
     )
     ((before,),) = con.execute(f"SELECT count(*) FROM {QUEUE}").fetchall()
-    now = _now()
+    now = utc_now()
     con.register("_kiai_asked", asked)
     try:
         with transaction(con):
@@ -146,7 +141,7 @@ def mark(
     con.execute(
         f"UPDATE {QUEUE} SET state = ?, error = ?, md5 = coalesce(?, md5), tries = tries + ?, updated_at = ? "
         "WHERE score_id = ? AND ruleset = ?",
-        [state, error, md5, int(tried), _now(), request.score_id, request.ruleset],
+        [state, error, md5, int(tried), utc_now(), request.score_id, request.ruleset],
     )
 
 
@@ -161,7 +156,7 @@ def record_attempt(con: duckdb.DuckDBPyConnection, request: ReplayRequest, attem
             attempt.got_md5,
             attempt.size_bytes,
             attempt.error,
-            _now(),
+            utc_now(),
             REPLAY_ATTEMPT,
             request.score_id,
             request.ruleset,

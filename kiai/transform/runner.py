@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from kiai.transform.plan import (
 )
 from kiai.transform.project import PROJECT, Model, Project, load_project, model_folders
 from kiai.transform.render import render
-from kiai.warehouse import table_exists, transaction
+from kiai.warehouse import table_exists, transaction, utc_now
 
 
 @dataclass
@@ -259,20 +259,20 @@ def _version(resolved: Any, relation: str, columns: list[list[str]], rows: int, 
         tests_hash=resolved.tests_hash,
         tests_passed=passed,
         rows=rows,
-        created_at=datetime.now(),
+        created_at=utc_now(),
         code_fingerprint=resolved.code_fingerprint,
     )
 
 
 def _log(con: duckdb.DuckDBPyConnection, run_id: str, item: PlanItem, result: ModelResult) -> None:
-    finished = datetime.now()
+    finished = utc_now()
     store.log_build(
         con,
         run_id=run_id,
         model=item.model,
         fingerprint=item.fingerprint,
         action=item.action,
-        started_at=datetime.fromtimestamp(finished.timestamp() - result.seconds),
+        started_at=finished - timedelta(seconds=result.seconds),
         finished_at=finished,
         rows=result.rows,
         status=result.status,

@@ -18,7 +18,7 @@ import duckdb
 from kiai import schema
 from kiai.quoting import identifier
 from kiai.transform.render import digest
-from kiai.warehouse import table_exists
+from kiai.warehouse import table_exists, utc_now
 
 FINGERPRINT_CHARS = 12
 
@@ -230,7 +230,7 @@ def set_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, test
 
 def set_current(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str) -> None:
     execute(con, "DELETE FROM {K}.model_current WHERE model = ?", [model])
-    execute(con, "INSERT INTO {K}.model_current VALUES (?, ?, now()::TIMESTAMP)", [model, fingerprint])
+    execute(con, "INSERT INTO {K}.model_current VALUES (?, ?, ?)", [model, fingerprint, utc_now()])
 
 
 def drop_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
@@ -267,6 +267,6 @@ def log_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, resu
     for label, failures in results:
         execute(
             con,
-            "INSERT INTO {K}.model_test_results VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
-            [model, fingerprint, label, failures],
+            "INSERT INTO {K}.model_test_results VALUES (?, ?, ?, ?, ?)",
+            [model, fingerprint, label, failures, utc_now()],
         )

@@ -33,7 +33,7 @@ from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, rows_csv
 from kiai.quoting import literal
 from kiai.schema import ddl
-from kiai.warehouse import first_row, table_exists
+from kiai.warehouse import first_row, table_exists, utc_now
 
 SCHEMA = DUMP_SCHEMA
 READ_CHUNK = 8 << 20
@@ -83,7 +83,7 @@ def ensure_stand_ins(con: duckdb.DuckDBPyConnection) -> None:
             raise KiaiError(f"{SCHEMA_FILE} has no CREATE TABLE for {name}")
         schema = parse_create_table(match.group(1))
         con.execute(f"CREATE TABLE {_qualified(schema.name)} ({', '.join(c.ddl for c in schema.columns)})")
-        metadata.record(con, schema, _now())
+        metadata.record(con, schema, utc_now())
 
 
 def dump_date(name: str) -> dt.date | None:
@@ -361,7 +361,7 @@ class _Import:
 
         def job() -> None:
             self.con.execute(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns})")
-            metadata.record(self.con, schema, _now())
+            metadata.record(self.con, schema, utc_now())
 
         self.loader.submit(job)
 
@@ -497,14 +497,10 @@ class _Import:
             self.con.execute(
                 f"INSERT INTO {SCHEMA}.import_log (source, file, dump_date, table_name, rows, bytes, sha256, "
                 "started_at, finished_at, complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [*row, started, _now(), result.incomplete is None],
+                [*row, started, utc_now(), result.incomplete is None],
             )
 
         self.loader.submit(job)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _locate(batch: _Batch, exc: duckdb.Error) -> str:
@@ -558,7 +554,7 @@ def import_dump(
     try:
         ensure_tables(con)
         for dump in dump_files(paths, meter):
-            started = _now()
+            started = utc_now()
             results = job.read_file(
                 dump.source, dump.name, _Progress(dump.stream, meter, job.stats, on_progress), started
             )
