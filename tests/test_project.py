@@ -15,6 +15,7 @@ from kiai.config import load_config
 from kiai.errors import KiaiError
 from kiai.scaffold import copy_models, init_project
 from kiai.transform import build, current_fingerprints
+from kiai.transform.column_tests import COLUMN_TESTS
 from kiai.transform.project import ModelError, load_project, model_folders, shipped_sql_dir
 from tests.conftest import OSU_FIXTURES, run_kiai
 from tests.features_world import copy_of, make_world, rows
@@ -188,3 +189,18 @@ def test_the_cli_flow(tmp_path):
 
 def test_the_shipped_models_are_the_checkouts_sql_folder():
     assert shipped_sql_dir() == REPO / "sql"  # a source checkout: edits to sql/ are picked up
+
+
+def test_every_column_test_kind_is_documented_and_validated(tmp_path):
+    """One registry entry per kind: the README names each, and the reader refuses bad arguments with its `needs`."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert sorted(COLUMN_TESTS) == ["accepted_range", "accepted_values", "not_null", "relationships", "unique"]
+    for kind in COLUMN_TESTS.values():
+        assert f"`{kind.name}" in readme and kind.doc
+        if not kind.needs:
+            continue
+        model = tmp_path / kind.name / "features" / "m.sql"
+        model.parent.mkdir(parents=True)
+        model.write_text(f"/* kiai\n[columns.x]\ntests = [{{{kind.name} = {{}}}}]\n*/ SELECT 1 AS x")
+        with pytest.raises(ModelError, match=re.escape(f"needs {kind.needs}")):
+            load_project(tmp_path / kind.name)

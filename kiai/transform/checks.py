@@ -1,4 +1,4 @@
-"""Column tests run after each model: not_null, unique, accepted_range, accepted_values, relationships."""
+"""Run a model's column tests after it is built (the kinds: kiai.transform.column_tests) and keep what failed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import duckdb
 
-from kiai.quoting import identifier, literal
+from kiai.quoting import identifier
+from kiai.transform.column_tests import COLUMN_TESTS
 from kiai.transform.project import ColumnTest, Model, Project
 
 SAMPLE_ROWS = 5
@@ -27,31 +28,12 @@ class CheckResult:
 
 
 def failing_rows_sql(relation: str, column: str, test: ColumnTest, project: Project) -> str:
-    """A query returning the rows that break the test (nulls pass every test but not_null)."""
-    col = identifier(column)
-    args = test.args
-    if test.kind == "not_null":
-        return f"SELECT * FROM {relation} WHERE {col} IS NULL"
-    if test.kind == "unique":
-        return (
-            f"SELECT {col}, count(*) AS duplicates FROM {relation} WHERE {col} IS NOT NULL "
-            f"GROUP BY {col} HAVING count(*) > 1"
-        )
-    if test.kind == "accepted_range":
-        inclusive = args.get("inclusive", True)
-        low, high = ("<", ">") if inclusive else ("<=", ">=")
-        bounds = [f"{col} {low} {literal(args['min'])}"] if "min" in args else []
-        bounds += [f"{col} {high} {literal(args['max'])}"] if "max" in args else []
-        return f"SELECT * FROM {relation} WHERE {' OR '.join(bounds)}"
-    if test.kind == "accepted_values":
-        values = ", ".join(literal(v) for v in args["values"])
-        return f"SELECT * FROM {relation} WHERE {col} IS NOT NULL AND {col} NOT IN ({values})"
-    target = args["to"]
-    target_relation = project.models[target].relation if target in project.models else target
-    return (
-        f"SELECT r.* FROM {relation} r ANTI JOIN {target_relation} t ON r.{col} = t.{identifier(args['field'])} "
-        f"WHERE r.{col} IS NOT NULL"
-    )
+    """A query returning the rows that break the test (kiai.transform.column_tests)."""
+
+    def resolve(name: str) -> str:
+        return project.models[name].relation if name in project.models else name
+
+    return COLUMN_TESTS[test.kind].failing_rows(relation, identifier(column), test.args, resolve)
 
 
 def run_tests(
@@ -79,6 +61,5 @@ def run_tests(
 
 def check_dependencies(model: Model, project: Project) -> list[str]:
     """Models a relationships test reads: they must be built first."""
-    return [
-        test.args["to"] for _, test in model.tests if test.kind == "relationships" and test.args["to"] in project.models
-    ]
+    reads = (COLUMN_TESTS[test.kind].reads(test.args) for _, test in model.tests)
+    return [name for name in reads if name in project.models]

@@ -18,11 +18,11 @@ from typing import Any
 from kiai.catalog import RESERVED_SCHEMAS
 from kiai.config import Config, parse_assignments
 from kiai.errors import KiaiError
+from kiai.transform.column_tests import COLUMN_TESTS
 
 MATERIALIZATIONS = ("table", "view")
 HEADER_KEYS = {"materialized", "description", "columns", "counts"}
 COLUMN_KEYS = {"description", "tests"}
-TEST_NAMES = {"not_null", "unique", "accepted_range", "accepted_values", "relationships"}
 _HEADER = re.compile(r"\A\s*/\*\s*kiai\b(?P<toml>.*?)\*/", re.DOTALL)
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*\Z")
 SHIPPED = "kiai"  # the label of the models kiai ships
@@ -277,14 +277,10 @@ def _test(path: Path, column: str, spec: Any) -> ColumnTest:
     else:
         kind, args = "?", None
     where = f"{path}: column {column}: test {spec!r}"
-    if kind not in TEST_NAMES or not isinstance(args, dict):
-        raise ModelError(f"{where} is not one of {sorted(TEST_NAMES)} (a name or {{name = {{...}}}})")
-    if kind == "accepted_range" and not ({"min", "max"} & set(args)):
-        raise ModelError(f"{where} needs min and/or max")
-    if kind == "accepted_values" and not isinstance(args.get("values"), list):
-        raise ModelError(f"{where} needs values = [...]")
-    if kind == "relationships" and not (isinstance(args.get("to"), str) and isinstance(args.get("field"), str)):
-        raise ModelError(f'{where} needs to = "model" and field = "column"')
+    if kind not in COLUMN_TESTS or not isinstance(args, dict):
+        raise ModelError(f"{where} is not one of {sorted(COLUMN_TESTS)} (a name or {{name = {{...}}}})")
+    if not COLUMN_TESTS[kind].valid(args):
+        raise ModelError(f"{where} needs {COLUMN_TESTS[kind].needs}")
     return ColumnTest(kind, dict(args))
 
 
