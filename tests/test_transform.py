@@ -317,3 +317,21 @@ def test_the_build_log_and_versions_are_in_utc_whatever_the_local_zone(con, sql_
     ).fetchall()
     for first, last in stamps:
         assert before - timedelta(seconds=1) <= first <= last <= after + timedelta(seconds=1)
+
+
+def test_each_materialization_makes_its_kind_of_relation_and_prune_drops_it(con, sql_dir):
+    assert build(con, sql_dir).ok
+    first = current_fingerprints(con)
+    write(sql_dir, "vars.toml", "min_x = 200\n")  # new versions of every model
+    assert build(con, sql_dir).ok
+
+    def kinds() -> dict[str, str]:
+        rows = con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE '%\\_\\_%' ESCAPE '\\'"
+        ).fetchall()
+        return dict(rows)
+
+    assert kinds()[f"objs__{first['objs']}"] == "VIEW" and kinds()[f"per_map__{first['per_map']}"] == "BASE TABLE"
+    manage.prune(con, keep=1)
+    assert f"per_map__{first['per_map']}" not in kinds() and f"objs__{first['objs']}" not in kinds()
+    assert {f"{m}__{fp}" for m, fp in current_fingerprints(con).items()} == set(kinds())

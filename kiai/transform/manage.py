@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from kiai.transform import graph, store
+from kiai.transform.materialization import MATERIALIZATIONS
 from kiai.transform.plan import Graphs, Resolved, assign_fingerprints, reasons
 from kiai.transform.project import Project
 from kiai.warehouse import transaction
@@ -120,7 +121,7 @@ def prune(con: duckdb.DuckDBPyConnection, keep: int) -> list[store.Version]:
     todo = list(kept)
     while todo:
         version = by_key.get(todo.pop())
-        if version is None or version.materialized != "view":
+        if version is None or not MATERIALIZATIONS[version.materialized].reads_upstream:
             continue
         for upstream in version.upstream.items():
             if upstream not in kept:

@@ -19,8 +19,8 @@ from kiai.catalog import RESERVED_SCHEMAS
 from kiai.config import Config, parse_assignments
 from kiai.errors import KiaiError
 from kiai.transform.column_tests import COLUMN_TESTS
+from kiai.transform.materialization import DEFAULT, MATERIALIZATIONS, Materialization
 
-MATERIALIZATIONS = ("table", "view")
 HEADER_KEYS = {"materialized", "description", "columns", "counts"}
 COLUMN_KEYS = {"description", "tests"}
 _HEADER = re.compile(r"\A\s*/\*\s*kiai\b(?P<toml>.*?)\*/", re.DOTALL)
@@ -68,7 +68,7 @@ class Model:
     body: str  # the SQL after the header (a Jinja template)
     folder: ModelFolder = ModelFolder(SHIPPED, Path())
     replaces: Model | None = None  # the model of the same name from an earlier folder that this one replaces
-    materialized: str = "table"
+    materialized: str = DEFAULT
     description: str = ""
     columns: tuple[Column, ...] = ()
     counts: tuple[tuple[str, str], ...] = ()  # (label, scalar SQL) recorded in the build log
@@ -79,6 +79,10 @@ class Model:
 
     def version_relation(self, fingerprint: str) -> str:
         return f"{self.schema}.{self.name}__{fingerprint}"
+
+    @property
+    def materialization(self) -> Materialization:
+        return MATERIALIZATIONS[self.materialized]
 
     @property
     def tests(self) -> list[tuple[str, ColumnTest]]:
@@ -238,9 +242,10 @@ def _model_from_header(
     unknown = set(header) - HEADER_KEYS
     if unknown:
         raise ModelError(f"{path}: unknown header key(s) {sorted(unknown)}; allowed: {sorted(HEADER_KEYS)}")
-    materialized = header.get("materialized", "table")
+    materialized = header.get("materialized", DEFAULT)
     if materialized not in MATERIALIZATIONS:
-        raise ModelError(f"{path}: materialized must be 'table' or 'view', not {materialized!r}")
+        known = " or ".join(repr(name) for name in MATERIALIZATIONS)
+        raise ModelError(f"{path}: materialized must be {known}, not {materialized!r}")
     columns = header.get("columns", {})
     if not isinstance(columns, dict):
         raise ModelError(f"{path}: [columns] must be a table of [columns.NAME] tables")

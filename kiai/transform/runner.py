@@ -196,8 +196,7 @@ def _run(
             if item.action == "build":
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
                 sql = _executable_sql(model, project, graphs)
-                kind = "VIEW" if model.materialized == "view" else "TABLE"
-                con.execute(f"CREATE OR REPLACE {kind} {relation} AS {sql}")
+                model.materialization.create(con, relation, sql)
             columns = [[row[0], row[1]] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
             (result.rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0]
             result.tests = run_tests(con, model, relation, project, {c[0].lower() for c in columns})

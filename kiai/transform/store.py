@@ -17,6 +17,7 @@ import duckdb
 
 from kiai import schema
 from kiai.quoting import identifier
+from kiai.transform.materialization import MATERIALIZATIONS
 from kiai.transform.render import digest
 from kiai.warehouse import table_exists, utc_now
 
@@ -234,8 +235,7 @@ def set_current(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str) ->
 
 
 def drop_version(con: duckdb.DuckDBPyConnection, version: Version) -> None:
-    kind = "VIEW" if version.materialized == "view" else "TABLE"
-    execute(con, f"DROP {kind} IF EXISTS {version.relation}")
+    execute(con, MATERIALIZATIONS[version.materialized].drop_sql(version.relation))
     execute(
         con,
         "DELETE FROM {K}.model_versions WHERE model = ? AND fingerprint = ?",
