@@ -13,7 +13,8 @@ from kiai import warehouse
 from kiai.errors import KiaiError
 from kiai.load import ensure_tables
 from kiai.transform import build, current_fingerprints, manage, store
-from kiai.transform.runner import prepare
+from kiai.transform.plan import Action
+from kiai.transform.runner import Status, prepare
 
 OBJS = """/* kiai
 materialized = "view"
@@ -335,3 +336,14 @@ def test_each_materialization_makes_its_kind_of_relation_and_prune_drops_it(con,
     manage.prune(con, keep=1)
     assert f"per_map__{first['per_map']}" not in kinds() and f"objs__{first['objs']}" not in kinds()
     assert {f"{m}__{fp}" for m, fp in current_fingerprints(con).items()} == set(kinds())
+
+
+def test_actions_and_statuses_are_enums_logged_as_their_names(con, sql_dir):
+    report = build(con, sql_dir)
+    assert [(i.action, r.status) for i, r in zip(report.todo, report.results, strict=True)] == [
+        (Action.BUILD, Status.BUILT)
+    ] * 3
+    assert all(isinstance(r.status, Status) and r.status.ok for r in report.results)
+    logged = con.execute("SELECT DISTINCT action, status FROM kiai.model_builds").fetchall()
+    assert logged == [("build", "built")]
+    assert not Status.TESTS_FAILED.ok and not Status.SKIPPED.ok

@@ -15,6 +15,7 @@ from kiai.errors import KiaiError
 from kiai.transform import manage, runner, store
 from kiai.transform.plan import PlanItem, describe_vars
 from kiai.transform.project import load_project, model_folders, parse_var_overrides
+from kiai.transform.runner import Status
 
 app = typer.Typer(help="Inspect and tidy the versioned SQL models.", no_args_is_help=True)
 
@@ -23,7 +24,7 @@ SELECT_HELP = (
     "[default: every model]."
 )
 VAR_HELP = "Override a var: NAME=VALUE (VALUE read as TOML when it parses)."
-STATUS_STYLE = {"built": "green", "reused": "green", "retested": "green", "skipped": "yellow"}
+STATUS_STYLE = {Status.BUILT: "green", Status.REUSED: "green", Status.RETESTED: "green", Status.SKIPPED: "yellow"}
 
 
 def build_features(
@@ -50,8 +51,8 @@ def build_features(
     built = sum(result.ok for result in report.results)
     console.print(f"{built} of {len(report.todo)} models done in {report.seconds:.2f} s")
     if not report.ok:
-        failed = [r.model for r in report.results if r.status in ("error", "tests_failed")]
-        skipped = [r.model for r in report.results if r.status == "skipped"]
+        failed = [r.model for r in report.results if r.status in (Status.ERROR, Status.TESTS_FAILED)]
+        skipped = [r.model for r in report.results if r.status == Status.SKIPPED]
         raise KiaiError(f"failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
 
 

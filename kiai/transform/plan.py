@@ -14,6 +14,7 @@ instead of ~45 ns (10 M hit objects: 0.45 s for whole rows), which is what keeps
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import duckdb
@@ -42,12 +43,21 @@ class Resolved:
     code_fingerprint: str = ""  # the same without data watermarks: the feature version
 
 
+class Action(StrEnum):
+    """What a build does with a model (kiai.model_builds.action)."""
+
+    BUILD = "build"  # materialise a new version
+    REUSE = "reuse"  # point the stable name at a stored version that passed these tests
+    RETEST = "retest"  # the current version again, with changed (or failed) tests
+    UP_TO_DATE = "up_to_date"  # nothing
+
+
 @dataclass
 class PlanItem:
     model: str
     relation: str
     fingerprint: str
-    action: str  # build | reuse | retest | up_to_date
+    action: Action
     reasons: list[str]
 
 
@@ -197,20 +207,20 @@ def plan(
         item = graphs.resolved[name]
         old = current.get(name)
         same = stored.get((name, item.fingerprint))
-        action, why = "build", reasons(item, old) if not (old and old.fingerprint == item.fingerprint) else []
+        action, why = Action.BUILD, reasons(item, old) if not (old and old.fingerprint == item.fingerprint) else []
         if full_refresh:
             why = ["--full-refresh", *why]
         elif old and old.fingerprint == item.fingerprint:
             if old.tests_hash == item.tests_hash and old.tests_passed:
-                action = "up_to_date"
+                action = Action.UP_TO_DATE
             else:
                 action, why = (
-                    "retest",
+                    Action.RETEST,
                     ["tests changed" if old.tests_hash != item.tests_hash else "tests failed"],
                 )
         elif same is not None and same.tests_passed and same.tests_hash == item.tests_hash:
-            action, why = "reuse", [*why, f"version {item.fingerprint} from {same.created_at:%Y-%m-%d %H:%M}"]
-        if item.model.replaces and action != "up_to_date":
+            action, why = Action.REUSE, [*why, f"version {item.fingerprint} from {same.created_at:%Y-%m-%d %H:%M}"]
+        if item.model.replaces and action != Action.UP_TO_DATE:
             why = [f"{item.model.folder.label} model replaces {item.model.replaces.folder.label}'s", *why]
         items.append(PlanItem(name, item.model.relation, item.fingerprint, action, why))
     return items

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from kiai.errors import KiaiError
 from kiai.transform import graph, store
 from kiai.transform.checks import CheckResult, run_tests
 from kiai.transform.plan import (
+    Action,
     Graphs,
     MissingSourceError,
     PlanItem,
@@ -31,12 +33,30 @@ from kiai.transform.render import render
 from kiai.warehouse import table_exists, transaction, utc_now
 
 
+class Status(StrEnum):
+    """How a model's build ended (kiai.model_builds.status)."""
+
+    BUILT = "built"
+    REUSED = "reused"
+    RETESTED = "retested"
+    TESTS_FAILED = "tests_failed"  # built, but the stable name still points at the previous version
+    ERROR = "error"
+    SKIPPED = "skipped"  # an upstream model failed
+
+    @property
+    def ok(self) -> bool:
+        return self in (Status.BUILT, Status.REUSED, Status.RETESTED)
+
+
+DONE = {Action.BUILD: Status.BUILT, Action.REUSE: Status.REUSED, Action.RETEST: Status.RETESTED}
+
+
 @dataclass
 class ModelResult:
     model: str
     fingerprint: str
-    action: str
-    status: str  # built | reused | retested | tests_failed | error | skipped
+    action: Action
+    status: Status
     rows: int | None = None
     seconds: float = 0.0
     message: str = ""
@@ -45,7 +65,7 @@ class ModelResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("built", "reused", "retested")
+        return self.status.ok
 
 
 @dataclass
@@ -59,7 +79,7 @@ class BuildReport:
 
     @property
     def todo(self) -> list[PlanItem]:
-        return [item for item in self.plan if item.action != "up_to_date"]
+        return [item for item in self.plan if item.action != Action.UP_TO_DATE]
 
     @property
     def ok(self) -> bool:
@@ -128,7 +148,7 @@ def build(
         emit("start", item)
         blocked = [up for up in graphs.deps[item.model] if up in failed]
         if blocked:
-            result = ModelResult(item.model, item.fingerprint, item.action, "skipped")
+            result = ModelResult(item.model, item.fingerprint, item.action, Status.SKIPPED)
             result.message = f"upstream {', '.join(blocked)} failed"
         else:
             result = _run(con, project, graphs, item, stored.get((item.model, item.fingerprint)))
@@ -188,12 +208,12 @@ def _run(
 ) -> ModelResult:
     resolved = graphs.resolved[item.model]
     model = resolved.model
-    result = ModelResult(item.model, item.fingerprint, item.action, "built")
+    result = ModelResult(item.model, item.fingerprint, item.action, Status.BUILT)
     started = time.perf_counter()
     relation = model.version_relation(item.fingerprint)
     try:
         with transaction(con):
-            if item.action == "build":
+            if item.action == Action.BUILD:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {model.schema}")
                 sql = _executable_sql(model, project, graphs)
                 model.materialization.create(con, relation, sql)
@@ -201,7 +221,7 @@ def _run(
             (result.rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0]
             result.tests = run_tests(con, model, relation, project, {c[0].lower() for c in columns})
             passed = all(test.passed for test in result.tests)
-            if item.action == "build" or old is None:
+            if item.action == Action.BUILD or old is None:
                 store.save_version(con, _version(resolved, relation, columns, result.rows, passed))
             store.set_tests(con, model.name, item.fingerprint, resolved.tests_hash, passed)
             store.log_tests(con, model.name, item.fingerprint, [(t.label, t.failures) for t in result.tests])
@@ -209,15 +229,15 @@ def _run(
                 con.execute(f"CREATE OR REPLACE VIEW {model.relation} AS SELECT * FROM {relation}")
                 store.set_current(con, model.name, item.fingerprint)
                 result.counts = _counts(con, model, project, graphs)
-                result.status = {"build": "built", "reuse": "reused", "retest": "retested"}[item.action]
+                result.status = DONE[item.action]
             else:
                 failing = [t for t in result.tests if not t.passed]
-                result.status = "tests_failed"
+                result.status = Status.TESTS_FAILED
                 result.message = "; ".join(
                     f"{t.label}: {t.error}" if t.error else f"{t.label}: {t.failures:,} failing rows" for t in failing
                 )
     except (duckdb.Error, KiaiError) as exc:
-        result.status = "error"
+        result.status = Status.ERROR
         result.message = f"{model.path}: {str(exc).splitlines()[0]}"
     result.seconds = time.perf_counter() - started
     return result
