@@ -18,11 +18,12 @@ from typing import Any
 import duckdb
 
 import kiai
+from kiai.catalog import SOURCE_SCHEMAS
 from kiai.errors import KiaiError
 from kiai.files import atomic_write
 from kiai.transform import graph, rewrites, store
 from kiai.transform.checks import check_dependencies
-from kiai.transform.project import SOURCE_SCHEMAS, Project
+from kiai.transform.project import Project
 from kiai.transform.render import render
 
 DIALECTS = ("spark",)

@@ -34,9 +34,12 @@ from typing import Any
 import duckdb
 
 import kiai
+from kiai.catalog import SOURCE_SCHEMAS
 from kiai.errors import KiaiError
 from kiai.files import refuse_database_target
+from kiai.quoting import identifier, literal
 from kiai.transform import store
+from kiai.transform.materialization import MATERIALIZATIONS
 from kiai.transform.plan import table_watermark
 from kiai.transform.render import digest
 
@@ -46,7 +49,6 @@ except ImportError:  # Windows: no lock against a second export into the same fo
     fcntl = None  # type: ignore[assignment]
 
 LAKE_FORMAT = 1  # bump when the layout or a type rule changes: every table is written again
-SOURCE_SCHEMAS = ("raw", "parsed", "ppy")
 MANIFEST = "manifest.json"
 FILE_SIZE = "256MB"  # Parquet files are rolled over at about this size: units of work for a cluster
 TEMP_PREFIX, OLD_PREFIX = ".tmp-", ".old-"
@@ -72,7 +74,7 @@ class Partitioning:
 
     def expression(self) -> str:
         """The folder column of a key range: the range's lower bound."""
-        quoted = _quote(self.column)
+        quoted = identifier(self.column)
         return f"({quoted} // {self.key_range}) * {self.key_range}"
 
     def describe(self) -> dict[str, Any]:
@@ -154,7 +156,7 @@ def lake_type(kind: duckdb.typing.DuckDBPyType, fits: bool = True) -> str:
     if name in ("list", "array"):
         return f"{lake_type(kind.child, False)}[]"
     if name == "struct":
-        fields = ", ".join(f"{_quote(n)} {lake_type(t, False)}" for n, t in kind.children)
+        fields = ", ".join(f"{identifier(n)} {lake_type(t, False)}" for n, t in kind.children)
         return f"STRUCT({fields})"
     if name == "map":
         return f"MAP({lake_type(kind.key, False)}, {lake_type(kind.value, False)})"
@@ -179,10 +181,6 @@ def lake_type(kind: duckdb.typing.DuckDBPyType, fits: bool = True) -> str:
     }.get(name, "VARCHAR" if str(kind) == "JSON" else str(kind))
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[Column]:
     relation_sql = _relation_sql(relation)
     described = con.sql(f"SELECT * FROM {relation_sql} LIMIT 0")
@@ -192,12 +190,12 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[Column]:
     wide = [(n, limits[t.id]) for n, t in zip(described.columns, described.types, strict=True) if t.id in limits]
     fits = {}
     if wide:
-        checks = ", ".join(f"max(abs({_quote(n)})) <= {limit}" for n, limit in wide)
+        checks = ", ".join(f"max(abs({identifier(n)})) <= {limit}" for n, limit in wide)
         answers = con.execute(f"SELECT {checks} FROM {relation_sql}").fetchall()[0]
         fits = {n: ok is not False for (n, _), ok in zip(wide, answers, strict=True)}
     for name, kind in zip(described.columns, described.types, strict=True):
         target = lake_type(kind, fits.get(name, True))
-        quoted = _quote(name)
+        quoted = identifier(name)
         if target == str(kind):
             expression = quoted
         elif target == "TIMESTAMPTZ" and kind.id != "timestamp with time zone":
@@ -209,7 +207,7 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[Column]:
 
 
 def _relation_sql(relation: str) -> str:
-    return ".".join(_quote(part) for part in relation.split("."))
+    return ".".join(identifier(part) for part in relation.split("."))
 
 
 def lake_tables(con: duckdb.DuckDBPyConnection, with_bytes: bool = False) -> list[Table]:
@@ -237,7 +235,7 @@ def lake_tables(con: duckdb.DuckDBPyConnection, with_bytes: bool = False) -> lis
 
 def fingerprint(con: duckdb.DuckDBPyConnection, table: Table, marks: dict[str, str]) -> str:
     """Changes when the rows, the columns, their lake types, the partitioning or the lake format do."""
-    if table.model is not None and table.model.materialized == "table":
+    if table.model is not None and not MATERIALIZATIONS[table.model.materialized].reads_upstream:
         data = f"model {table.model.fingerprint}"  # a version's table never changes
     else:  # a landed table, or a model that is a view: its rows follow its sources
         data = table_watermark(con, table.relation, marks)
@@ -301,10 +299,10 @@ def _write_table(
     options = f"FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '{FILE_SIZE}'"
     partitioning = table.partitioning
     if partitioning and partitioning.key_range:
-        select += f", {partitioning.expression()} AS {_quote(partitioning.folder_column)}"
+        select += f", {partitioning.expression()} AS {identifier(partitioning.folder_column)}"
     if partitioning and rows:  # an empty table: one file without rows, so that readers still find its schema
-        options += f", PARTITION_BY ({_quote(partitioning.folder_column)})"
-    sql = f"COPY (SELECT {select} FROM {_relation_sql(table.relation)}) TO '{_literal(temp)}' ({options})"
+        options += f", PARTITION_BY ({identifier(partitioning.folder_column)})"
+    sql = f"COPY (SELECT {select} FROM {_relation_sql(table.relation)}) TO {literal(str(temp))} ({options})"
     try:
         with _reporting(con, table.relation, rows, temp, started, on_progress):
             con.execute(sql)
@@ -354,10 +352,6 @@ def _file_list(folder: Path) -> list[dict[str, Any]]:
         for p in sorted(folder.rglob("*.parquet"))
         if p.is_file()
     ]
-
-
-def _literal(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _swap(lake: Path, temp: Path, target: Path) -> None:
