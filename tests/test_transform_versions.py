@@ -15,6 +15,10 @@ def test_the_parser_version_read_from_source_is_the_parser_s():
     from kiai.osu.parser import PARSER_VERSION
 
     assert store._parser_version_from_source() == PARSER_VERSION == store.parser_version()
+    from kiai.osu.replay import REPLAY_PARSER_VERSION
+
+    replay = store.REPLAY_PARSER
+    assert store._parser_version_from_source(*replay) == REPLAY_PARSER_VERSION == store.parser_version(replay)
 
 
 def test_a_new_parser_version_is_a_new_feature_version_of_the_models_reading_parsed(

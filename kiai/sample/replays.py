@@ -5,7 +5,8 @@ carries that id; lazer's otherwise, with its JSON score info).
 The cursor follows the generated map: it is at each object's position at the object's time (plus the
 player's aim error: a bias and a spread, in osu! pixels), moves in straight lines between objects and to
 a slider's end, and circles the centre during spinners. Keys K1 and K2 alternate, pressed at each object's
-time plus the player's timing offset (a mean and a spread, in ms), held through sliders and spinners.
+time plus the player's timing offset (a mean and a spread, in ms of play: under DT a 10 ms late press is 15 ms
+of map late), held through sliders and spinners.
 Frame times are map times, as osu! records them: a frame every 16 ms of play (24 ms of map under DT, 12
 under HT), plus a frame at every press and release. HR flips the playfield, so the cursor goes to
 (x, 384 - y). Misses are not played out: the header's counts are the score's.
@@ -90,15 +91,16 @@ def cursor_and_keys(play: Play, style: Style, rng: np.random.Generator) -> dict[
     way_times = np.concatenate(way_t)
     order = np.argsort(way_times, kind="stable")
     way_times, way_points = way_times[order], np.concatenate(way_xy)[order]
-    # presses: the object's time plus the player's offset, held to the end of sliders and spinners
-    press = np.round(times + style.offset_ms + rng.normal(0, style.timing_spread_ms, n))
-    release = np.maximum(press + 45, np.round(ends + style.offset_ms))
+    # presses: the object's time plus the player's offset (ms of play: rate x as many of map), held to the end
+    # of sliders and spinners
+    rate = _rate(play.mods)
+    press = np.round(times + rate * (style.offset_ms + rng.normal(0, style.timing_spread_ms, n)))
+    release = np.maximum(press + 45, np.round(ends + rate * style.offset_ms))
     press = np.maximum.accumulate(press)  # presses keep the objects' order
     key = np.where(np.arange(n) % 2 == 0, K1, K2)
     for k in (K1, K2):  # a key's next press comes after its release
         mine = np.flatnonzero(key == k)
         release[mine[:-1]] = np.minimum(release[mine[:-1]], press[mine[1:]] - 1)
-    rate = _rate(play.mods)
     last = max(ends.max(), release.max()) + 500
     grid = np.arange(way_times[0], last, FRAME_MS * rate)
     frame_times = np.unique(np.concatenate([np.round(grid), press, release]).astype(np.int64))
@@ -163,17 +165,20 @@ def synthetic_replay(play: Play, style: Style, rng: np.random.Generator) -> byte
     return write_replay(replay, frame_stream=stream)
 
 
-def world_replays(plays: list[Play], seed: int, n_players: int, per_player: int) -> dict[int, bytes]:
+def world_replays(
+    plays: list[Play], seed: int, n_players: int, per_player: int
+) -> tuple[dict[int, bytes], dict[int, Style]]:
     """score id -> `.osr` bytes: up to `per_player` plays with a replay of each of the first `n_players`
-    players who have them, each player with a style of their own."""
+    players who have them, each player with a style of their own; and user id -> that style."""
     rng = np.random.default_rng([seed, 18])  # its own stream: the rest of the world stays as it was
     by_user: dict[int, list[Play]] = {}
     for play in plays:
         if play.has_replay:
             by_user.setdefault(play.user_id, []).append(play)
     replays: dict[int, bytes] = {}
+    styles: dict[int, Style] = {}
     for user_id in sorted(by_user)[:n_players]:
-        style = player_style(rng)
+        style = styles[user_id] = player_style(rng)
         for play in sorted(by_user[user_id], key=lambda p: p.score_id)[:per_player]:
             replays[play.score_id] = synthetic_replay(play, style, rng)
-    return replays
+    return replays, styles

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ from kiai.sample.dump import Float, Json
 from kiai.sample.mapgen import generate_map, plan_song
 from kiai.sample.osu_text import Metadata, render
 
-GENERATOR_VERSION = 2  # 2: scores depend weakly on the map's archetype (PLAY_HABITS), more per player
+GENERATOR_VERSION = 3  # 2: scores depend weakly on the map's archetype (PLAY_HABITS), more per player;
+# 3: replays press in ms of play (DT: 1.5x as many of map), world.json has their styles
 SET_ID_BASE = 8_100_000  # ids above today's real ones and below the dump's mediumint cap (16,777,215)
 BEATMAP_ID_BASE = 8_200_000
 USER_ID_BASE = 96_000_000
@@ -209,6 +210,7 @@ class SampleWorld:
     archetype: dict[int, str]  # beatmap id -> the archetype that generated it
     dump_path: Path
     replays: dict[int, bytes] = field(default_factory=dict)  # score id -> .osr bytes
+    replay_styles: dict[int, sample_replays.Style] = field(default_factory=dict)  # user id -> how they play
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -740,6 +742,7 @@ def generate_world(
     beatmaps = {m.beatmap_id: bodies.beatmap_object(m, set_by_id[m.beatmapset_id]) for m in maps_by_id.values()}
     root = out_dir
     dump_path = root / "dump" / f"{DUMP_NAME}.tar.bz2"
+    replays, styles = sample_replays.world_replays(plays, seed, replay_players, replays_per_player)
     world = SampleWorld(
         root=root,
         seed=seed,
@@ -754,7 +757,8 @@ def generate_world(
         labels=labels,
         archetype=archetype,
         dump_path=dump_path,
-        replays=sample_replays.world_replays(plays, seed, replay_players, replays_per_player),
+        replays=replays,
+        replay_styles=styles,
     )
     if write:
         _write_world(world, _dump_tables(sets, plays, users), n_sets, n_users)
@@ -796,6 +800,7 @@ def _write_world(world: SampleWorld, tables: dict[str, list], n_sets: int, n_use
         "n_users": n_users,
         "maps": len(world.osu_files),
         "replays": len(world.replays),
+        "replay_styles": {str(user): asdict(style) for user, style in sorted(world.replay_styles.items())},
         "files_digest": hashlib.md5(
             "".join(f"{i}:{hashlib.md5(d).hexdigest()}\n" for i, d in sorted(world.osu_files.items())).encode()
         ).hexdigest(),

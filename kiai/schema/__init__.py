@@ -22,6 +22,8 @@ PARSE_ERRORS = "parsed.parse_errors"
 RAW_FILES = "raw.osu_files"
 FILE_IDS = "parsed.file_ids"  # the sequence file ids come from
 OSU_DDL = "osu_files"
+REPLAYS = "parsed.replays"  # one row per parsed replay: md5 <-> replay_id, and its header
+PER_REPLAY = ("parsed.replay_frames",)  # keyed by replay_id
 REPLAY_DDL = "replays"  # raw.replays, parsed.replays, parsed.replay_frames, parsed.replay_errors, raw.replay_queue
 
 

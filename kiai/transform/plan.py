@@ -9,6 +9,7 @@ function of its bytes (the md5) and the parser version, which parsed.beatmap_fil
 beside its file_id (the loader replaces all of a file's rows, never updates them in place). Their watermark
 is `count(*)` and `sum(hash(file_id))` plus the whole-row watermark of parsed.beatmap_files: a few ns a row
 instead of ~45 ns (10 M hit objects: 0.45 s for whole rows), which is what keeps a no-op build under a second.
+parsed.replay_frames is keyed the same way by replay_id, with parsed.replays (md5, parser version) as its index.
 """
 
 from __future__ import annotations
@@ -74,8 +75,11 @@ class MissingSourceError(KiaiError):
     """A model reads a raw/parsed/ppy table that the warehouse does not have (yet)."""
 
 
-CONTENT_ADDRESSED = schema.PER_FILE
-FILES = schema.FILES
+# content-addressed table -> (its key column, the table that maps each key to its md5 and parser version)
+CONTENT_ADDRESSED = {
+    **{table: ("file_id", schema.FILES) for table in schema.PER_FILE},
+    **{table: ("replay_id", schema.REPLAYS) for table in schema.PER_REPLAY},
+}
 
 
 def watermark(con: duckdb.DuckDBPyConnection, relation: str, model: Model, marks: dict[str, str]) -> str:
@@ -90,12 +94,11 @@ def table_watermark(con: duckdb.DuckDBPyConnection, relation: str, marks: dict[s
     """`watermark` of any relation (also the lake export's): a missing one raises duckdb.CatalogException."""
     if relation in marks:
         return marks[relation]
-    content_addressed = relation in CONTENT_ADDRESSED
-    hashed = "file_id" if content_addressed else "t"
-    count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({hashed})), 0) FROM {relation} t").fetchall()[0]
+    key, index = CONTENT_ADDRESSED.get(relation, ("t", None))
+    count, total = con.execute(f"SELECT count(*), coalesce(sum(hash({key})), 0) FROM {relation} t").fetchall()[0]
     mark = f"{count}:{total}"
-    if content_addressed:
-        mark += f"|{table_watermark(con, FILES, marks)}"
+    if index is not None:
+        mark += f"|{table_watermark(con, index, marks)}"
     marks[relation] = mark
     return mark
 

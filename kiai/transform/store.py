@@ -67,32 +67,41 @@ def code_fingerprint(
     sources: Iterable[str] = (),
 ) -> str:
     """The feature version: canonical SQL, vars, materialisation and upstream code fingerprints; no data.
-    A model reading parsed.* (`sources`) also hashes kiai.osu's PARSER_VERSION: a new parser computes other
-    values from the same file."""
+    A model reading parsed.* (`sources`) also hashes kiai.osu's PARSER_VERSION (and one reading the replay
+    tables its REPLAY_PARSER_VERSION): a new parser computes other values from the same file."""
     parts: list[Any] = ["code", sql_hash, variables, materialized, upstream]
+    sources = list(sources)
     if any(source.startswith("parsed.") for source in sources):
         parts.append({"parser_version": parser_version()})
+    if any(source.startswith("parsed.replay") for source in sources):
+        parts.append({"replay_parser_version": parser_version(REPLAY_PARSER)})
     return digest(*parts)[:FINGERPRINT_CHARS]
 
 
-def parser_version() -> int:
-    """kiai.osu's PARSER_VERSION. Read from its source when the parser is not loaded: importing it pulls in
-    NumPy, which a no-op `kiai build-features` must not pay for."""
-    loaded = sys.modules.get("kiai.osu.parser")
+OSU_PARSER = ("kiai.osu.parser", "PARSER_VERSION")
+REPLAY_PARSER = ("kiai.osu.replay", "REPLAY_PARSER_VERSION")
+
+
+def parser_version(parser: tuple[str, str] = OSU_PARSER) -> int:
+    """kiai.osu's PARSER_VERSION (or another parser's version constant). Read from its source when the parser
+    is not loaded: importing it pulls in NumPy, which a no-op `kiai build-features` must not pay for."""
+    module, name = parser
+    loaded = sys.modules.get(module)
     if loaded is not None:
-        return int(loaded.PARSER_VERSION)
-    return _parser_version_from_source()
+        return int(getattr(loaded, name))
+    return _parser_version_from_source(module, name)
 
 
 @functools.cache
-def _parser_version_from_source() -> int:
-    spec = importlib.util.find_spec("kiai.osu")
+def _parser_version_from_source(module: str = OSU_PARSER[0], name: str = OSU_PARSER[1]) -> int:
+    package, _, file = module.rpartition(".")
+    spec = importlib.util.find_spec(package)
     assert spec is not None and spec.submodule_search_locations
-    source = Path(next(iter(spec.submodule_search_locations))) / "parser.py"
+    source = Path(next(iter(spec.submodule_search_locations))) / f"{file}.py"
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PARSER_VERSION" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             return int(ast.literal_eval(node.value))
-    raise RuntimeError(f"no PARSER_VERSION in {source}")
+    raise RuntimeError(f"no {name} in {source}")
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
