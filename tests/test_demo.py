@@ -71,6 +71,14 @@ def test_every_stage_landed(demo_run) -> None:
         flagged = {r[0] for r in con.execute("SELECT beatmap_id FROM features.label_conflicts").fetchall()}
         assert flagged == conflicts and conflicts
         assert _one(con, "SELECT count(*) FROM features.beatmap_features WHERE stream_density IS NOT NULL") > 0
+        # the replays, fetched with --sql over the dump (the others are 404: missing), measured and exported
+        assert _one(con, "SELECT count(*) FROM parsed.replays") == manifest["replays"] > 0
+        assert _one(con, "SELECT count(*) FROM raw.replay_queue WHERE state = 'done'") == manifest["replays"]
+        # replays of maps the demo did not download (unlabelled) are rows saying so, and counted
+        statuses = dict(con.execute("SELECT hits_status, count(*) FROM features.replay_summary GROUP BY 1").fetchall())
+        assert statuses["measured"] > 0 and sum(statuses.values()) == manifest["replays"]
+        assert set(statuses) <= {"measured", "beatmap not parsed"}
+        assert _one(con, "SELECT count(*) FROM features.replay_summary WHERE user_id IS NULL") == 0
         # training runs, both baselines, on the same dataset
         runs = con.execute("SELECT kind, dataset_rows FROM kiai.kiai.training_runs ORDER BY kind").fetchall()
         assert [k for k, _ in runs] == ["keras", "lightgbm"]
@@ -78,18 +86,22 @@ def test_every_stage_landed(demo_run) -> None:
     finally:
         con.close()
     assert (cwd / "reports" / "demo.html").stat().st_size > 1000
+    windows = json.loads((cwd / "data" / "sample" / "replay_windows" / "manifest.json").read_text())
+    assert windows["complete"] and windows["counts"]["windows"] > 0 and windows["filters"]["user_id"]
     out = result.stdout
     assert "warehouse: warehouse/kiai.duckdb" in out and "report:" in out
     queries = re.findall(r"^\s+(kiai sql .*)$", out, re.MULTILINE)
-    assert len(queries) == 3 and "has_replay" in queries[0] and "osu_beatmaps" in queries[0]
+    assert len(queries) == 4 and "has_replay" in queries[0] and "osu_beatmaps" in queries[0]
+    assert "features.replay_summary" in queries[3]
     assert "kiai-demo-sandbox-not-a-secret" not in out + result.stderr
 
 
 def test_the_printed_queries_run(demo_run) -> None:
     cwd, result = demo_run
-    replay_query = re.findall(r'^\s+kiai sql "(.*)"$', result.stdout, re.MULTILINE)[0]
-    rows = run_kiai("sql", "--format", "csv", replay_query, cwd=cwd, env={"KIAI_DB": "", "KIAI_CONFIG": ""})
-    assert len(rows.stdout.strip().splitlines()) > 1
+    queries = re.findall(r'^\s+kiai sql "(.*)"$', result.stdout, re.MULTILINE)
+    for query in (queries[0], queries[3]):  # the scores with replays; the players' aim and timing
+        rows = run_kiai("sql", "--format", "csv", query, cwd=cwd, env={"KIAI_DB": "", "KIAI_CONFIG": ""})
+        assert len(rows.stdout.strip().splitlines()) > 1
 
 
 def test_running_it_again_reuses_what_landed(demo_run) -> None:

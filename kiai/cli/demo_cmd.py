@@ -2,7 +2,8 @@
 
 It generates the sample world (kiai.sample), serves it on 127.0.0.1 (kiai.sandbox), points the settings at it and
 runs the same commands a real run uses: fetch collections → fetch beatmaps (+ user scores) → download osu-files →
-ingest → import ppy-dump → build-features → train lightgbm → train keras → compare → report.
+ingest → import ppy-dump → fetch replays → build-features → export replay-windows → train lightgbm → train keras →
+compare → report.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kiai.files import atomic_write
 
 REAL_MAPS = Path(str(importlib.resources.files("kiai") / "sample" / "osu"))  # package data: see its PROVENANCE.md
 QUICK_SETS = 30
+SOURCES = ("api", "collector", "download", "replay")  # paced endpoints, unpaced for the local sandbox
 
 
 @contextmanager
@@ -52,8 +54,9 @@ def _demo_config(path: Path, base_url: str, categories: dict[str, int], data_dir
         "[collector]",
         f"base_url = {json.dumps(base_url)}",
         "[http]  # a local server: no pacing needed",
-        *(f"{source}_{key} = 0" for source in ("api", "collector", "download") for key in ("min_gap", "max_gap")),
-        *(f"{source}_failure_gap = 0.05" for source in ("api", "collector", "download")),
+        *(f"{source}_{key} = 0" for source in SOURCES for key in ("min_gap", "max_gap")),
+        *(f"{source}_failure_gap = 0.05" for source in SOURCES),
+        "replay_per_minute = 0  # no cap: osu-web's is 10 a minute",
         "backoff_base = 0.05",
         "[collections]",
         *(f"{category} = [{cid}]" for category, cid in categories.items()),
@@ -61,8 +64,17 @@ def _demo_config(path: Path, base_url: str, categories: dict[str, int], data_dir
     return atomic_write(path, "\n".join(lines) + "\n")
 
 
+def replay_steps(players: list[int], windows: Path) -> list[tuple[str, list[str]]]:
+    """Fetch the replays of the world's players with replays (--sql over the dump, as a user would); after the
+    build, export one player's replays as training windows."""
+    ids = ", ".join(map(str, players))
+    query = f"SELECT id FROM scores WHERE user_id IN ({ids}) AND has_replay = 1"
+    return [(f"Fetch the replays of users {ids}", ["fetch", "replays", "--sql", query])] if players else []
+
+
 def next_queries(user_id: int) -> list[str]:
-    """Three `kiai sql` queries to try after the demo (one: which maps does this player have replays on)."""
+    """Four `kiai sql` queries to try after the demo (one: which maps does this player have replays on; one: how
+    the players with replays aim and time their presses)."""
     return [
         f'kiai sql "SELECT b.beatmap_id, b.version, s.rank, round(s.pp) AS pp FROM scores s JOIN osu_beatmaps b '
         f'USING (beatmap_id) WHERE s.user_id = {user_id} AND s.has_replay ORDER BY s.pp DESC"',
@@ -70,6 +82,9 @@ def next_queries(user_id: int) -> list[str]:
         'round(avg(distance_p90)) AS jump_px FROM features.dataset GROUP BY label ORDER BY label"',
         'kiai sql "SELECT c.category, count(*) AS maps, round(avg(f.star_rating), 2) AS stars FROM '
         'staging.collection_members c JOIN features.beatmap_features f USING (beatmap_id) GROUP BY ALL ORDER BY 1"',
+        'kiai sql "SELECT user_id, player, count(*) AS replays, round(avg(aim_error_mean), 1) AS aim_px, '
+        "round(avg(offset_mean_ms), 1) AS offset_ms, round(avg(unstable_rate)) AS ur FROM features.replay_summary "
+        "WHERE hits_status = 'measured' GROUP BY ALL ORDER BY 1\"",
     ]
 
 
@@ -95,8 +110,8 @@ def demo(
     report_path: Path = typer.Option(Path("reports/demo.html"), "--report", help="Where the report goes."),
 ) -> None:
     """Run the main job end to end on a generated sample world served by a local sandbox (offline):
-    fetch → download → ingest → import ppy-dump → build-features → train → compare → report. Running it again
-    reuses what is already there."""
+    fetch → download → ingest → import ppy-dump → fetch replays → build-features → export replay windows →
+    train → compare → report. Running it again reuses what is already there."""
     from kiai.cli import build_command  # the full app, to run its commands as a user would
     from kiai.cli.ml_cmd import models_dir
     from kiai.sample import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, generate_world
@@ -120,6 +135,8 @@ def demo(
         highlight=False,
     )
     command = build_command()
+    players = sorted(world.replay_styles)
+    windows = data_dir / "replay_windows"
     sandbox_world = world.sandbox_world(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
     with SandboxServer(sandbox_world) as server:
         config = _demo_config(data_dir / "kiai.toml", server.base_url, world.categories, data_dir)
@@ -149,8 +166,12 @@ def demo(
         steps += [
             ("Ingest the real .osu maps shipped with kiai", ["ingest", "osu-files", str(REAL_MAPS)]),
             ("Import the data.ppy.sh dump", ["import", "ppy-dump", str(world.dump_path)]),
-            ("Build the feature models", ["build-features"]),
+            *replay_steps(players, windows),
+            ("Build the feature models (the replay models too)", ["build-features"]),
         ]
+        if players:
+            export = ["export", "replay-windows", "--out", str(windows), "--window", "32", "--user", str(players[0])]
+            steps.append((f"Export user {players[0]}'s replays as training windows", export))
         if train:
             keras_epochs = ["--epochs", "40"] if quick else []  # LightGBM needs no shortening
             steps += [

@@ -132,6 +132,65 @@ def _lake_progress() -> Iterator[Callable[[Any], None]]:
         yield update
 
 
+@app.command("replay-windows")
+def export_replay_windows(
+    out: Path = typer.Option(Path("data/processed/replays"), "--out", "-o", help="Folder of the shards and manifest."),
+    window: int = typer.Option(32, "--window", help="Steps per window."),
+    rate_ms: float = typer.Option(16.0, "--rate-ms", help="Ms of play between steps (DT: 1.5x as many of map)."),
+    stride: int | None = typer.Option(None, "--stride", help="Steps between window starts [default: --window]."),
+    objects: int = typer.Option(4, "--objects", help="Upcoming hit objects per step."),
+    user: int | None = typer.Option(
+        None, "--user", help="Only this user id's replays (through the dump's scores) [default: all]."
+    ),
+    sql: str | None = typer.Option(
+        None, "--sql", help="Only the score ids this SELECT's first column gives [default: all]."
+    ),
+    mode: str | None = typer.Option(None, "--mode", help="Only osu | taiko | fruits | mania [default: all]."),
+    shard_size: int = typer.Option(200, "--shard-size", help="Replays per shard."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, or npz (a shard in memory: small sets)."),
+) -> None:
+    """Replays as fixed-rate windows for training: cursor, keys, presses and the upcoming objects per step.
+
+    Shards (shard-NNNNN.parquet, replays in replay_id order) and manifest.json (parameters, filters, model
+    versions, counts, sha256 per shard) are written atomically; rerun, an interrupted export keeps its
+    finished shards. Reads features.replay_summary: run `kiai build-features` first.
+
+    Example: kiai export replay-windows --out data/processed/replays/ --window 32 --user 7562902
+    """
+    from rich.progress import TextColumn
+
+    from kiai.progress import progress_bar
+    from kiai.transform import replay_windows as rw
+
+    spec = rw.WindowSpec(window, rate_ms, stride, objects, shard_size, fmt)
+    spec.check()  # bad options fail before the warehouse is opened
+    if not state.config.db_path.exists():
+        raise KiaiError(f"no warehouse at {state.config.db_path}; run `kiai build-features` first")
+    con = state.open(write=False)
+    try:
+        with progress_bar(TextColumn("{task.fields[rate]}")) as bar:
+            task = bar.add_task("export windows", total=None, rate="")
+
+            def update(p: rw.Progress) -> None:
+                seconds = max(p.seconds, 1e-9)
+                bar.update(task, total=p.replays_total, completed=p.replays_done,
+                           rate=f"{p.windows:,} windows {p.bytes_written / seconds / 1e6:,.1f} MB/s")  # fmt: skip
+
+            result = rw.export_windows(con, out, spec, rw.Filters(user, sql, mode), update)
+    finally:
+        con.close()
+    counts = result.counts
+    left_out = ", ".join(f"{n:,} {why}" for why, n in counts["left_out"].items())
+    reused = counts["shards_kept"]
+    console.print(
+        f"wrote {counts['windows']:,} windows of {counts['replays']:,} replays to {len(result.shards):,} shards in "
+        f"{escape(result.out)} ({counts['too_short']:,} too short for a window"
+        f"{'; left out: ' + left_out if left_out else ''}{f'; {reused:,} shards kept' if reused else ''})",
+        highlight=False,
+    )
+    console.print(f"manifest {escape(result.manifest)}", highlight=False)
+
+
 def _split_column(con: duckdb.DuckDBPyConnection, folds: int, seed: int) -> SplitColumn:
     from kiai.ml.dataset import check_classes, load_dataset
     from kiai.ml.split import part_names

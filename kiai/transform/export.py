@@ -76,7 +76,7 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path, split: SplitColumn
     version = current.get(MODEL)
     if version is None or not table_exists(con, *version.relation.split(".", 1)):
         raise KiaiError("no dataset has been built yet: run `kiai build-features` first")
-    lineage = _lineage(stored, MODEL, version.fingerprint)
+    ancestry = lineage(stored, MODEL, version.fingerprint)
     select = f"SELECT * FROM {version.relation}"
     if split is not None:
         import pyarrow as pa
@@ -104,12 +104,12 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path, split: SplitColumn
             rows=sum(labels.values()),
             columns=columns,
             labels=labels,
-            sha256=_sha256(temp),
+            sha256=sha256_of(temp),
             dataset_relation=version.relation,
             dataset_fingerprint=version.fingerprint,
             dataset_code_fingerprint=version.code_fingerprint,
-            fingerprints={model: v.fingerprint for model, v in lineage.items()},
-            code_fingerprints={model: v.code_fingerprint for model, v in lineage.items() if v.code_fingerprint},
+            fingerprints={model: v.fingerprint for model, v in ancestry.items()},
+            code_fingerprints={model: v.code_fingerprint for model, v in ancestry.items() if v.code_fingerprint},
             split=None if split is None else {"folds": split.folds, "seed": split.seed},
         )
         manifest_temp.write_text(json.dumps(asdict(result), indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -117,7 +117,7 @@ def export_dataset(con: duckdb.DuckDBPyConnection, out: Path, split: SplitColumn
     return result
 
 
-def _lineage(versions: list[store.Version], model: str, fingerprint: str) -> dict[str, store.Version]:
+def lineage(versions: list[store.Version], model: str, fingerprint: str) -> dict[str, store.Version]:
     """The version and every upstream version it was built from, by model name."""
     by_key = {(v.model, v.fingerprint): v for v in versions}
     found: dict[str, store.Version] = {}
@@ -156,7 +156,7 @@ def _record(con: duckdb.DuckDBPyConnection, result: ExportResult) -> None:
     )
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
