@@ -224,7 +224,7 @@ def test_noop_build_process_imports_no_heavy_module(world_db, tmp_path):
     db = tmp_path / "kiai.duckdb"
     shutil.copy(world_db, db)
     con = warehouse.connect(db)
-    assert len(store.load_sql_cache(con)) == 12  # one parse result per model
+    assert len(store.load_sql_cache(con)) == 14  # one parse result per model
     con.close()
     script = (
         "import sys\nfrom kiai.cli import main\nsys.argv = ['kiai', '--db', sys.argv[1], 'build-features']\n"

@@ -104,7 +104,7 @@ def test_an_extra_and_a_replaced_model_build_in_order_with_versions_and_tests(co
         "not_null(md5)", "unique(md5)", "accepted_range(kiai_slider_share, max=1, min=0)"
     ]  # fmt: skip
     assert all(t.passed for r in report.results for t in r.tests)
-    assert "models: 11 from kiai" in report.sources and "2 from project" in report.sources
+    assert "models: 13 from kiai" in report.sources and "2 from project" in report.sources
 
     # versioned like the shipped ones: a table per fingerprint behind the stable view
     now = current_fingerprints(con)
@@ -177,7 +177,7 @@ def test_the_cli_flow(tmp_path):
     (project / "models" / "features" / "kiai_slider_share.sql").write_text(model)
     assert "copied models/features/dataset.sql" in run_kiai("models", "copy", "dataset", cwd=project, env=env).stdout
     built = run_kiai("build-features", cwd=project, env=env).stdout
-    assert re.search(r"models: 11 from kiai \(.*\), 2 from project \(models; dataset replaces kiai's\)", built)
+    assert re.search(r"models: 13 from kiai \(.*\), 2 from project \(models; dataset replaces kiai's\)", built)
     assert re.search(r"build +features.dataset +\w+ +project model replaces kiai's; new model", built)
     listed = run_kiai("models", "list", cwd=project, env=env).stdout
     assert re.search(r"features\.dataset +│ project \(replaces kiai\)", listed)
