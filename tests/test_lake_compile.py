@@ -39,6 +39,8 @@ def test_models_in_build_order_with_stable_names(compiled) -> None:
         "features.beatmap_features",
         "features.label_conflicts",
         "features.dataset",
+        "features.replay_hits",
+        "features.replay_summary",
     }
     ff = portable["features.file_features"]
     assert ff.file_name == f"{ff.position:02d}_features.file_features.sql"
@@ -78,7 +80,7 @@ def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, 
     out.mkdir()
     (out / "99_features.gone.sql").write_text("-- a model compiled before and deleted since")
     result = run_kiai("models", "compile", "--dialect", "spark", "--out", str(out), db=demo_warehouse)
-    assert "compiled 7 of 12 models" in result.stdout and "DuckDB-only" in result.stdout
+    assert "compiled 9 of 14 models" in result.stdout and "DuckDB-only" in result.stdout
     assert "spark-submit" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     files = sorted(p.name for p in out.glob("*.sql"))

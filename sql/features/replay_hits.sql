@@ -34,7 +34,7 @@ tests = ["not_null"]
 description = "the object's index in its file (parsed.hit_objects.object_index)"
 tests = ["not_null"]
 [columns.kind]
-description = "circle, slider or spinner"
+description = "circle, slider or spinner (VARCHAR)"
 [columns.time_ms]
 description = "the object's start (ms of map)"
 [columns.object_x]
@@ -85,7 +85,7 @@ objects AS (
         o.time_ms,
         CAST(o.x AS DOUBLE) AS x,
         CAST(CASE WHEN r.hard_rock THEN 384 - o.y ELSE o.y END AS DOUBLE) AS y,
-        floor(200 - 10 * r.od) - 0.5 AS hit_window_ms
+        CAST(floor(200 - 10 * r.od) - 0.5 AS DOUBLE) AS hit_window_ms
     FROM measured AS r
     JOIN parsed.hit_objects AS o USING (file_id)
 ),
@@ -161,7 +161,7 @@ SELECT
     replay_id,
     CAST(file_id AS INTEGER) AS file_id,
     CAST(object_index AS INTEGER) AS object_index,
-    kind,
+    CAST(kind AS VARCHAR) AS kind,  -- text: every engine reads it alike (parsed.hit_objects' is an ENUM)
     CAST(time_ms AS INTEGER) AS time_ms,
     x AS object_x,
     y AS object_y,

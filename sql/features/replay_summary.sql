@@ -86,7 +86,8 @@ WITH played AS (
         f.file_id,
         r.mode,
         r.mod_acronyms,
-        CASE WHEN (r.mods & (64 | 512)) <> 0 THEN 1.5 WHEN (r.mods & 256) <> 0 THEN 0.75 ELSE 1.0 END AS rate,
+        CAST(CASE WHEN (r.mods & (64 | 512)) <> 0 THEN 1.5 WHEN (r.mods & 256) <> 0 THEN 0.75 ELSE 1 END AS DOUBLE)
+            AS rate,
         CASE
             WHEN r.mode <> 0 THEN 'mode not measured'
             WHEN f.file_id IS NULL THEN 'beatmap not parsed'
