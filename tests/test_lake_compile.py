@@ -75,6 +75,12 @@ def test_what_cannot_compile_says_why() -> None:
         compile_models(load_project(model_folders()), {}, dialect="trino")
 
 
+def test_a_source_named_like_a_cte_is_still_read() -> None:
+    schema = {"parsed": {"replays": {"replay_id": "BIGINT"}}}
+    _, reads, _ = to_spark("WITH replays AS (SELECT replay_id FROM parsed.replays) SELECT * FROM replays", schema)
+    assert reads == ["parsed.replays"]
+
+
 def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "spark"
     out.mkdir()

@@ -122,8 +122,8 @@ def to_spark(sql: str, schema: Schema) -> tuple[str, list[str], dict[str, str]]:
     from sqlglot.optimizer.qualify import qualify
 
     tree = sqlglot.parse_one(sql, read=rewrites.DuckDBAsWritten)
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    reads = sorted({f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db and t.name not in ctes and t.db != ""})
+    # A CTE is referred to without a schema, so every qualified table is a read, even one named like a CTE.
+    reads = sorted({f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db})
     missing = [r for r in reads if r.split(".")[1] not in schema.get(r.split(".")[0], {})]
     if missing:
         raise NotPortable(f"reads {', '.join(missing)}, which this warehouse does not have (yet)", reads)
