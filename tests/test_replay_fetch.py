@@ -284,7 +284,7 @@ def test_the_replay_endpoint_is_paced_on_its_own(server, world, tmp_path, monkey
     http._send = send
     token_http = HttpClient(Pacing(0, 0, 0, None), RetryPolicy())
     auth = ClientCredentials(token_http, server.base_url, server.world.client_id, Secret(SECRET))
-    fetcher = ReplayFetcher(http, server.base_url, auth, tmp_path / "replays", 0, say=lambda line: None)
+    fetcher = ReplayFetcher(http, server.base_url, auth, tmp_path / "replays", 0)
     legacy = {p.score_id: p.legacy_score_id for p in world[0].plays}
     requests = [ReplayRequest(score_id, "", legacy[score_id]) for score_id in sorted(world[0].replays)]
     assert fetcher.eta(12).startswith("12 replays to fetch at 10 a minute: about 0 h 01 min")

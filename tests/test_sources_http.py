@@ -15,6 +15,7 @@ import pytest
 
 from kiai.config import Config, load_config
 from kiai.errors import KiaiError
+from kiai.progress import Notice, RecordingReporter
 from kiai.sandbox import SandboxServer, world_from_fixtures
 from kiai.sources.clients import Sources
 from kiai.sources.downloads import OSU_FILE, Downloader, looks_like_osu
@@ -225,17 +226,19 @@ def test_user_scores_paged_up_to_100_and_resumable(server):
     http = client(Recorder(), Pacing(0, 0, 0, None))
     osu = api(server, http)
     landed: list[Fetched] = []
-    pages, seen = fetch_user_scores(osu, 7562902, "firsts", landed.append, {}, page_size=2)
+    first = fetch_user_scores(osu, 7562902, "firsts", landed.append, {}, page_size=2)
     total = len(server.world.user_scores[(7562902, "firsts")])
-    assert seen == total and pages == total // 2 + 1
-    assert [f.params["offset"] for f in landed] == list(range(0, 2 * pages, 2))
+    assert first.seen == total and first.pages == total // 2 + 1 and not first.not_found
+    assert [f.params["offset"] for f in landed] == list(range(0, 2 * first.pages, 2))
     resumed: list[Fetched] = []
     done = {f.params["offset"]: len(f.json()) for f in landed[:2]}
-    pages, seen = fetch_user_scores(osu, 7562902, "firsts", resumed.append, done, page_size=2)
-    assert seen == total and [f.params["offset"] for f in resumed] == [f.params["offset"] for f in landed[2:]]
+    again = fetch_user_scores(osu, 7562902, "firsts", resumed.append, done, page_size=2)
+    assert again.seen == total and [f.params["offset"] for f in resumed] == [f.params["offset"] for f in landed[2:]]
     missing: list[Fetched] = []
-    fetch_user_scores(osu, 424242, "best", missing.append, {})
+    assert fetch_user_scores(osu, 424242, "best", missing.append, {}).not_found
     assert [f.http_status for f in missing] == [404]
+    assert fetch_user_scores(osu, 424242, "best", missing.append, {0: -1}).not_found  # a stored 404: no request
+    assert len(missing) == 1
 
 
 @pytest.mark.parametrize("fault", ["html", "wrong_md5", "empty", "truncate", "500"])
@@ -244,7 +247,7 @@ def test_bad_downloads_never_kept_and_retried(server, tmp_path, fault):
     targets = sorted((i, server.world.beatmaps[i]["checksum"]) for i in server.world.osu_files)[:4]
     server.inject(fault, path=f"/osu/{targets[1][0]}", times=2 if fault in ("truncate", "500") else 1)
     attempts = []
-    summary = Downloader(http, server.base_url, tmp_path, attempts.append, min_free_mb=0, say=lambda s: None).run(
+    summary = Downloader(http, server.base_url, tmp_path, attempts.append, min_free_mb=0).run(
         targets
     )
     assert summary.downloaded == 4 and not summary.failed
@@ -261,7 +264,7 @@ def test_download_skips_valid_files_and_replaces_wrong_ones(server, tmp_path):
     (tmp_path / f"{targets[0][0]}.osu").write_bytes(server.world.osu_files[targets[0][0]])
     (tmp_path / f"{targets[1][0]}.osu").write_bytes(b"osu file format v14\n stale")
     (tmp_path / f"{targets[2][0]}.osu").write_bytes(b"")
-    summary = Downloader(http, server.base_url, tmp_path, lambda a: None, 0, say=lambda s: None).run(targets)
+    summary = Downloader(http, server.base_url, tmp_path, lambda a: None, 0).run(targets)
     assert (summary.skipped, summary.downloaded) == (1, 2)
     assert [p for _, p, _ in server.requests_to("/osu/")] == [f"/osu/{i}" for i, _ in targets[1:]]
 
@@ -269,11 +272,11 @@ def test_download_skips_valid_files_and_replaces_wrong_ones(server, tmp_path):
 def test_disk_guard_stops_before_writing(server, tmp_path):
     http = client(Recorder(), Pacing(0, 0, 0, None))
     targets = sorted((i, server.world.beatmaps[i]["checksum"]) for i in server.world.osu_files)
-    said: list[str] = []
-    summary = Downloader(http, server.base_url, tmp_path, lambda a: None, 10**12, say=said.append).run(targets)
+    said = RecordingReporter()
+    summary = Downloader(http, server.base_url, tmp_path, lambda a: None, 10**12, reporter=said).run(targets)
     assert summary.stopped_low_disk and "below the limit" in summary.stopped_low_disk
     assert summary.downloaded == 0 and list(tmp_path.iterdir()) == []
-    assert "MB free" in said[0]
+    assert "MB free" in said.texts(Notice)[0]
 
 
 def test_a_trickling_server_meets_the_deadline_and_counts_as_a_failure(server):
@@ -339,11 +342,11 @@ def test_bytes_matching_the_checksum_are_the_file_whatever_they_look_like(server
         (94, hashlib.md5(b"other").hexdigest()),
     ]
     http = client(Recorder(), Pacing(0, 0, 0, None), retries=0)
-    summary = Downloader(http, server.base_url, tmp_path, attempts.append, 0, say=lambda s: None).run(targets)
+    summary = Downloader(http, server.base_url, tmp_path, attempts.append, 0).run(targets)
     assert summary.downloaded == 2 and summary.failed == {93: "not_osu", 94: "not_osu"}
     assert (tmp_path / "91.osu").read_bytes() == headerless
     assert sorted(p.name for p in tmp_path.iterdir()) == ["91.osu", "92.osu"]
-    again = Downloader(http, server.base_url, tmp_path, attempts.append, 0, say=lambda s: None).run(targets[:2])
+    again = Downloader(http, server.base_url, tmp_path, attempts.append, 0).run(targets[:2])
     assert again.skipped == 2 and again.downloaded == 0
 
 
@@ -353,7 +356,7 @@ def test_a_download_over_its_kinds_cap_is_too_large_and_not_retried(server, tmp_
     attempts: list = []
     http = client(Recorder(), Pacing(0, 0, 0, None))
     targets = [(beatmap_id, server.world.beatmaps[beatmap_id]["checksum"])]
-    summary = Downloader(http, server.base_url, tmp_path, attempts.append, 0, say=lambda s: None, kind=kind).run(
+    summary = Downloader(http, server.base_url, tmp_path, attempts.append, 0, kind=kind).run(
         targets
     )
     assert summary.failed == {beatmap_id: "too_large"} and [a.outcome for a in attempts] == ["too_large"]

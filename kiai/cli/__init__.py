@@ -82,9 +82,8 @@ demo_cmd.register(app)
 
 
 def build_command() -> typer.main.TyperGroup:
-    """The app as a click command, with the options Typer cannot declare patched in."""
+    """The app as a click command, with `--db` and `--wait` after every command too."""
     command = typer.main.get_command(app)
-    sql_cmd.patch_command(command.commands["sql"])
     root = {param.name: param for param in command.params}
     _add_shared_options(command, [_after_command(root["db"], _set_db), _after_command(root["wait"], _set_wait)])
     return conventional_help(command)

@@ -1,15 +1,22 @@
-"""State shared by the CLI commands: the resolved config and warehouse connections."""
+"""State shared by the CLI commands: the resolved config, the facade (`house()`) and the options several commands
+share, declared once (`Var`, `Seed`, `Folds`, `ModelsDir`, `Format`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import duckdb
+import typer
 from rich.console import Console
 
 from kiai import warehouse
 from kiai.config import Config, load_config
+from kiai.errors import KiaiError
+
+if TYPE_CHECKING:
+    from kiai.house import Warehouse
 
 # Into a pipe or a file, lines are not wrapped at 80 columns (kiai.cli._tables prints tables at full width).
 console = Console()
@@ -36,9 +43,44 @@ class State:
         seconds = wait if wait is not None else self.wait or 0.0
         return warehouse.connect(self.config.db_path, read_only=not write, wait=seconds, on_wait=_say_waiting)
 
+    def house(self, **on: Any) -> Warehouse:
+        """The facade over this command's warehouse, reporting to the terminal; `on`: handlers for the command's
+        own events by class name (see kiai.cli._progress.reporter)."""
+        from kiai.cli._progress import reporter
+        from kiai.house import Warehouse
+
+        return Warehouse(config=self.config, wait=self.wait, reporter=reporter(**on))
+
 
 def _say_waiting(text: str) -> None:
     err_console.print(text, highlight=False, soft_wrap=True)
 
 
 state = State()
+
+FORMATS = ("table", "json")
+
+Var = Annotated[
+    list[str],
+    typer.Option("--var", metavar="NAME=VALUE", help="Override a var: NAME=VALUE (VALUE read as TOML when it parses)."),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the split and of the model.")]
+Folds = Annotated[
+    int,
+    typer.Option(
+        "--folds", "-k", help="1: one 80/20 holdout split; K > 1: K-fold cross-validation (compare shows mean ± std)."
+    ),
+]
+ModelsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--models-dir",
+        help="Folder of the run folders [default: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, or models/].",
+    ),
+]
+Format = Annotated[str, typer.Option("--format", help="table | json.")]
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise KiaiError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -1,21 +1,14 @@
-"""`kiai ingest replays` and `kiai fetch replays`: thin wrappers over kiai.load.replays and
-kiai.load.replay_queue."""
+"""`kiai ingest replays` and `kiai fetch replays`: thin shells over kiai.Warehouse's replay methods."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from kiai.cli import fetch_cmd, ingest_cmd
 from kiai.cli._common import console, err_console, state
 from kiai.errors import KiaiError
-
-LANDING_WAIT = 60.0  # seconds a replay waits to land while another process reads the warehouse
-
-if TYPE_CHECKING:
-    from kiai.load.replays import ReplayIngestSummary
 
 
 def ingest_replays(
@@ -27,32 +20,7 @@ def ingest_replays(
 
     Example: kiai ingest replays ~/osu/Replays/
     """
-    from rich.progress import TextColumn
-
-    from kiai.config import Limits
-    from kiai.load import replays
-    from kiai.progress import progress_bar
-
-    con = state.open(write=True)
-    with progress_bar(TextColumn("{task.fields[rate]}")) as progress:
-        task = progress.add_task("ingest .osr", total=None, rate="")
-
-        def update(summary: ReplayIngestSummary) -> None:
-            seconds = max(summary.seconds, 1e-9)
-            progress.update(
-                task,
-                total=summary.files_total,
-                completed=summary.files_seen,
-                rate=f"{summary.replays_added / seconds:,.0f} replays/s {summary.frames / seconds:,.0f} frames/s "
-                f"{summary.bytes_read / seconds / 1e6:,.1f} MB/s",
-            )
-
-        summary = replays.ingest_paths(con, list(inputs), update, Limits.from_config(state.config))
-    con.close()
-    _print_summary(summary)
-
-
-def _print_summary(summary: ReplayIngestSummary) -> None:
+    summary = state.house().ingest_replays(list(inputs))
     for line in summary.dumps:
         console.print(line, highlight=False)
     console.print(summary.line(), highlight=False)
@@ -82,27 +50,16 @@ def fetch_replays(
 
     Example: kiai fetch replays --sql "SELECT id FROM scores WHERE user_id = 7562902 AND has_replay = 1"
     """
-    from kiai.load import replay_queue
+    from kiai.house import ids_from_file
 
-    con = state.open(write=True)
-    replay_queue.ensure_tables(con)
-    ids: list[int] = []
-    if sql is not None:
-        found, column = replay_queue.score_ids_from_sql(con, sql)
-        console.print(f"--sql: {len(found):,} ids (column {column})", highlight=False)
-        ids += found
-    if ids_file is not None:
-        ids += fetch_cmd._ids_from_file(ids_file, "score ids")
-    if ids:
-        added = replay_queue.enqueue(con, ids, legacy or "")
-        console.print(f"queue: {added:,} replays asked, {len(set(ids)) - added:,} already in it", highlight=False)
-    elif sql is None and ids_file is None and not any(replay_queue.counts(con).values()):
-        raise KiaiError('nothing asked yet: pass --sql "SELECT id FROM scores WHERE ..." or --ids FILE')
-    con.close()
-    fetcher = fetch_cmd._sources().replays(state.config.data_dir / "replays", say=console.print)
-    # a `kiai sql` reading between two replays holds the landing up to a minute (or --wait)
-    landing_wait = max(state.wait or 0.0, LANDING_WAIT)
-    summary = replay_queue.fetch_replays(lambda: state.open(write=True, wait=landing_wait), fetcher, retry_missing)
+    house = state.house()
+    ids = ids_from_file(ids_file, "score ids") if ids_file is not None else None
+    queued = house.queue_replays(sql, ids, legacy or "")
+    if queued.asked:
+        console.print(
+            f"queue: {queued.added:,} replays asked, {queued.asked - queued.added:,} already in it", highlight=False
+        )
+    summary = house.fetch_replays(retry_missing)
     console.print(summary.line(), highlight=False)
     for failure in summary.failures:
         err_console.print(f"  failed: {failure}", highlight=False)

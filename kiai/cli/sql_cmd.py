@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from kiai import query
 from kiai.cli._common import console, err_console, state
@@ -14,6 +15,7 @@ from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
 
 TERMINAL_ROW_LIMIT = 1000
+PAIR = "\0"
 
 
 def sql(
@@ -32,7 +34,7 @@ def sql(
         "-o",
         help="Write to a file, in its suffix's format (.csv .json .jsonl .md .parquet) [default: the terminal].",
     ),
-    param: list[Any] = typer.Option(
+    param: list[str] = typer.Option(
         [], "--param", "-p", metavar="NAME VALUE", help="A named parameter, used as $NAME."
     ),
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb | mysql (transpiled with sqlglot)."),
@@ -45,18 +47,12 @@ def sql(
     """
     fmt = query.output_format(fmt, output)
     text = _read_sql(sql_text, file)
-    if dialect not in ("duckdb", "mysql"):
-        raise KiaiError(f"unknown --dialect {dialect!r}; choose duckdb or mysql")
-    con = state.open(write=write)
-    query.set_search_path(con)
-    if dialect == "mysql":
-        from kiai import mysql_dialect
+    params = dict(pair.split(PAIR, 1) for pair in param)
+    with state.house().query(text, params, dialect=dialect, write=write, force=force) as results:
+        _print_results(results, fmt, output)
 
-        if notice := mysql_dialect.older_import_notice(con):
-            err_console.print(notice, highlight=False, markup=False)
-        results = mysql_dialect.run(con, text, dict(param), read_only=not write, force=force)
-    else:
-        results = query.run(con, text, dict(param), read_only=not write)
+
+def _print_results(results: list[Any], fmt: str, output: Path | None) -> None:
     for number, result in enumerate(results, start=1):
         if not isinstance(result, query.Result):  # an INTO OUTFILE
             err_console.print(result.message, highlight=False)
@@ -97,11 +93,28 @@ def _print_table(result: query.Result) -> None:
     err_console.print(f"{total:,} row{'s' if total != 1 else ''}{shown}")
 
 
+class PairedParams(TyperCommand):
+    """`-p NAME VALUE`: Typer declares no repeatable two-value option, so the two words are joined into one
+    (NAME PAIR VALUE) before parsing; PAIR, a NUL, cannot occur in a command-line argument."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        joined: list[str] = []
+        words = iter(args)
+        for word in words:
+            if word == "--":
+                joined += [word, *words]
+                break
+            name = word.removeprefix("--param=") if word.startswith("--param=") else None
+            if word in ("-p", "--param") or name is not None:
+                name = name if name is not None else next(words, None)
+                value = next(words, None)
+                if name is None or value is None:
+                    raise KiaiError("-p takes two values: NAME VALUE")
+                joined += ["--param", f"{name}{PAIR}{value}"]
+            else:
+                joined.append(word)
+        return super().parse_args(ctx, joined)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("sql")(sql)
-
-
-def patch_command(command: Any) -> None:
-    """Typer cannot declare a repeatable two-value option: make `-p NAME VALUE` one on the built command."""
-    option = next(p for p in command.params if p.name == "param")
-    option.nargs = 2
+    app.command("sql", cls=PairedParams)(sql)

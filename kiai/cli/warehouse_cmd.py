@@ -8,7 +8,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kiai import warehouse
 from kiai.cli._common import console, state
 from kiai.config import DEFAULT_DB
 from kiai.errors import KiaiError
@@ -29,7 +28,7 @@ def init(
     A project is a folder with a kiai.toml and a models/ folder whose SQL models are built with the ones kiai
     ships; run kiai in it. Existing files are kept.
     """
-    from kiai.load import ensure_tables
+    from kiai.house import Warehouse
     from kiai.scaffold import init_project
 
     db_path = state.config.db_path
@@ -44,9 +43,7 @@ def init(
         raise KiaiError(
             "--copy-models copies into a project: give its folder, e.g. `kiai init myproject --copy-models`"
         )
-    con = warehouse.connect(db_path)
-    ensure_tables(con)
-    con.close()
+    Warehouse(db_path, config=state.config).create()
     console.print(f"warehouse ready: {escape(str(db_path))}", highlight=False)
     if path is not None:
         console.print(f"next: cd {escape(str(path))} && kiai build-features", highlight=False)
@@ -58,31 +55,18 @@ def migrate() -> None:
     Writing commands do this too, with a one-line notice; commands that only read refuse an older warehouse and
     say to run this. Nothing landed is lost: parsed rows are rebuilt from the bytes kept in raw.osu_files.
     """
-    from kiai.cli.ingest_cmd import ingest_progress
-    from kiai.schema import RAW_FILES, migrations
-
-    db_path = state.config.db_path
-    con = warehouse.connect(db_path, wait=state.wait or 0.0, migrate=False)
-    try:
-        if not migrations.pending(con):
-            console.print(f"nothing to do: {escape(str(db_path))} is at schema version {migrations.LATEST}")
-            return
-        kept = warehouse.table_exists(con, *RAW_FILES.split("."))  # a warehouse that only fetched has none
-        files = warehouse.first_row(con.execute(f"SELECT count(*) FROM {RAW_FILES}")) if kept else None
-        with ingest_progress("migrate", files[0] if files else None) as update:
-            applied = migrations.upgrade(con, db_path, on_progress=update)
-    finally:
-        con.close()
-    for step in applied:
-        console.print(f"migrated {escape(str(db_path))} to {escape(step.line())}", highlight=False)
+    result, db_path = state.house().migrate(), escape(str(state.config.db_path))
+    if not result.applied:
+        console.print(f"nothing to do: {db_path} is at schema version {result.schema_version}")
+    for step in result.applied:
+        console.print(f"migrated {db_path} to {escape(step.line())}", highlight=False)
 
 
 def tables() -> None:
     """Every table and view in the warehouse with its row count."""
-    con = state.open(write=False)
     table = Table("schema", "name", "kind", "rows")
-    for schema, name, kind, rows in warehouse.table_counts(con):
-        table.add_row(schema, name, kind, "?" if rows is None else f"{rows:,}")
+    for t in state.house().tables():
+        table.add_row(t.schema, t.name, t.kind, "?" if t.rows is None else f"{t.rows:,}")
     console.print(table)
 
 

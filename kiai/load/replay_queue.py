@@ -24,6 +24,7 @@ import pyarrow as pa
 from kiai.errors import KiaiError
 from kiai.load import api_responses, replays
 from kiai.load.replay_sources import ReplaySource
+from kiai.progress import NULL_REPORTER, BatchLanded, Reporter
 from kiai.sources.downloads import Attempt
 from kiai.sources.replays import RULESETS, ReplayFetcher, ReplayRequest
 from kiai.warehouse import table_exists, transaction, utc_now
@@ -185,7 +186,10 @@ class FetchSummary:
 
 
 def fetch_replays(
-    connect: Callable[[], duckdb.DuckDBPyConnection], fetcher: ReplayFetcher, retry_missing: bool = False
+    connect: Callable[[], duckdb.DuckDBPyConnection],
+    fetcher: ReplayFetcher,
+    retry_missing: bool = False,
+    reporter: Reporter = NULL_REPORTER,
 ) -> FetchSummary:
     """Work the queue: land what a killed run left in place, fetch the rest, land each file as it comes.
 
@@ -201,14 +205,18 @@ def fetch_replays(
             if data is None:
                 todo.append(request)
             else:
-                summary.frames += _land(con, fetcher, request, data, tried=False)
+                frames = _land(con, fetcher, request, data, tried=False)
+                reporter.report(BatchLanded("replays", 1, frames))
+                summary.frames += frames
                 outcome[request] = "landed"
 
     def record(request: ReplayRequest, attempt: Attempt) -> None:
         with closing(connect()) as con:
             record_attempt(con, request, attempt)
             if attempt.outcome == "ok":
-                summary.frames += _land(con, fetcher, request, fetcher.path_of(request).read_bytes())
+                frames = _land(con, fetcher, request, fetcher.path_of(request).read_bytes())
+                reporter.report(BatchLanded("replays", 1, frames))
+                summary.frames += frames
                 outcome[request] = "landed"
             elif attempt.outcome == "not_found":
                 mark(con, request, "missing", "HTTP 404")

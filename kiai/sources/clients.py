@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
+from kiai.progress import NULL_REPORTER, Reporter
 from kiai.sources.collector import Collector
 from kiai.sources.http import HttpClient, new_session
 from kiai.sources.oauth import ClientCredentials
@@ -39,7 +39,7 @@ class Sources:
         http = self.http("api")
         return OsuApi(http, self.settings.osu_base_url, self.credentials(http))
 
-    def replays(self, folder: Path, say: Callable[[str], None] = print) -> ReplayFetcher:
+    def replays(self, folder: Path, reporter: Reporter = NULL_REPORTER) -> ReplayFetcher:
         """Replay downloads on their own paced client; the token comes from an API client, so renewing it
         does not count against the replay endpoint's limit."""
         settings = self.settings
@@ -50,7 +50,7 @@ class Sources:
             folder,
             settings.min_free_mb,
             settings.limits.replay_file_bytes,
-            say,
+            reporter,
         )
 
     def collector(self) -> Collector:

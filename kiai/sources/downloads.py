@@ -18,10 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.progress import TextColumn
-
 from kiai.config import Limits
-from kiai.progress import progress_bar, show_notes
+from kiai.progress import NULL_REPORTER, Notice, Reporter, task
 from kiai.sources.http import Auth, BodyTooLarge, HttpClient, SourceError
 
 CHECK_EVERY = 100
@@ -134,12 +132,12 @@ class Downloader:
         folder: Path,
         record: Callable[[Attempt], None],
         min_free_mb: float = 500.0,
-        say: Callable[[str], None] = print,
+        reporter: Reporter = NULL_REPORTER,
         kind: DownloadKind = OSU_FILE,
         auth: Auth | None = None,
     ) -> None:
         self.http, self.base_url, self.folder = http, base_url, folder
-        self.record, self.min_free_mb, self.say = record, min_free_mb, say
+        self.record, self.min_free_mb, self.reporter = record, min_free_mb, reporter
         self.kind, self.auth = kind, auth
         if kind.needs_auth and auth is None:
             raise ValueError(f"downloading {kind.name} needs the API token")
@@ -148,15 +146,15 @@ class Downloader:
         return self.folder / f"{item_id}{self.kind.suffix}"
 
     def _disk_ok(self, summary: DownloadSummary, show: Callable[[str], None] | None = None) -> bool:
-        """Show the folder size and free space (`say`, or `show`: the progress bar's disk field); False (and a
-        reason) when free space is below the limit."""
+        """Show the folder size and free space (a Notice, or `show`: in the progress bar); False (and a reason)
+        when free space is below the limit."""
         free_mb = shutil.disk_usage(self.folder).free / 2**20
         used = folder_size(self.folder, self.kind.suffix) / 2**20
         text = f"{used:,.1f} MB in {self.kind.name}, {free_mb:,.0f} MB free"
         if show is not None:
             show(text)
         else:
-            self.say(f"{self.folder}: {text}")
+            self.reporter.report(Notice(f"{self.folder}: {text}"))
         if free_mb < self.min_free_mb:
             summary.stopped_low_disk = (
                 f"stopped: {free_mb:,.0f} MB free on the disk of {self.folder}, below the limit of "
@@ -200,20 +198,19 @@ class Downloader:
         if todo and not self._disk_ok(summary):
             return summary
         retry: list[tuple[int, str | None]] = []
-        with progress_bar(TextColumn("{task.fields[disk]}")) as bar:  # the disk check in the bar, not across it
-            task = bar.add_task(self.kind.name, total=len(todo), disk="")
+        with task(self.reporter, self.kind.name, len(todo)) as progress:
 
-            def in_bar(text: str) -> None:
-                bar.update(task, disk=text)
+            def in_bar(text: str) -> None:  # the disk check in the bar, not across it
+                progress.update(progress.completed, detail=text)
 
-            with self.http.waits_shown(show_notes(bar, task)):
+            with self.http.waits_shown(progress.note):
                 for done, (item_id, checksum) in enumerate(todo, 1):
                     outcome = self._fetch(item_id, checksum, summary)
                     if outcome in ("not_found", "too_large"):
                         summary.failed[item_id] = outcome
                     elif outcome != "ok":
                         retry.append((item_id, checksum))
-                    bar.advance(task)
+                    progress.advance()
                     if done % CHECK_EVERY == 0 and not self._disk_ok(summary, in_bar):
                         return summary
                 for item_id, checksum in retry:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiai.catalog import BEATMAPS, OSU_API, USER_SCORES
-from kiai.progress import progress_bar, show_notes
+from kiai.progress import NULL_REPORTER, Reporter, task
 from kiai.sources.http import Auth, Fetched, HttpClient, SourceError
 
 SOURCE = OSU_API
@@ -63,25 +63,32 @@ class BeatmapsSummary:
     missing: list[int] = field(default_factory=list)
 
 
-def fetch_beatmaps(api: OsuApi, ids: Iterable[int], skip: set[int], land: Land) -> BeatmapsSummary:
+def fetch_beatmaps(
+    api: OsuApi, ids: Iterable[int], skip: set[int], land: Land, reporter: Reporter = NULL_REPORTER
+) -> BeatmapsSummary:
     """Fetch every id not in `skip` with `ids[]=` in chunks of 50; match results by id, not by order."""
     wanted = sorted(set(ids))
     todo = [i for i in wanted if i not in skip]
     summary = BeatmapsSummary(requested=len(todo), skipped=len(wanted) - len(todo))
-    with progress_bar() as bar:
-        task = bar.add_task("beatmaps", total=len(todo))
-        with api.http.waits_shown(show_notes(bar, task)):
-            for start in range(0, len(todo), BATCH):
-                chunk = todo[start : start + BATCH]
-                fetched = api.get(BEATMAPS_ENDPOINT, BEATMAPS_ENDPOINT, [("ids[]", i) for i in chunk], {"ids": chunk})
-                if fetched.http_status != 200:
-                    raise SourceError(f"GET {BEATMAPS_ENDPOINT} answered {fetched.http_status}: {fetched.body[:200]}")
-                got = {b["id"] for b in _beatmaps_of(fetched)}
-                land(fetched)
-                summary.found += len(got & set(chunk))
-                summary.missing += [i for i in chunk if i not in got]
-                bar.advance(task, len(chunk))
+    with task(reporter, "beatmaps", len(todo)) as progress, api.http.waits_shown(progress.note):
+        for start in range(0, len(todo), BATCH):
+            chunk = todo[start : start + BATCH]
+            fetched = api.get(BEATMAPS_ENDPOINT, BEATMAPS_ENDPOINT, [("ids[]", i) for i in chunk], {"ids": chunk})
+            if fetched.http_status != 200:
+                raise SourceError(f"GET {BEATMAPS_ENDPOINT} answered {fetched.http_status}: {fetched.body[:200]}")
+            got = {b["id"] for b in _beatmaps_of(fetched)}
+            land(fetched)
+            summary.found += len(got & set(chunk))
+            summary.missing += [i for i in chunk if i not in got]
+            progress.advance(len(chunk))
     return summary
+
+
+@dataclass
+class UserScoresSummary:
+    pages: int = 0  # pages fetched by this run
+    seen: int = 0  # scores in the list (pages stored before included)
+    not_found: bool = False  # the API answered 404: no such user
 
 
 def fetch_user_scores(
@@ -92,40 +99,39 @@ def fetch_user_scores(
     landed: dict[int, int],
     mode: str = "osu",
     page_size: int = SCORES_CAP,
-) -> tuple[int, int]:
+    reporter: Reporter = NULL_REPORTER,
+) -> UserScoresSummary:
     """Page `/users/{id}/scores/{type}` up to the cap of 100. `landed` maps offsets already stored to their
-    item counts (-1 for a 404), so a rerun continues where it stopped.
-
-    Returns (pages fetched, scores seen)."""
+    item counts (-1 for a 404), so a rerun continues where it stopped."""
     if score_type not in SCORE_TYPES:
         raise SourceError(f"unknown score type {score_type!r}; use one of {', '.join(SCORE_TYPES)}")
     page_size = max(1, min(page_size, SCORES_CAP))
     path = SCORES_ENDPOINT.format(user=user_id, type=score_type)
-    fetched_pages = seen = 0
-    with progress_bar() as bar:
-        task = bar.add_task(f"{score_type} scores of {user_id}", total=SCORES_CAP)
-        with api.http.waits_shown(show_notes(bar, task)):
-            for offset in range(0, SCORES_CAP, page_size):
-                limit = min(page_size, SCORES_CAP - offset)
-                count = landed.get(offset)
-                if count is None:
-                    query = {"mode": mode, "limit": limit, "offset": offset}
-                    if score_type == "recent":
-                        query["include_fails"] = 0
-                    params = {"user_id": user_id, "type": score_type, **query}
-                    fetched = api.get(SCORES_ENDPOINT, path, query, params, **{"x-api-version": API_VERSION})
-                    if fetched.http_status not in (200, 404):
-                        raise SourceError(f"GET {path} answered {fetched.http_status}: {fetched.body[:200]}")
-                    body = fetched.json() if fetched.http_status == 200 else None
-                    if fetched.http_status == 200 and not (
-                        isinstance(body, list) and all(isinstance(score, dict) for score in body)
-                    ):
-                        raise shape_error("osu! API", SCORES_ENDPOINT, "a list of scores", fetched.body)
-                    land(fetched)
-                    fetched_pages += 1
-                    count = len(body) if isinstance(body, list) else -1
-                bar.advance(task, limit)
-                seen += max(count, 0)
-                if count < limit:
-                    break
-    return fetched_pages, seen
+    summary = UserScoresSummary()
+    scores = f"{score_type} scores of {user_id}"
+    with task(reporter, scores, SCORES_CAP) as progress, api.http.waits_shown(progress.note):
+        for offset in range(0, SCORES_CAP, page_size):
+            limit = min(page_size, SCORES_CAP - offset)
+            count = landed.get(offset)
+            if count is None:
+                query = {"mode": mode, "limit": limit, "offset": offset}
+                if score_type == "recent":
+                    query["include_fails"] = 0
+                params = {"user_id": user_id, "type": score_type, **query}
+                fetched = api.get(SCORES_ENDPOINT, path, query, params, **{"x-api-version": API_VERSION})
+                if fetched.http_status not in (200, 404):
+                    raise SourceError(f"GET {path} answered {fetched.http_status}: {fetched.body[:200]}")
+                body = fetched.json() if fetched.http_status == 200 else None
+                if fetched.http_status == 200 and not (
+                    isinstance(body, list) and all(isinstance(score, dict) for score in body)
+                ):
+                    raise shape_error("osu! API", SCORES_ENDPOINT, "a list of scores", fetched.body)
+                land(fetched)
+                summary.pages += 1
+                count = len(body) if isinstance(body, list) else -1
+            progress.advance(limit)
+            summary.seen += max(count, 0)
+            summary.not_found = count < 0
+            if count < limit:
+                break
+    return summary

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from kiai.config import Limits
 from kiai.osu.replay import FIRST_LAZER_VERSION, MODES, ReplayError, parse_replay
+from kiai.progress import NULL_REPORTER, Notice, Reporter
 from kiai.sources.downloads import Attempt, Downloader, DownloadKind, DownloadSummary
 from kiai.sources.http import Auth, HttpClient
 
@@ -95,10 +96,10 @@ class ReplayFetcher:
         folder: Path,
         min_free_mb: float = 500.0,
         max_bytes: int = Limits().replay_file_bytes,
-        say: Callable[[str], None] = print,
+        reporter: Reporter = NULL_REPORTER,
     ) -> None:
         self.http, self.base_url, self.auth, self.folder = http, base_url, auth, folder
-        self.min_free_mb, self.max_bytes, self.say = min_free_mb, max_bytes, say
+        self.min_free_mb, self.max_bytes, self.reporter = min_free_mb, max_bytes, reporter
 
     def folder_of(self, ruleset: str) -> Path:
         return self.folder / ruleset if ruleset else self.folder
@@ -137,7 +138,7 @@ class ReplayFetcher:
         for request in requests:
             by_ruleset.setdefault(request.ruleset, {})[request.score_id] = request
         if requests:
-            self.say(self.eta(len(requests)))
+            self.reporter.report(Notice(self.eta(len(requests))))
         for ruleset, group in by_ruleset.items():
             downloader = Downloader(
                 self.http,
@@ -145,7 +146,7 @@ class ReplayFetcher:
                 self.folder_of(ruleset),
                 lambda attempt, group=group: record(group[attempt.beatmap_id], attempt),
                 self.min_free_mb,
-                say=self.say,
+                reporter=self.reporter,
                 kind=replay_kind(ruleset, group, self.max_bytes),
                 auth=self.auth,
             )
