@@ -60,8 +60,8 @@ state = State()
 
 FORMATS = ("table", "json")
 
-Var = Annotated[
-    list[str],
+Var = Annotated[  # default None (not given): a [] default is one list shared by every call
+    list[str] | None,
     typer.Option("--var", metavar="NAME=VALUE", help="Override a var: NAME=VALUE (VALUE read as TOML when it parses)."),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the split and of the model.")]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kiai.cli._common import console, err_console, state
+from kiai.cli._common import Var, console, err_console, state
 from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
-from kiai.transform import manage, runner, store
+from kiai.transform import runner
 from kiai.transform.plan import PlanItem, describe_vars
-from kiai.transform.project import load_project, model_folders, parse_var_overrides
+from kiai.transform.project import parse_var_overrides
 from kiai.transform.runner import Status
 
 app = typer.Typer(help="Inspect and tidy the versioned SQL models.", no_args_is_help=True)
@@ -23,28 +22,22 @@ SELECT_HELP = (
     "Models to build: NAME, NAME+ (and downstream), +NAME (and upstream); repeat or comma-separate "
     "[default: every model]."
 )
-VAR_HELP = "Override a var: NAME=VALUE (VALUE read as TOML when it parses)."
 STATUS_STYLE = {Status.BUILT: "green", Status.REUSED: "green", Status.RETESTED: "green", Status.SKIPPED: "yellow"}
 
 
 def build_features(
     select: list[str] = typer.Option([], "--select", "-s", metavar="MODELS", help=SELECT_HELP),
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild the selected models regardless."),
-    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+    var: Var = None,
 ) -> None:
     """Build the SQL models that changed (SQL, vars, upstream or data), in dependency order.
 
     Prints the plan first. A failing column test stops the models downstream of it and exits non-zero.
     """
-    con = state.open(write=True)
-    report = runner.build(
-        con,
-        config=state.config,
-        variables=parse_var_overrides(var),
-        select=select or None,
-        full_refresh=full_refresh,
-        listener=_print_event,
+    house = state.house(
+        PlanReady=lambda event: _print_plan(event.plan), ModelBuilt=lambda event: _print_result(event.result)
     )
+    report = house.build(select or None, full_refresh, parse_var_overrides(var or []))
     if not report.todo:
         console.print(f"nothing to do: {len(report.plan)} models up to date ({report.seconds:.2f} s)")
         return
@@ -56,19 +49,16 @@ def build_features(
         raise KiaiError(f"failed: {', '.join(failed)}" + (f"; skipped: {', '.join(skipped)}" if skipped else ""))
 
 
-def _print_event(event: str, payload: Any) -> None:
-    if event == "plan":
-        if payload.sources:
-            console.print(escape(payload.sources), highlight=False)
-        for warning in payload.warnings:
-            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    if event == "plan" and payload.todo:
+def _print_plan(payload: runner.BuildReport) -> None:
+    if payload.sources:
+        console.print(escape(payload.sources), highlight=False)
+    for warning in payload.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    if payload.todo:
         up_to_date = len(payload.plan) - len(payload.todo)
         console.print(f"plan: {len(payload.todo)} to do, {up_to_date} up to date")
         for item in payload.todo:
             _print_plan_item(item)
-    elif event == "done":
-        _print_result(payload)
 
 
 def _print_plan_item(item: PlanItem) -> None:
@@ -94,18 +84,12 @@ def _print_result(result: runner.ModelResult) -> None:
         err_console.print(table)
 
 
-def _project(con: Any, var: list[str]) -> tuple[Any, Any]:
-    return runner.prepare(con, config=state.config, variables=parse_var_overrides(var))
-
-
 @app.command("list")
-def list_models(var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP)) -> None:
+def list_models(var: Var = None) -> None:
     """Every model: where it comes from, current version, when it was built, rows, tests, and whether it is up to
     date."""
-    con = state.open(write=False)
-    project, graphs = _project(con, var)
     rows = []
-    for status in manage.statuses(con, project, graphs):
+    for status in state.house().model_statuses(parse_var_overrides(var or [])):
         cur = status.current
         rows.append(
             [
@@ -127,14 +111,11 @@ def list_models(var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE",
 @app.command("show")
 def show(
     name: str = typer.Argument(..., help="Model name."),
-    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+    var: Var = None,
 ) -> None:
     """A model's rendered SQL, upstream and downstream, versions and column docs."""
-    con = state.open(write=False)
-    project, graphs = _project(con, var)
-    model = project.get(name)
-    upstream, downstream = manage.neighbours(graphs, name)
-    resolved = graphs.resolved[name]
+    details = state.house().model(name, parse_var_overrides(var or []))
+    model, versions = details.model, details.versions
     console.print(
         f"[bold]{model.relation}[/] ({model.materialized}, from {model.origin})  {model.path}", highlight=False
     )
@@ -142,13 +123,13 @@ def show(
         console.print(f"replaces {model.replaces.path}", highlight=False)
     if model.description:
         console.print(escape(model.description))
-    console.print(f"upstream: {', '.join(upstream) or '-'}   downstream: {', '.join(downstream) or '-'}")
-    console.print(f"reads: {', '.join(resolved.analysis.sources) or '-'}")
-    if resolved.rendered.vars:
-        console.print(f"vars: {escape(describe_vars(resolved.rendered.vars))}")
+    upstream, downstream = ", ".join(details.upstream) or "-", ", ".join(details.downstream) or "-"
+    console.print(f"upstream: {upstream}   downstream: {downstream}")
+    console.print(f"reads: {', '.join(details.sources) or '-'}")
+    if details.vars:
+        console.print(f"vars: {escape(describe_vars(details.vars))}")
     console.print("\n[bold]SQL[/] (rendered)")
-    console.print(escape(resolved.rendered.sql.strip()), highlight=False)
-    versions = store.versions(con, name)
+    console.print(escape(details.rendered_sql.strip()), highlight=False)
     types = {col: kind for col, kind in next((v.columns for v in versions if v.current), [])}
     table = Table("column", "type", "description", "tests", title="columns")
     documented = {column.name: column for column in model.columns}
@@ -168,12 +149,10 @@ def show(
 @app.command("diff")
 def diff(
     name: str = typer.Argument(..., help="Model name."),
-    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+    var: Var = None,
 ) -> None:
     """What changed on disk against the current version, and whether the change is breaking."""
-    con = state.open(write=False)
-    project, graphs = _project(con, var)
-    result = manage.diff(con, project, graphs, name)
+    result = state.house().model_diff(name, parse_var_overrides(var or []))
     if result.old is None:
         console.print(f"{name} has never been built: everything is new")
         return
@@ -200,9 +179,7 @@ def diff(
 def copy(names: list[str] = typer.Argument(..., help="Shipped model names, e.g. dataset.")) -> None:
     """Copy shipped models into this project's models/ folder, to edit them there (the copy replaces the shipped
     model). Files already in the project are kept."""
-    from kiai.scaffold import copy_models
-
-    result = copy_models(state.config, names)
+    result = state.house().copy_models(names)
     for path in result.copied:
         console.print(f"copied {escape(str(path))}", highlight=False)
     for path in result.kept:
@@ -213,7 +190,7 @@ def copy(names: list[str] = typer.Argument(..., help="Shipped model names, e.g. 
 def compile_models(
     dialect: str = typer.Option("spark", "--dialect", help="The SQL dialect to write (spark)."),
     out: Path = typer.Option(Path("build/spark"), "--out", "-o", help="Folder for the compiled SQL."),
-    var: list[str] = typer.Option([], "--var", metavar="NAME=VALUE", help=VAR_HELP),
+    var: Var = None,
 ) -> None:
     """Write every model as Spark SQL in build order (OUT/NN_<schema>.<model>.sql), with run_models.py to run
     them over a lake from `kiai export lake`; a model that stays DuckDB-only says why.
@@ -222,15 +199,9 @@ def compile_models(
 
     Example: kiai models compile --dialect spark --out build/spark
     """
-    from kiai.transform.compile import RUNNER_NAME, compile_models, warehouse_schema, write_compiled
+    from kiai.transform.compile import RUNNER_NAME
 
-    con = state.open(write=False)
-    try:
-        project = load_project(model_folders(state.config), state.config, parse_var_overrides(var))
-        models = compile_models(project, warehouse_schema(con), dialect)
-    finally:
-        con.close()
-    write_compiled(models, out, dialect)
+    models = state.house().compile_models(out, dialect, parse_var_overrides(var or []))
     for model in models:
         what = model.file_name if model.sql is not None else f"[yellow]DuckDB-only[/]: {escape(model.reason or '')}"
         console.print(f"  {model.position:>2} {model.relation:<32} {what}", highlight=False)
@@ -244,8 +215,7 @@ def compile_models(
 @app.command("prune")
 def prune(keep: int = typer.Option(3, "--keep", min=1, help="Versions to keep per model.")) -> None:
     """Drop old versions, keeping the newest N of each model (the current one always stays)."""
-    con = state.open(write=True)
-    dropped = manage.prune(con, keep)
+    dropped = state.house().prune(keep)
     for version in dropped:
         console.print(f"dropped {version.relation} (built {version.created_at:%Y-%m-%d %H:%M})")
     console.print(f"pruned {len(dropped)} version(s)")
