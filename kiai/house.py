@@ -41,8 +41,11 @@ if TYPE_CHECKING:  # the heavy ones (requests, pyarrow, sqlglot) are imported by
     from kiai.sources.downloads import DownloadSummary
     from kiai.sources.osu_api import BeatmapsSummary, UserScoresSummary
     from kiai.transform.compile import CompiledModel
+    from kiai.transform.export import ExportResult, SplitColumn
     from kiai.transform.lake import LakeReport
     from kiai.transform.manage import Diff, Status
+    from kiai.transform.replay_windows import Filters, WindowExport, WindowSpec
+    from kiai.transform.replay_windows import Progress as WindowProgress
     from kiai.transform.runner import BuildReport
     from kiai.transform.store import Version
 
@@ -535,6 +538,17 @@ class Warehouse:
 
     # -- export
 
+    def export_dataset(self, out: Path, split: Split | None = None) -> ExportResult:
+        """Write features.dataset atomically as CSV or Parquet (by suffix) with <out>.manifest.json; with `split`,
+        a last column `split`: each row's part in the split `kiai train` makes with the same folds and seed."""
+        from kiai.transform.export import export_dataset, export_format
+
+        export_format(out)  # a bad suffix fails before the warehouse is opened
+        if not self.path.exists():
+            raise KiaiError(f"no warehouse at {self.path}; run `kiai build-features` first")
+        with self.connect(write=True) as con:
+            return export_dataset(con, out, _split_column(con, split) if split is not None else None)
+
     def export_lake(self, folder: Path, with_bytes: bool = False) -> LakeReport:
         """Write raw, parsed, ppy and every model's current version as a Parquet lake (TableImported per table)."""
         from kiai.transform.lake import export_lake
@@ -547,8 +561,44 @@ class Warehouse:
 
             return export_lake(con, folder, with_bytes=with_bytes, on_progress=update, on_table=self._table_written)
 
+    def export_replay_windows(self, out: Path, spec: WindowSpec, filters: Filters) -> WindowExport:
+        """Replays as fixed-rate windows in Parquet (or npz) shards with manifest.json; a rerun keeps the shards
+        that still match, so an interrupted export finishes (kiai.transform.replay_windows)."""
+        from kiai.transform.replay_windows import export_windows
+
+        spec.check()  # bad options fail before the warehouse is opened
+        if not self.path.exists():
+            raise KiaiError(f"no warehouse at {self.path}; run `kiai build-features` first")
+        with self.connect() as con, task(self.reporter, "export windows") as progress:
+
+            def update(done: WindowProgress) -> None:
+                speeds = rates_of(done.seconds, windows=done.windows, MB=done.bytes_written / 1e6)
+                progress.update(done.replays_done, total=done.replays_total, rates=speeds)
+
+            return export_windows(con, out, spec, filters, update)
+
     def _table_written(self, result: Any) -> None:
         self.reporter.report(TableImported(result))
+
+
+@dataclass(frozen=True)
+class Split:
+    """The split `kiai train --folds F --seed S` makes: 1 fold is train/test 80/20, K folds are fold_1..fold_K."""
+
+    folds: int = 1
+    seed: int = 0
+
+
+def _split_column(con: duckdb.DuckDBPyConnection, split: Split) -> SplitColumn:
+    """Each beatmap's part, from the dataset's ids and labels only (the export reads the features itself)."""
+    from kiai.ml.dataset import check_classes, load_dataset
+    from kiai.ml.split import part_names
+    from kiai.transform.export import SplitColumn
+
+    frame = load_dataset(con, with_features=False)
+    check_classes(frame, split.folds)
+    parts = part_names(frame.labels, frame.beatmapset_ids, split.folds, split.seed)
+    return SplitColumn([int(i) for i in frame.beatmap_ids], [str(p) for p in parts], split.folds, split.seed)
 
 
 def _dump_beatmap_ids(con: duckdb.DuckDBPyConnection) -> list[int]:

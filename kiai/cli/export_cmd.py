@@ -3,21 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from rich.markup import escape
 
 from kiai.cli._common import console, state
-from kiai.errors import KiaiError
-
-if TYPE_CHECKING:
-    import duckdb
-
-    from kiai.transform.export import SplitColumn
 
 app = typer.Typer(help="Export built models to files.", no_args_is_help=True)
 
@@ -39,18 +31,9 @@ def export_dataset(
     The manifest and the warehouse table kiai.dataset_exports record the file's sha256 and the
     fingerprints (data versions) and code fingerprints (feature versions) of the dataset and its upstream.
     """
-    from kiai.transform.export import export_dataset as run_export
-    from kiai.transform.export import export_format
+    from kiai.house import Split
 
-    export_format(out)  # a bad suffix fails before the warehouse is opened
-    if not state.config.db_path.exists():
-        raise KiaiError(f"no warehouse at {state.config.db_path}; run `kiai build-features` first")
-    con = state.open(write=True)
-    try:
-        parts = _split_column(con, folds, seed) if split else None
-        result = run_export(con, out, parts)
-    finally:
-        con.close()
+    result = state.house().export_dataset(out, Split(folds, seed) if split else None)
     labels = ", ".join(f"{escape(label)} {count:,}" for label, count in result.labels.items()) or "no labels"
     console.print(
         f"wrote {result.rows:,} rows x {len(result.columns)} columns to {escape(result.path)} ({labels})",
@@ -80,14 +63,7 @@ def export_lake(
 
     Example: kiai export lake data/lake
     """
-    from kiai.transform.lake import export_lake as run_export
-
-    con = state.open(write=False)
-    try:
-        with _lake_progress() as update:
-            report = run_export(con, folder, with_bytes=with_bytes, on_progress=update, on_table=_print_table)
-    finally:
-        con.close()
+    report = state.house(TableImported=lambda event: _print_table(event.result)).export_lake(folder, with_bytes)
     written = report.written
     rows = sum(t.rows for t in written)
     size = sum(t.bytes for t in written)
@@ -107,29 +83,6 @@ def _print_table(result: Any) -> None:
     else:
         line = ""
     console.print(f"  {result.status:<9} {escape(result.relation):<36} {line}", highlight=False)
-
-
-@contextmanager
-def _lake_progress() -> Iterator[Callable[[Any], None]]:
-    """A bar per table: rows copied (from DuckDB's query progress) and MB/s written."""
-    from rich.progress import TextColumn
-
-    from kiai.progress import progress_bar
-
-    with progress_bar(TextColumn("{task.fields[rate]}"), transient=True) as bar:
-        task = bar.add_task("export", total=None, rate="")
-
-        def update(progress: Any) -> None:
-            rate = progress.bytes_written / progress.seconds / 1e6 if progress.seconds > 0 else 0.0
-            bar.update(
-                task,
-                description=progress.relation,
-                completed=progress.rows_done,
-                total=progress.rows_total,
-                rate=f"{rate:,.1f} MB/s",
-            )
-
-        yield update
 
 
 @app.command("replay-windows")
@@ -157,28 +110,10 @@ def export_replay_windows(
 
     Example: kiai export replay-windows --out data/processed/replays/ --window 32 --user 7562902
     """
-    from rich.progress import TextColumn
-
-    from kiai.progress import progress_bar
     from kiai.transform import replay_windows as rw
 
     spec = rw.WindowSpec(window, rate_ms, stride, objects, shard_size, fmt)
-    spec.check()  # bad options fail before the warehouse is opened
-    if not state.config.db_path.exists():
-        raise KiaiError(f"no warehouse at {state.config.db_path}; run `kiai build-features` first")
-    con = state.open(write=False)
-    try:
-        with progress_bar(TextColumn("{task.fields[rate]}")) as bar:
-            task = bar.add_task("export windows", total=None, rate="")
-
-            def update(p: rw.Progress) -> None:
-                seconds = max(p.seconds, 1e-9)
-                bar.update(task, total=p.replays_total, completed=p.replays_done,
-                           rate=f"{p.windows:,} windows {p.bytes_written / seconds / 1e6:,.1f} MB/s")  # fmt: skip
-
-            result = rw.export_windows(con, out, spec, rw.Filters(user, sql, mode), update)
-    finally:
-        con.close()
+    result = state.house().export_replay_windows(out, spec, rw.Filters(user, sql, mode))
     counts = result.counts
     left_out = ", ".join(f"{n:,} {why}" for why, n in counts["left_out"].items())
     reused = counts["shards_kept"]
@@ -189,17 +124,6 @@ def export_replay_windows(
         highlight=False,
     )
     console.print(f"manifest {escape(result.manifest)}", highlight=False)
-
-
-def _split_column(con: duckdb.DuckDBPyConnection, folds: int, seed: int) -> SplitColumn:
-    from kiai.ml.dataset import check_classes, load_dataset
-    from kiai.ml.split import part_names
-    from kiai.transform.export import SplitColumn
-
-    frame = load_dataset(con)
-    check_classes(frame, folds)
-    parts = part_names(frame.labels, frame.beatmapset_ids, folds, seed)
-    return SplitColumn([int(i) for i in frame.beatmap_ids], [str(p) for p in parts], folds, seed)
 
 
 def register(root: typer.Typer) -> None:

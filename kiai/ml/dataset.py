@@ -125,8 +125,9 @@ def read_frame(
     )
 
 
-def load_dataset(con: duckdb.DuckDBPyConnection) -> Frame:
-    """`features.dataset` with its labels; a clear error when it is missing or empty."""
+def load_dataset(con: duckdb.DuckDBPyConnection, with_features: bool = True) -> Frame:
+    """`features.dataset` with its labels (and without its feature values unless `with_features`: a split needs
+    only ids and labels); a clear error when it is missing or empty."""
     if not relation_exists(con, DATASET):
         raise DatasetError("no dataset yet: features.dataset is missing; run `kiai build-features` first")
     types = describe(con, DATASET)
@@ -137,7 +138,7 @@ def load_dataset(con: duckdb.DuckDBPyConnection) -> Frame:
     columns, ignored = feature_columns(types)
     if not columns:
         raise DatasetError(f"{DATASET} has no numeric, BOOLEAN or VARCHAR feature columns")
-    frame = read_frame(con, DATASET, columns, with_labels=True)
+    frame = read_frame(con, DATASET, columns if with_features else [], with_labels=True)
     frame.ignored = ignored
     if len(frame) == 0:
         raise DatasetError(
