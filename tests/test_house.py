@@ -22,39 +22,23 @@ from kiai.progress import (
     TaskStarted,
     task,
 )
-from kiai.sandbox import SandboxServer, world_from_fixtures
-from kiai.sandbox.world import collection_body
+from kiai.sandbox import SandboxServer
 from tests.conftest import FIXTURES, run_kiai
+from tests.test_sources_cli import project
+from tests.test_sources_cli import server as sandbox
 
-SECRET = "kiai-TEST-secret-house"
+server = sandbox  # the fixture: the sandbox world of tests/fixtures with two collections
 OSU = FIXTURES / "osu"
-SOURCES = ("api", "collector", "download")
 DUMP = FIXTURES / "ppy_dump" / "2026_11_01_performance_osu_top_1000"
-
-
-@pytest.fixture
-def server():
-    world = world_from_fixtures(FIXTURES)
-    world.client_secret = SECRET
-    osu_ids = sorted(world.osu_files)
-    world.collections[1001] = collection_body(1001, "streams", [world.beatmaps[i] for i in osu_ids[::2]])
-    world.collections[1002] = collection_body(1002, "jumps", [world.beatmaps[i] for i in osu_ids[1::2]])
-    with SandboxServer(world) as srv:
-        yield srv
 
 
 def online(tmp_path: Path, server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
     """A Warehouse whose kiai.toml points at the sandbox (no pacing), in its own working folder."""
-    toml = tmp_path / "kiai.toml"
-    toml.write_text(
-        f'[paths]\ndb = "wh.duckdb"\n[osu]\nbase_url = "{server.base_url}"\n[collector]\n'
-        f'base_url = "{server.base_url}"\n[collections]\nstream = [1001]\njump = [1002, 999]\n[http]\n'
-        + "".join(f"{s}_min_gap = 0\n{s}_max_gap = 0\n{s}_failure_gap = 0.05\n" for s in SOURCES)
-        + "backoff_base = 0.05\ntimeout = 1.0\n"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KIAI_OSU_CLIENT_ID", server.world.client_id)
-    monkeypatch.setenv("KIAI_OSU_CLIENT_SECRET", SECRET)
+    folder, env = project(tmp_path, server)
+    monkeypatch.chdir(folder)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    toml = folder / "kiai.toml"
     return Warehouse(config=load_config(config_file=toml), reporter=RecordingReporter())
 
 
