@@ -237,9 +237,10 @@ class Warehouse:
         dialect: str = "duckdb",
         write: bool = False,
         force: bool = False,
-    ) -> Iterator[list[Any]]:
-        """Run SQL (DuckDB's, or MySQL's transpiled) with bare names resolving to the ppy tables; yields one result
-        per statement (kiai.query.Result, read lazily: use it inside the block, or an INTO OUTFILE's outcome)."""
+    ) -> Iterator[Iterator[Any]]:
+        """Run SQL (DuckDB's, or MySQL's transpiled) with bare names resolving to the ppy tables; yields the results,
+        one per statement as it runs (kiai.query.Result, or an INTO OUTFILE's outcome). Read each before taking the
+        next (the next statement replaces its rows) and inside the block (it closes the connection)."""
         from kiai import query
 
         if dialect not in ("duckdb", "mysql"):
@@ -251,9 +252,9 @@ class Warehouse:
 
                 if notice := mysql_dialect.older_import_notice(con):
                     self.reporter.report(Notice(notice, to_stderr=True))
-                yield list(mysql_dialect.run(con, sql, params or {}, read_only=not write, force=force))
+                yield iter(mysql_dialect.run(con, sql, params or {}, read_only=not write, force=force))
             else:
-                yield list(query.run(con, sql, params or {}, read_only=not write))
+                yield iter(query.run(con, sql, params or {}, read_only=not write))
 
     # -- fetching and downloading
 

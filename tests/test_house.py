@@ -115,10 +115,12 @@ def test_ingest_build_and_models(tmp_path):
 def test_query_yields_results_and_closes_the_connection(tmp_path):
     wh = Warehouse(tmp_path / "wh.duckdb")
     wh.create()
-    with wh.query("SELECT $a + 1 AS b", {"a": 41}) as results:
-        assert results[0].columns == ["b"] and list(results[0].rows()) == [(42,)]
-    with wh.query("SELECT `one` FROM (SELECT 1 AS `one`) AS t LIMIT 1", dialect="mysql") as results:
-        assert list(results[0].rows()) == [(1,)]
+    with wh.query("SELECT $a + 1 AS b; SELECT 'two' AS c", {"a": 41}) as results:
+        first = next(results)
+        assert first.columns == ["b"] and list(first.rows()) == [(42,)]
+        assert list(next(results).rows()) == [("two",)]  # each statement runs when its result is asked for
+    with wh.query("SELECT `one` FROM (SELECT 1 AS `one`) AS t LIMIT 1", dialect="mysql") as (result,):
+        assert list(result.rows()) == [(1,)]
     with pytest.raises(KiaiError, match="unknown --dialect"), wh.query("SELECT 1", dialect="oracle"):
         pass
     warehouse.connect(wh.path).close()  # nothing left open: a writer gets in

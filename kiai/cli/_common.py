@@ -60,9 +60,9 @@ state = State()
 
 FORMATS = ("table", "json")
 
+VAR_HELP = "Override a var: NAME=VALUE (VALUE read as TOML) [default: kiai.toml [vars], else each model's]."
 Var = Annotated[  # default None (not given): a [] default is one list shared by every call
-    list[str] | None,
-    typer.Option("--var", metavar="NAME=VALUE", help="Override a var: NAME=VALUE (VALUE read as TOML when it parses)."),
+    list[str] | None, typer.Option("--var", metavar="NAME=VALUE", help=VAR_HELP)
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of the split and of the model.")]
 Folds = Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def sql(
         _print_results(results, fmt, output)
 
 
-def _print_results(results: list[Any], fmt: str, output: Path | None) -> None:
+def _print_results(results: Iterator[Any], fmt: str, output: Path | None) -> None:
     for number, result in enumerate(results, start=1):
         if not isinstance(result, query.Result):  # an INTO OUTFILE
             err_console.print(result.message, highlight=False)
