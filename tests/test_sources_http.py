@@ -247,9 +247,7 @@ def test_bad_downloads_never_kept_and_retried(server, tmp_path, fault):
     targets = sorted((i, server.world.beatmaps[i]["checksum"]) for i in server.world.osu_files)[:4]
     server.inject(fault, path=f"/osu/{targets[1][0]}", times=2 if fault in ("truncate", "500") else 1)
     attempts = []
-    summary = Downloader(http, server.base_url, tmp_path, attempts.append, min_free_mb=0).run(
-        targets
-    )
+    summary = Downloader(http, server.base_url, tmp_path, attempts.append, min_free_mb=0).run(targets)
     assert summary.downloaded == 4 and not summary.failed
     for beatmap_id, checksum in targets:
         assert hashlib.md5((tmp_path / f"{beatmap_id}.osu").read_bytes()).hexdigest() == checksum
@@ -356,9 +354,7 @@ def test_a_download_over_its_kinds_cap_is_too_large_and_not_retried(server, tmp_
     attempts: list = []
     http = client(Recorder(), Pacing(0, 0, 0, None))
     targets = [(beatmap_id, server.world.beatmaps[beatmap_id]["checksum"])]
-    summary = Downloader(http, server.base_url, tmp_path, attempts.append, 0, kind=kind).run(
-        targets
-    )
+    summary = Downloader(http, server.base_url, tmp_path, attempts.append, 0, kind=kind).run(targets)
     assert summary.failed == {beatmap_id: "too_large"} and [a.outcome for a in attempts] == ["too_large"]
     assert len(server.requests_to("/osu/")) == 1 and not list(tmp_path.iterdir())
 
