@@ -1,4 +1,4 @@
-"""`kiai train lightgbm|keras`, `kiai compare`, `kiai predict`, `kiai report`.
+"""`kiai train majority|logistic|lightgbm|keras`, `kiai compare`, `kiai predict`, `kiai report`.
 
 The ML stack (TensorFlow, LightGBM, scikit-learn, matplotlib) is imported inside the commands only.
 """
@@ -17,11 +17,12 @@ from kiai.cli._common import console, err_console, state
 from kiai.cli._tables import print_table, unlimited
 from kiai.errors import KiaiError
 
-train_app = typer.Typer(help="Train a baseline classifier on features.dataset.", no_args_is_help=True)
+train_app = typer.Typer(help="Train a classifier on features.dataset.", no_args_is_help=True)
 
 FORMATS = ("table", "json")
 SEED_HELP = "Seed of the split and of the model."
 FOLDS_HELP = "1: one 80/20 holdout split; K > 1: K-fold cross-validation (compare shows mean ± std)."
+REPEATS_HELP = "Split R times (seeds SEED..SEED+R-1): R x K test parts; compare shows mean ± std over them."
 PARAM_HELP = "Override a model parameter: NAME=VALUE (VALUE read as TOML), repeatable."
 MODELS_HELP = "Folder of the run folders [default: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, or models/]."
 VAR_HELP = "A var for featurising a .osu file: NAME=VALUE, as for build-features."
@@ -39,7 +40,14 @@ def _check_format(fmt: str) -> None:
 
 
 def _train(
-    kind: str, seed: int, folds: int, epochs: int | None, param: list[str], models: Path | None, quiet: bool
+    kind: str,
+    seed: int,
+    folds: int,
+    repeats: int,
+    epochs: int | None,
+    param: list[str],
+    models: Path | None,
+    quiet: bool,
 ) -> None:
     from kiai.ml.compare import format_metric
     from kiai.ml.dataset import DatasetError
@@ -57,37 +65,65 @@ def _train(
     register_wait = REGISTER_WAIT if state.wait is None else state.wait
     run = train_with(
         lambda write: state.open(write=write, wait=register_wait if write else None), kind,
-        models_dir=models_dir(models), seed=seed, folds=folds, epochs=epochs, params=params, progress=not quiet,
+        models_dir=models_dir(models), seed=seed, folds=folds, repeats=repeats, epochs=epochs, params=params,
+        progress=not quiet,
     )  # fmt: skip
-    cells = ", ".join(f"{name} {format_metric(run.metrics.get(name), run.folds)}" for name in SUMMARY)
+    cells = ", ".join(f"{name} {format_metric(run.metrics.get(name), run.folds * run.repeats)}" for name in SUMMARY)
     console.print(f"run {run.run_id} ({kind}): {cells}", highlight=False, soft_wrap=True)
     console.print(f"stored in {escape(str(run.path))}", highlight=False, soft_wrap=True)
+
+
+@train_app.command("majority")
+def train_majority(
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    folds: int = typer.Option(1, "--folds", "-k", help=FOLDS_HELP),
+    repeats: int = typer.Option(1, "--repeats", "-r", help=REPEATS_HELP),
+    models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
+) -> None:
+    """The floor: predicts the training part's class frequencies for every map, whatever its features."""
+    _train("majority", seed, folds, repeats, None, [], models, quiet)
+
+
+@train_app.command("logistic")
+def train_logistic(
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    folds: int = typer.Option(1, "--folds", "-k", help=FOLDS_HELP),
+    repeats: int = typer.Option(1, "--repeats", "-r", help=REPEATS_HELP),
+    param: list[str] = typer.Option([], "--param", metavar="NAME=VALUE", help=PARAM_HELP),
+    models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
+) -> None:
+    """Multinomial logistic regression (scikit-learn) on standardised features, L2 (C=0.03), NULLs as means."""
+    _train("logistic", seed, folds, repeats, None, param, models, quiet)
 
 
 @train_app.command("lightgbm")
 def train_lightgbm(
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     folds: int = typer.Option(1, "--folds", "-k", help=FOLDS_HELP),
+    repeats: int = typer.Option(1, "--repeats", "-r", help=REPEATS_HELP),
     epochs: int | None = typer.Option(None, "--epochs", help="Cap on boosting rounds [default: 400]."),
     param: list[str] = typer.Option([], "--param", metavar="NAME=VALUE", help=PARAM_HELP),
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
 ) -> None:
     """Multiclass LightGBM (NULL features as missing values), early stopping on a validation split."""
-    _train("lightgbm", seed, folds, epochs, param, models, quiet)
+    _train("lightgbm", seed, folds, repeats, epochs, param, models, quiet)
 
 
 @train_app.command("keras")
 def train_keras(
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     folds: int = typer.Option(1, "--folds", "-k", help=FOLDS_HELP),
+    repeats: int = typer.Option(1, "--repeats", "-r", help=REPEATS_HELP),
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs [default: 200, early stopping]."),
     param: list[str] = typer.Option([], "--param", metavar="NAME=VALUE", help=PARAM_HELP),
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
 ) -> None:
     """A Keras MLP (Normalization layer inside the model, NULLs imputed with training means), early stopping."""
-    _train("keras", seed, folds, epochs, param, models, quiet)
+    _train("keras", seed, folds, repeats, epochs, param, models, quiet)
 
 
 def compare(fmt: str = typer.Option("table", "--format", help="table | json.")) -> None:

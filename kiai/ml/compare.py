@@ -8,15 +8,12 @@ import duckdb
 
 from kiai.ml import runs
 from kiai.ml.metrics import SUMMARY
+from kiai.ml.split import split_label
 
 METRICS = (*SUMMARY, "train_seconds")
 SHORT_TITLES = dict(
     zip(METRICS, ("accuracy", "macro-F1", "log loss", "top-2 acc", "ECE", "train s"), strict=True)
 )  # for terminal tables; report.METRIC_TITLES has the long ones
-
-
-def split_label(folds: int, seed: int) -> str:
-    return f"holdout 80/20 seed {seed}" if folds == 1 else f"{folds}-fold seed {seed}"
 
 
 def compare_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -37,7 +34,7 @@ def compare_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                 # every model's version with the data it read, at training time: e.g. whether score_features
                 # (tier 3) had a dump's scores, which the code versions above do not tell
                 "model_fingerprints": run.fingerprints,
-                "split": split_label(run.folds, run.split_seed),
+                "split": split_label(run.folds, run.split_seed, run.repeats),
                 "split_seed": run.split_seed,
                 "folds": run.folds,
                 "split_hash": run.split_hash,

@@ -15,6 +15,7 @@ from kiai.warehouse import table_exists
 
 DATASET = "features.dataset"
 FEATURES = "features.beatmap_features"
+LABEL_CONFLICTS = "features.label_conflicts"
 KEY_COLUMNS = ("beatmap_id", "beatmapset_id", "md5", "label")
 MIN_ROWS_PER_CLASS = 5
 
@@ -169,6 +170,17 @@ def check_classes(frame: Frame, folds: int) -> None:
                 + (f", {folds} folds" if folds > 3 else "")
                 + ")"
             )
+
+
+def label_conflicts(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    """How many beatmaps were labelled with two or more categories, and how many of them the dataset left out
+    (var label_conflict_policy `drop`) rather than kept under their first category; None without the model."""
+    if not relation_exists(con, LABEL_CONFLICTS):
+        return None
+    maps, dropped = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE kept_label IS NULL) FROM {LABEL_CONFLICTS}"
+    ).fetchall()[0]
+    return {"maps": int(maps), "dropped": int(dropped), "kept_first": int(maps - dropped)}
 
 
 def dataset_hash(frame: Frame) -> str:

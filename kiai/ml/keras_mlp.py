@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from kiai.ml.backend import Fitted, permutation_importance
+from kiai.ml.encoders import Encoder
 from kiai.ml.files import atomic_path
 
 KIND = "keras"
@@ -68,8 +70,8 @@ def fit(
     params: dict[str, Any],
     seed: int,
     epochs: int | None = None,
-) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Train; returns (model, state {"signed_log", "impute": training means}, info {"epochs_run", "best_epoch"})."""
+) -> Fitted:
+    """Train; state {"signed_log", "impute": training means}, info {"epochs_run", "best_epoch"}."""
     keras = keras_module()
     import tensorflow as tf
 
@@ -119,7 +121,7 @@ def fit(
     )
     losses = history.history["val_loss"]
     info = {"epochs_run": len(losses), "best_epoch": int(np.argmin(losses)) + 1}
-    return model, state, info
+    return Fitted(model, state, info)
 
 
 def predict(model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -142,3 +144,24 @@ def save(model: Any, path: Path) -> Path:
 def load(path: Path) -> Any:
     keras = keras_module()
     return keras.models.load_model(path / MODEL_FILE, compile=False)
+
+
+class KerasMLP:
+    """The `keras` backend (see kiai.ml.backend)."""
+
+    kind = KIND
+    model_file = MODEL_FILE
+    default_params = DEFAULT_PARAMS
+    early_stopping = True
+    importance_kind = "permutation (rise in test log loss)"
+    versions = staticmethod(versions)
+    fit = staticmethod(fit)
+    predict = staticmethod(predict)
+    save = staticmethod(save)
+    load = staticmethod(load)
+
+    def importance(self, fitted: Fitted, encoder: Encoder, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
+        return permutation_importance(self, fitted, encoder, x, y, seed)
+
+    def library_errors(self) -> tuple[type[BaseException], ...]:
+        return ()

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from kiai.ml.backend import Fitted
+from kiai.ml.encoders import Encoder
 from kiai.ml.files import atomic_path
 
 KIND = "lightgbm"
@@ -40,8 +42,8 @@ def fit(
     params: dict[str, Any],
     seed: int,
     epochs: int | None = None,
-) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """Train; returns (booster, state for the manifest, info). `epochs` caps the boosting rounds."""
+) -> Fitted:
+    """Train; `epochs` caps the boosting rounds (early stopping on the validation rows picks the best)."""
     import lightgbm as lgb
 
     settings = dict(params)
@@ -67,7 +69,7 @@ def fit(
         callbacks=[lgb.early_stopping(patience, verbose=False)],
     )
     best = booster.best_iteration or booster.current_iteration()
-    return booster, {}, {"best_iteration": int(best), "rounds": int(booster.current_iteration())}
+    return Fitted(booster, {}, {"best_iteration": int(best), "rounds": int(booster.current_iteration())})
 
 
 def predict(model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -90,3 +92,28 @@ def load(path: Path) -> Any:
 
 def gain_importance(model: Any) -> np.ndarray:
     return np.asarray(model.feature_importance(importance_type="gain"), dtype=np.float64)
+
+
+class LightGBM:
+    """The `lightgbm` backend (see kiai.ml.backend)."""
+
+    kind = KIND
+    model_file = MODEL_FILE
+    default_params = DEFAULT_PARAMS
+    early_stopping = True
+    importance_kind = "gain"
+    versions = staticmethod(versions)
+    fit = staticmethod(fit)
+    predict = staticmethod(predict)
+    save = staticmethod(save)
+    load = staticmethod(load)
+
+    def importance(self, fitted: Fitted, encoder: Encoder, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
+        """Total gain over the trees, one-hot columns summed into their source column."""
+        gain = gain_importance(fitted.model)
+        return {name: float(gain[idx].sum()) for name, idx in encoder.groups()}
+
+    def library_errors(self) -> tuple[type[BaseException], ...]:
+        import lightgbm
+
+        return (lightgbm.basic.LightGBMError,)

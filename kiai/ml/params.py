@@ -32,6 +32,8 @@ BOUNDS: dict[str, tuple[float, bool]] = {
     "num_boost_round": (1, True),
     "early_stopping_rounds": (1, True),
     "num_threads": (1, True),
+    "C": (0.0, False),
+    "max_iter": (1, True),
     "dropout": (0.0, True),
     "l2": (0.0, True),
     "batch_size": (1, True),

@@ -7,7 +7,6 @@ import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import duckdb
@@ -16,6 +15,7 @@ import numpy as np
 from kiai.config import Config
 from kiai.errors import KiaiError
 from kiai.ml import runs
+from kiai.ml.backend import Backend
 from kiai.ml.dataset import DATASET, FEATURES, Frame, read_frame, relation_exists
 from kiai.ml.encoders import Encoder
 from kiai.ml.versions import DATASET_MODEL, FEATURE_MODEL, fingerprints, short
@@ -51,13 +51,13 @@ class Predictor:
     """A stored run's model, encoder and preprocessing, loaded from `models/<run_id>/`."""
 
     def __init__(self, run: runs.Run) -> None:
-        from kiai.ml.train import backend
+        from kiai.ml.backend import backend
 
         self.run = run
         self.manifest = run.manifest()
         self.encoder = Encoder.from_json(self.manifest["encoder"])
         self.labels: list[str] = list(self.manifest["labels"])
-        self.module: ModuleType = backend(run.kind)
+        self.backend: Backend = backend(run.kind)
         self.model: Any = None
 
     def check_version(self, code_fps: dict[str, str], model: str, where: str) -> None:
@@ -75,8 +75,8 @@ class Predictor:
 
     def probabilities(self, frame: Frame) -> np.ndarray:
         if self.model is None:
-            self.model = self.module.load(self.run.path)
-        return self.module.predict(self.model, self.manifest["preprocessing"], self.encoder.transform(frame))
+            self.model = self.backend.load(self.run.path)
+        return self.backend.predict(self.model, self.manifest["preprocessing"], self.encoder.transform(frame))
 
     def unsupplied(self, frame: Frame) -> list[str]:
         """Feature columns NULL in the (one-row) frame that were present in most training rows (all NULL columns

@@ -23,6 +23,7 @@ from kiai.warehouse import table_exists, transaction
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
+TEST_PREDICTIONS = "test_predictions.csv"
 UNREGISTERED = "unregistered.json"
 
 DDL = """
@@ -38,6 +39,12 @@ CREATE TABLE IF NOT EXISTS {K}.training_runs (
     metrics VARCHAR NOT NULL          -- JSON: {metric: {mean, std}}
 )
 """
+# Columns added after the first release: ALTERed into an older warehouse's table when it next registers a run;
+# until then list_runs reads them as NULL (a read-only `kiai compare` works on the old table as it is).
+ADDED_COLUMNS = {
+    "repeats": "INTEGER DEFAULT 1",  # seeds split_seed .. split_seed + repeats - 1, each split into `folds`
+    "part_metrics": "VARCHAR",  # JSON: per test part {repeat, fold, seed, n, train_rows, valid_rows, metrics...}
+}
 
 
 @dataclass
@@ -60,6 +67,8 @@ class Run:
     folds: int = 1
     split_hash: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    repeats: int = 1
+    part_metrics: list[dict[str, Any]] = field(default_factory=list)
 
     def manifest(self) -> dict[str, Any]:
         path = self.path / MANIFEST
@@ -71,6 +80,8 @@ class Run:
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS kiai")
     store.execute(con, DDL)
+    for name, definition in ADDED_COLUMNS.items():
+        store.execute(con, f"ALTER TABLE {{K}}.training_runs ADD COLUMN IF NOT EXISTS {name} {definition}")
 
 
 def has_table(con: duckdb.DuckDBPyConnection) -> bool:
@@ -80,8 +91,10 @@ def has_table(con: duckdb.DuckDBPyConnection) -> bool:
 _COLUMNS = (
     "run_id", "kind", "created_at", "path", "dataset_hash", "dataset_rows", "n_features", "labels",
     "feature_version", "dataset_version", "fingerprints", "split_seed", "folds", "split_hash", "params", "metrics",
+    *ADDED_COLUMNS,
 )  # fmt: skip
-_JSON = {"labels", "fingerprints", "params", "metrics"}
+_JSON = {"labels", "fingerprints", "params", "metrics", "part_metrics"}
+_EMPTY_LISTS = {"labels", "part_metrics"}
 
 
 def _row(run: Run) -> list[Any]:
@@ -148,10 +161,12 @@ def register_unregistered(con: duckdb.DuckDBPyConnection, models_dir: Path) -> l
 
 
 def _from_row(values: dict[str, Any]) -> Run:
-    values = dict(values)
+    """A Run from a registry row or an unregistered.json row (either may predate the ADDED_COLUMNS)."""
+    values = {name: values.get(name) for name in _COLUMNS}
     for name in _JSON:
         value = values[name]
-        values[name] = json.loads(value) if value else ({} if name != "labels" else [])
+        values[name] = json.loads(value) if value else ([] if name in _EMPTY_LISTS else {})
+    values["repeats"] = values["repeats"] or 1
     values["path"] = Path(values["path"])
     if isinstance(values["created_at"], str):
         values["created_at"] = datetime.fromisoformat(values["created_at"])
@@ -162,9 +177,9 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:
     """Every registered run, oldest first."""
     if not has_table(con):
         return []
-    rows = store.execute(
-        con, f"SELECT {', '.join(_COLUMNS)} FROM {{K}}.training_runs ORDER BY created_at, run_id"
-    ).fetchall()
+    present = {row[0] for row in store.execute(con, "DESCRIBE {K}.training_runs").fetchall()}
+    select = ", ".join(name if name in present else f"NULL AS {name}" for name in _COLUMNS)
+    rows = store.execute(con, f"SELECT {select} FROM {{K}}.training_runs ORDER BY created_at, run_id").fetchall()
     return [_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -10,6 +12,20 @@ from kiai.ml.dataset import DatasetError
 
 HOLDOUT_SPLITS = 5  # one fold of five: an 80/20 train/test split
 VALIDATION_SPLITS = 6  # one sixth of the training part for early stopping
+
+
+class PartName(StrEnum):
+    """A row's part in a run's predictions.csv."""
+
+    TRAIN = "train"
+    VALID = "valid"
+    TEST = "test"
+
+
+def split_label(folds: int, seed: int, repeats: int = 1) -> str:
+    """`5-fold seed 0`, `holdout 80/20 seed 0`, `5-fold x 3 seeds 0-2`."""
+    what = "holdout 80/20" if folds == 1 else f"{folds}-fold"
+    return f"{what} seed {seed}" if repeats == 1 else f"{what} x {repeats} seeds {seed}-{seed + repeats - 1}"
 
 
 def _folds(y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -26,6 +42,27 @@ def splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tup
     if folds <= 1:
         return _folds(y, groups, HOLDOUT_SPLITS, seed)[:1]
     return _folds(y, groups, folds, seed)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One (train, test) part of a split: fold `fold` of repeat `repeat`, which was split with `seed`."""
+
+    repeat: int
+    fold: int
+    seed: int
+    train: np.ndarray
+    test: np.ndarray
+
+
+def repeated_parts(y: np.ndarray, groups: np.ndarray, folds: int, repeats: int, seed: int) -> list[Part]:
+    """`repeats` splits of the same kind with seeds seed, seed + 1, ...: R x K parts for K folds (R holdouts for
+    `folds` 1). The same arguments give the same parts whatever model is trained on them."""
+    return [
+        Part(repeat, fold, seed + repeat, train, test)
+        for repeat in range(repeats)
+        for fold, (train, test) in enumerate(splits(y, groups, folds, seed + repeat))
+    ]
 
 
 def validation(y: np.ndarray, groups: np.ndarray, train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,11 +95,11 @@ def part_names(labels: np.ndarray, groups: np.ndarray, folds: int, seed: int) ->
     return names
 
 
-def split_hash(parts: list[tuple[np.ndarray, np.ndarray]], beatmap_ids: np.ndarray) -> str:
-    """A short hash of which beatmaps are in each test part: equal hashes mean the same split."""
+def split_hash(parts: list[Part], beatmap_ids: np.ndarray) -> str:
+    """A short hash of which beatmaps are in each test part, in order: equal hashes mean the same parts."""
     import hashlib
 
     digest = hashlib.sha256()
-    for _, test in parts:
+    for test in (part.test for part in parts):
         digest.update(np.sort(beatmap_ids[test]).astype("<i8").tobytes() + b"|")
     return digest.hexdigest()[:12]

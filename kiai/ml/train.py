@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
 import secrets
 import shutil
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import duckdb
@@ -21,31 +21,24 @@ from kiai.errors import KiaiError
 from kiai.files import temp_path
 from kiai.ml import metrics as metrics_mod
 from kiai.ml import runs, split
-from kiai.ml.dataset import DATASET, Frame, check_classes, dataset_hash, load_dataset
+from kiai.ml.backend import KINDS, Backend, Fitted, backend
+from kiai.ml.dataset import DATASET, Frame, check_classes, dataset_hash, label_conflicts, load_dataset
 from kiai.ml.encoders import Encoder, fit_encoder
 from kiai.ml.files import write_json, write_text
 from kiai.ml.params import settings as param_settings
+from kiai.ml.split import PartName, split_label
 from kiai.ml.versions import DATASET_MODEL, FEATURE_MODEL, fingerprints, library_versions
 from kiai.warehouse import WarehouseBusy
 
-KINDS = ("lightgbm", "keras")
+__all__ = ["KINDS", "backend", "train", "train_with"]
+
 MAX_FOLDS = 20
-PERMUTATION_REPEATS = 2
+MAX_REPEATS = 10
+# What kiai.training_runs keeps of each test part (compare pairs runs part by part with these).
+PART_KEYS = ("repeat", "fold", "seed", "n", "train_rows", "valid_rows", *metrics_mod.SUMMARY, "train_seconds",
+             "confusion")  # fmt: skip
 # Seconds a finished run waits for a busy warehouse to register itself, unless --wait/KIAI_WAIT says otherwise.
 REGISTER_WAIT = 120.0
-
-
-def backend(kind: str) -> ModuleType:
-    """The module implementing a model kind (imported lazily: each pulls in a heavy library)."""
-    if kind == "lightgbm":
-        from kiai.ml import lgbm
-
-        return lgbm
-    if kind == "keras":
-        from kiai.ml import keras_mlp
-
-        return keras_mlp
-    raise KiaiError(f"unknown model kind {kind!r}; choose one of: {', '.join(KINDS)}")
 
 
 @dataclass
@@ -56,12 +49,13 @@ class Inputs:
     data_fps: dict[str, str]
     code_fps: dict[str, str]
     warehouse: Path  # the file read, where the run is registered
+    label_conflicts: dict[str, int] | None = None
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection) -> Inputs:
     frame = load_dataset(con)
     data_fps, code_fps = fingerprints(con)
-    return Inputs(frame, data_fps, code_fps, runs.warehouse_path(con))
+    return Inputs(frame, data_fps, code_fps, runs.warehouse_path(con), label_conflicts(con))
 
 
 def register_run(con: duckdb.DuckDBPyConnection, run: runs.Run) -> None:
@@ -129,6 +123,17 @@ def train_with(open_db: Callable[[bool], duckdb.DuckDBPyConnection], kind: str, 
     return _train(kind, read, register, **options)
 
 
+@dataclass
+class Trained:
+    """A model fit on some training rows: the model, its encoder, which rows fit it and which validated it."""
+
+    fitted: Fitted
+    encoder: Encoder
+    fit_rows: np.ndarray
+    valid_rows: np.ndarray
+    seconds: float
+
+
 def _train(
     kind: str,
     read: Callable[[], Inputs],
@@ -137,6 +142,7 @@ def _train(
     models_dir: Path,
     seed: int = 0,
     folds: int = 1,
+    repeats: int = 1,
     epochs: int | None = None,
     params: dict[str, Any] | None = None,
     progress: bool = True,
@@ -144,58 +150,54 @@ def _train(
     """Train `kind` on `features.dataset` and register the run.
 
     `folds` 1 is one 80/20 holdout split (the model trained on the 80 % is stored); K > 1 is K-fold
-    cross-validation for the metrics, then one model refit on every row is stored. `epochs` caps Keras
-    epochs or LightGBM boosting rounds. Both models early-stop on a validation part of their training rows.
+    cross-validation for the metrics, then one model refit on every row is stored. `repeats` R splits R times
+    (seeds seed .. seed + R - 1) for R x K test parts, and also stores a model refit on every row. `epochs` caps
+    Keras epochs, LightGBM boosting rounds or logistic solver iterations. LightGBM and Keras early-stop on a
+    validation part of their training rows; the baselines fit on all of them.
     """
-    module = backend(kind)
+    model_backend = backend(kind)
     if not 1 <= folds <= MAX_FOLDS:
         raise KiaiError(f"--folds must be between 1 and {MAX_FOLDS}")
+    if not 1 <= repeats <= MAX_REPEATS:
+        raise KiaiError(f"--repeats must be between 1 and {MAX_REPEATS}")
     if epochs is not None and epochs < 1:
         raise KiaiError("--epochs must be at least 1")
-    settings = param_settings(kind, module.DEFAULT_PARAMS, params)
+    settings = param_settings(kind, model_backend.default_params, params)
     log = _Log(progress)
     inputs = read()
-    frame, data_fps, code_fps = inputs.frame, inputs.data_fps, inputs.code_fps
+    frame = inputs.frame
     check_classes(frame, folds)
     assert frame.labels is not None
     labels, y = split.label_codes(frame.labels)
     groups = frame.beatmapset_ids
-    parts = split.splits(y, groups, folds, seed)
+    parts = split.repeated_parts(y, groups, folds, repeats, seed)
     started = datetime.now(UTC).replace(tzinfo=None)
     log(f"training {kind} on {len(frame):,} rows, {len(labels)} classes ({', '.join(labels)}), "
-        f"{'80/20 holdout' if folds == 1 else f'{folds}-fold cross-validation'}, seed {seed}")  # fmt: skip
+        f"{split_label(folds, seed, repeats)}")  # fmt: skip
 
     fold_results: list[dict[str, Any]] = []
     importances: list[dict[str, float]] = []
-    test_rows: list[tuple[int, np.ndarray, np.ndarray]] = []
-    final: tuple[Any, dict[str, Any], Encoder, np.ndarray, np.ndarray, dict[str, Any]] | None = None
-    for number, (train_rows, test) in enumerate(parts):
-        encoder = fit_encoder(frame, train_rows)
-        x = encoder.transform(frame)
-        fit_rows, valid_rows = split.validation(y, groups, train_rows, seed)
-        clock = time.perf_counter()
-        model, state, info = _fit(module, x, y, fit_rows, valid_rows, len(labels), settings, seed, epochs)
-        seconds = time.perf_counter() - clock
-        proba = _predict(module, model, state, x[test])
-        result = metrics_mod.evaluate(y[test], proba, labels)
-        result.update(train_seconds=seconds, fold=number, train_rows=len(fit_rows), valid_rows=len(valid_rows), **info)
+    test_proba: list[np.ndarray] = []
+    for part in parts:
+        trained = _train_on(model_backend, frame, y, part.train, len(labels), settings, part.seed, epochs)
+        x_test = trained.encoder.transform(frame)[part.test]
+        proba = _predict(model_backend, trained.fitted, x_test)
+        result = metrics_mod.evaluate(y[part.test], proba, labels)
+        result.update(
+            train_seconds=trained.seconds, fold=part.fold, repeat=part.repeat, seed=part.seed,
+            train_rows=len(trained.fit_rows), valid_rows=len(trained.valid_rows), **trained.fitted.info,
+        )  # fmt: skip
         fold_results.append(result)
-        importances.append(_importance(module, model, state, encoder, x[test], y[test], seed))
-        test_rows.append((number, test, proba))
-        log(f"  {'holdout' if folds == 1 else f'fold {number + 1}/{folds}'}: accuracy {result['accuracy']:.3f}, "
-            f"macro-F1 {result['macro_f1']:.3f}, log loss {result['log_loss']:.3f} ({seconds:.1f} s)")  # fmt: skip
-        if folds == 1:
-            final = (model, state, encoder, fit_rows, valid_rows, info)
-    if final is None:
-        everything = np.arange(len(frame))
-        encoder = fit_encoder(frame, everything)
-        x = encoder.transform(frame)
-        fit_rows, valid_rows = split.validation(y, groups, everything, seed)
-        clock = time.perf_counter()
-        model, state, info = _fit(module, x, y, fit_rows, valid_rows, len(labels), settings, seed, epochs)
-        info = {**info, "train_seconds": time.perf_counter() - clock}
-        log(f"  final model refit on all {len(frame):,} rows ({info['train_seconds']:.1f} s)")
-        final = (model, state, encoder, fit_rows, valid_rows, info)
+        importances.append(model_backend.importance(trained.fitted, trained.encoder, x_test, y[part.test], part.seed))
+        test_proba.append(proba)
+        log(f"  {_part_label(part, folds, repeats)}: accuracy {result['accuracy']:.3f}, macro-F1 "
+            f"{result['macro_f1']:.3f}, log loss {result['log_loss']:.3f} ({trained.seconds:.1f} s)")  # fmt: skip
+    if len(parts) == 1:
+        stored = trained
+    else:
+        stored = _train_on(model_backend, frame, y, np.arange(len(frame)), len(labels), settings, seed, epochs)
+        stored.fitted.info = {**stored.fitted.info, "train_seconds": stored.seconds}
+        log(f"  final model refit on all {len(frame):,} rows ({stored.seconds:.1f} s)")
 
     summary = metrics_mod.summarise(fold_results)
     run_id = f"{started:%Y%m%d-%H%M%S}-{kind}-{secrets.token_hex(2)}"
@@ -209,24 +211,53 @@ def _train(
         labels=labels,
         dataset_hash=dataset_hash(frame),
         dataset_rows=len(frame),
-        n_features=len(final[2].feature_names),
-        feature_version=code_fps.get(FEATURE_MODEL),
-        dataset_version=code_fps.get(DATASET_MODEL),
-        fingerprints=data_fps,
+        n_features=len(stored.encoder.feature_names),
+        feature_version=inputs.code_fps.get(FEATURE_MODEL),
+        dataset_version=inputs.code_fps.get(DATASET_MODEL),
+        fingerprints=inputs.data_fps,
         split_seed=seed,
         folds=folds,
         split_hash=split.split_hash(parts, frame.beatmap_ids),
         params={**settings, **({"epochs_cap": epochs} if epochs else {})},
+        repeats=repeats,
+        part_metrics=[{key: result[key] for key in PART_KEYS if key in result} for result in fold_results],
     )
-    _write_run(run, module, frame, y, final, fold_results, importances, test_rows, code_fps, inputs.warehouse)
+    _write_run(run, model_backend, inputs, y, stored, fold_results, importances, parts, test_proba)
     register(run)
     log(f"run {run_id}: accuracy {summary['accuracy']['mean']:.3f}, macro-F1 {summary['macro_f1']['mean']:.3f} "
         f"-> {run.path}")  # fmt: skip
     return run
 
 
+def _part_label(part: split.Part, folds: int, repeats: int) -> str:
+    what = "holdout" if folds == 1 else f"fold {part.fold + 1}/{folds}"
+    return what if repeats == 1 else f"{what} of repeat {part.repeat + 1}/{repeats} (seed {part.seed})"
+
+
+def _train_on(
+    model_backend: Backend,
+    frame: Frame,
+    y: np.ndarray,
+    rows: np.ndarray,
+    n_classes: int,
+    settings: dict[str, Any],
+    seed: int,
+    epochs: int | None,
+) -> Trained:
+    """Encode with the vocabulary of `rows` and fit on them (less a validation part for early stopping)."""
+    encoder = fit_encoder(frame, rows)
+    x = encoder.transform(frame)
+    if model_backend.early_stopping:
+        fit_rows, valid_rows = split.validation(y, frame.beatmapset_ids, rows, seed)
+    else:
+        fit_rows, valid_rows = rows, rows[:0]
+    clock = time.perf_counter()
+    fitted = _fit(model_backend, x, y, fit_rows, valid_rows, n_classes, settings, seed, epochs)
+    return Trained(fitted, encoder, fit_rows, valid_rows, time.perf_counter() - clock)
+
+
 def _fit(
-    module: ModuleType,
+    model_backend: Backend,
     x: np.ndarray,
     y: np.ndarray,
     fit_rows: np.ndarray,
@@ -235,51 +266,25 @@ def _fit(
     settings: dict[str, Any],
     seed: int,
     epochs: int | None,
-) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """`module.fit` with the library's complaints about the parameters as one clear line."""
+) -> Fitted:
+    """`fit` with the library's complaints about the parameters as one clear line."""
     try:
-        return module.fit(x[fit_rows], y[fit_rows], x[valid_rows], y[valid_rows], n_classes, settings, seed, epochs)
-    except (ValueError, TypeError) as exc:
-        raise KiaiError(f"{module.KIND} training failed with these parameters: {str(exc).splitlines()[0]}") from None
-    except Exception as exc:
-        if type(exc).__name__ != "LightGBMError":
-            raise
-        raise KiaiError(f"{module.KIND} training failed with these parameters: {str(exc).splitlines()[0]}") from None
+        return model_backend.fit(
+            x[fit_rows], y[fit_rows], x[valid_rows], y[valid_rows], n_classes, settings, seed, epochs
+        )
+    except (ValueError, TypeError, *model_backend.library_errors()) as exc:
+        raise KiaiError(
+            f"{model_backend.kind} training failed with these parameters: {str(exc).splitlines()[0]}"
+        ) from None
 
 
-def _predict(module: ModuleType, model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
+def _predict(model_backend: Backend, fitted: Fitted, x: np.ndarray) -> np.ndarray:
     """Predicted probabilities; a model whose outputs are not finite diverged in training."""
-    proba = module.predict(model, state, x)
+    proba = model_backend.predict(fitted.model, fitted.state, x)
     if not np.isfinite(proba).all():
-        hint = "lower learning_rate" if "learning_rate" in module.DEFAULT_PARAMS else "change its parameters"
-        raise KiaiError(f"the {module.KIND} model diverged: its probabilities are not finite ({hint})")
+        hint = "lower learning_rate" if "learning_rate" in model_backend.default_params else "change its parameters"
+        raise KiaiError(f"the {model_backend.kind} model diverged: its probabilities are not finite ({hint})")
     return proba
-
-
-def _importance(
-    module: ModuleType, model: Any, state: dict[str, Any], encoder: Encoder, x: np.ndarray, y: np.ndarray, seed: int
-) -> dict[str, float]:
-    """Per raw column: LightGBM total gain, or for Keras the mean rise in test log loss when it is shuffled."""
-    groups = encoder.groups()
-    if module.KIND == "lightgbm":
-        gain = module.gain_importance(model)
-        return {name: float(gain[idx].sum()) for name, idx in groups}
-    from sklearn.metrics import log_loss
-
-    classes = list(range(int(model.output_shape[-1])))
-    if len(x) < 2:
-        return {name: 0.0 for name, _ in groups}
-    base = log_loss(y, module.predict(model, state, x), labels=classes)
-    rng = np.random.default_rng(seed)
-    result = {}
-    for name, idx in groups:
-        rises = []
-        for _ in range(PERMUTATION_REPEATS):
-            shuffled = x.copy()
-            shuffled[:, idx] = x[rng.permutation(len(x))][:, idx]
-            rises.append(log_loss(y, module.predict(model, state, shuffled), labels=classes) - base)
-        result[name] = float(np.mean(rises))
-    return result
 
 
 def _mean_importance(importances: list[dict[str, float]]) -> dict[str, float]:
@@ -290,78 +295,36 @@ def _mean_importance(importances: list[dict[str, float]]) -> dict[str, float]:
 
 def _write_run(
     run: runs.Run,
-    module: ModuleType,
-    frame: Frame,
+    model_backend: Backend,
+    inputs: Inputs,
     y: np.ndarray,
-    final: tuple[Any, dict[str, Any], Encoder, np.ndarray, np.ndarray, dict[str, Any]],
+    stored: Trained,
     fold_results: list[dict[str, Any]],
     importances: list[dict[str, float]],
-    test_rows: list[tuple[int, np.ndarray, np.ndarray]],
-    code_fps: dict[str, str],
-    warehouse: Path,
+    parts: list[split.Part],
+    test_proba: list[np.ndarray],
 ) -> None:
     """Write everything into a hidden temp folder, then rename it to models/<run_id> in one step (marked as not
-    yet registered in `warehouse`)."""
-    model, state, encoder, fit_rows, valid_rows, info = final
+    yet registered in the warehouse read)."""
+    frame = inputs.frame
     run.path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(run.path)
     tmp.mkdir()
     try:
-        module.save(model, tmp)
-        stored = module.load(tmp)  # predictions come from the model as stored, so `kiai predict` reproduces them
-        proba = _predict(module, stored, state, encoder.transform(frame))
-        part = np.full(len(frame), "test", dtype=object)
-        part[fit_rows], part[valid_rows] = "train", "valid"
-        _write_predictions(tmp / runs.PREDICTIONS, frame, run.labels, y, proba, part, None)
-        test_index = np.concatenate([rows for _, rows, _ in test_rows])
-        test_proba = np.vstack([p for _, _, p in test_rows])
-        test_fold = np.concatenate([np.full(len(rows), number) for number, rows, _ in test_rows])
-        _write_predictions(
-            tmp / "test_predictions.csv", frame, run.labels, y, test_proba, None, (test_index, test_fold)
-        )
-        class_counts = {label: int((y == i).sum()) for i, label in enumerate(run.labels)}
-        manifest = {
-            "run_id": run.run_id,
-            "kind": run.kind,
-            "created_at": run.created_at.isoformat() + "Z",
-            "model_file": module.MODEL_FILE,
-            "labels": run.labels,
-            "features": encoder.feature_names,
-            "encoder": encoder.to_json(),
-            "preprocessing": state,
-            "dataset": {
-                "relation": DATASET,
-                "hash": run.dataset_hash,
-                "hash_of": "sha256 over ids, md5, label and every feature value, rows in beatmap_id order",
-                "rows": run.dataset_rows,
-                "class_counts": class_counts,
-                "ignored_columns": frame.ignored,
-                "non_null_share": _non_null_shares(frame),
-            },
-            "model_versions": {
-                "feature_version": run.feature_version,
-                "dataset_version": run.dataset_version,
-                "code_fingerprints": code_fps,
-                "fingerprints": run.fingerprints,
-            },
-            "split": {
-                "seed": run.split_seed,
-                "folds": run.folds,
-                "strategy": "StratifiedGroupKFold by label, grouped by beatmapset"
-                + ("; first of 5 folds as a 20 % test part" if run.folds == 1 else ""),
-                "validation": "one sixth of the training rows (same strategy) for early stopping",
-                "hash": run.split_hash,
-            },
-            "stored_model": {
-                "trained_on": "the training part of the holdout" if run.folds == 1 else "all rows (refit after CV)",
-                "train_rows": len(fit_rows),
-                "valid_rows": len(valid_rows),
-                **info,
-            },
-            "params": run.params,
-            "library_versions": library_versions(module.versions()),
-        }
-        write_json(tmp / runs.MANIFEST, manifest)
+        model_backend.save(stored.fitted.model, tmp)
+        # predictions come from the model as stored, so `kiai predict` reproduces them
+        as_stored = Fitted(model_backend.load(tmp), stored.fitted.state)
+        proba = _predict(model_backend, as_stored, stored.encoder.transform(frame))
+        part = np.full(len(frame), PartName.TEST.value, dtype=object)
+        part[stored.fit_rows], part[stored.valid_rows] = PartName.TRAIN.value, PartName.VALID.value
+        rows = np.arange(len(frame))
+        _write_predictions(tmp / runs.PREDICTIONS, frame, run.labels, y, rows, proba, {"part": part})
+        test_rows = np.concatenate([p.test for p in parts])
+        where = {"fold": np.concatenate([np.full(len(p.test), p.fold) for p in parts])}
+        if run.repeats > 1:
+            where = {"repeat": np.concatenate([np.full(len(p.test), p.repeat) for p in parts]), **where}
+        _write_predictions(tmp / runs.TEST_PREDICTIONS, frame, run.labels, y, test_rows, np.vstack(test_proba), where)
+        write_json(tmp / runs.MANIFEST, _manifest(run, model_backend, inputs, y, stored))
         summed = np.sum([np.array(f["confusion"]) for f in fold_results], axis=0).tolist()
         write_json(
             tmp / runs.METRICS,
@@ -370,17 +333,72 @@ def _write_run(
                 "labels": run.labels,
                 "confusion": summed,
                 "folds": fold_results,
-                "importance": {
-                    "kind": "gain" if run.kind == "lightgbm" else "permutation (rise in test log loss)",
-                    "features": _mean_importance(importances),
-                },
+                "importance": {"kind": model_backend.importance_kind, "features": _mean_importance(importances)},
             },
         )
-        runs.mark_unregistered(tmp, run, warehouse)
+        runs.mark_unregistered(tmp, run, inputs.warehouse)
         os.replace(tmp, run.path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _manifest(run: runs.Run, model_backend: Backend, inputs: Inputs, y: np.ndarray, stored: Trained) -> dict[str, Any]:
+    frame = inputs.frame
+    strategy = "StratifiedGroupKFold by label, grouped by beatmapset"
+    if run.folds == 1:
+        strategy += "; first of 5 folds as a 20 % test part"
+    if run.repeats > 1:
+        strategy += f"; repeated with seeds {run.split_seed}..{run.split_seed + run.repeats - 1}"
+    validation = (
+        "one sixth of the training rows (same strategy) for early stopping"
+        if model_backend.early_stopping
+        else "none: fit on every training row"
+    )
+    single = run.folds == 1 and run.repeats == 1
+    return {
+        "run_id": run.run_id,
+        "kind": run.kind,
+        "created_at": run.created_at.isoformat() + "Z",
+        "model_file": model_backend.model_file,
+        "labels": run.labels,
+        "features": stored.encoder.feature_names,
+        "encoder": stored.encoder.to_json(),
+        "preprocessing": stored.fitted.state,
+        "dataset": {
+            "relation": DATASET,
+            "hash": run.dataset_hash,
+            "hash_of": "sha256 over ids, md5, label and every feature value, rows in beatmap_id order",
+            "rows": run.dataset_rows,
+            "beatmapsets": len(np.unique(frame.beatmapset_ids)),
+            "class_counts": {label: int((y == i).sum()) for i, label in enumerate(run.labels)},
+            "label_conflicts": inputs.label_conflicts,
+            "ignored_columns": frame.ignored,
+            "non_null_share": _non_null_shares(frame),
+        },
+        "model_versions": {
+            "feature_version": run.feature_version,
+            "dataset_version": run.dataset_version,
+            "code_fingerprints": inputs.code_fps,
+            "fingerprints": run.fingerprints,
+        },
+        "split": {
+            "seed": run.split_seed,
+            "folds": run.folds,
+            "repeats": run.repeats,
+            "strategy": strategy,
+            "validation": validation,
+            "hash": run.split_hash,
+        },
+        "stored_model": {
+            "trained_on": "the training part of the holdout" if single else "all rows (refit after CV)",
+            "train_rows": len(stored.fit_rows),
+            "valid_rows": len(stored.valid_rows),
+            **stored.fitted.info,
+        },
+        "params": run.params,
+        "library_versions": library_versions(model_backend.versions()),
+    }
 
 
 def _non_null_shares(frame: Frame) -> dict[str, float]:
@@ -398,25 +416,21 @@ def _write_predictions(
     frame: Frame,
     labels: list[str],
     y: np.ndarray,
+    rows: np.ndarray,
     proba: np.ndarray,
-    part: np.ndarray | None,
-    folds: tuple[np.ndarray, np.ndarray] | None,
+    where: dict[str, np.ndarray],
 ) -> None:
-    """One row per beatmap: ids, true label, part (or fold), predicted label, a probability per class
-    (repr floats, exact round trip)."""
-    rows = np.arange(len(frame)) if folds is None else folds[0]
-    lines = []
-    header = ["beatmap_id", "beatmapset_id", "md5", "label", "fold" if folds else "part", "predicted"]
-    lines.append(header + [f"p_{label}" for label in labels])
+    """One line per entry of `rows` (dataset row indices, with `proba`'s row of the same position): ids, true
+    label, the `where` columns (part, or [repeat and] fold), predicted label, a probability per class (repr
+    floats, exact round trip)."""
+    header = ["beatmap_id", "beatmapset_id", "md5", "label", *where, "predicted"]
+    lines = [header + [f"p_{label}" for label in labels]]
     for i, row in enumerate(rows):
-        where = str(int(folds[1][i])) if folds else str(part[row])
-        probs = proba[i] if folds else proba[row]
         lines.append(
             [str(frame.beatmap_ids[row]), str(frame.beatmapset_ids[row]), frame.md5s[row] or "", labels[y[row]],
-             where, labels[int(np.argmax(probs))], *(repr(float(p)) for p in probs)]
+             *(str(column[i]) for column in where.values()), labels[int(np.argmax(proba[i]))],
+             *(repr(float(p)) for p in proba[i])]
         )  # fmt: skip
-    import io
-
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(lines)
     write_text(path, buffer.getvalue())
