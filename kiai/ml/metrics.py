@@ -69,6 +69,52 @@ def reliability(y: np.ndarray, proba: np.ndarray) -> list[dict[str, float]]:
     ]
 
 
+def row_statistics(y: np.ndarray, proba: np.ndarray) -> dict[str, np.ndarray]:
+    """Per test row, the additive parts every metric of `SUMMARY` is a function of ((rows, k) arrays): summed
+    over any set of rows, `from_statistics` gives that set's metrics exactly as `evaluate` would (compare's
+    bootstrap resamples these sums)."""
+    n, classes = proba.shape
+    predicted = proba.argmax(axis=1)
+    top2 = np.argsort(-proba, axis=1, kind="stable")[:, :2]
+    clipped = np.clip(proba, 1e-15, 1.0)
+    clipped /= clipped.sum(axis=1, keepdims=True)
+    truth, guess = np.eye(classes)[y], np.eye(classes)[predicted]
+    correct = (predicted == y).astype(np.float64)
+    confidence = proba.max(axis=1)
+    in_bin = np.eye(ECE_BINS)[_bins(confidence)]
+    return {
+        "n": np.ones((n, 1)),
+        "correct": correct[:, None],
+        "top2": (top2 == y[:, None]).any(axis=1).astype(np.float64)[:, None],
+        "loss": -np.log(clipped[np.arange(n), y])[:, None],
+        "tp": truth * guess,
+        "fp": (1 - truth) * guess,
+        "fn": truth * (1 - guess),
+        "bin_correct": in_bin * correct[:, None],
+        "bin_confidence": in_bin * confidence[:, None],
+    }
+
+
+def from_statistics(name: str, totals: dict[str, np.ndarray]) -> np.ndarray:
+    """A metric of `SUMMARY` from summed `row_statistics`, each (resamples, k): one value per resample."""
+    n = totals["n"][:, 0]
+    if name == "accuracy":
+        return totals["correct"][:, 0] / n
+    if name == "top2_accuracy":
+        return totals["top2"][:, 0] / n
+    if name == "log_loss":
+        return totals["loss"][:, 0] / n
+    if name == "ece":
+        return np.abs(totals["bin_correct"] - totals["bin_confidence"]).sum(axis=1) / n
+    if name == "macro_f1":  # over the classes present (truly or predicted), as `evaluate`
+        tp, fp, fn = totals["tp"], totals["fp"], totals["fn"]
+        denominator = 2 * tp + fp + fn
+        present = denominator > 0
+        f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=present)
+        return f1.sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    raise ValueError(f"unknown metric {name!r}")
+
+
 def summarise(folds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean and sample standard deviation (0 for one fold) of each summary metric over folds."""
     result = {}
