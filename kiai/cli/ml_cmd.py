@@ -312,17 +312,22 @@ def predict(
 def report(
     out: Path = typer.Option(Path("reports/latest.html"), "--out", "-o", help="The HTML file to write."),
     run: list[str] = typer.Option([], "--run", help="Runs to include (repeatable) [default: the latest ten]."),
+    baseline: str | None = typer.Option(
+        None, "--baseline", "-b", metavar="RUN", help="Run to pair the others with [default: the best by accuracy]."
+    ),
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
 ) -> None:
     """One self-contained HTML report of the runs (plots embedded; opens without a network).
 
-    Runs side by side, confusion matrices, per-class F1, feature importance and a calibration plot.
+    Runs side by side with 95 % intervals, paired differences from a baseline run, each metric per run with the
+    baselines drawn as its floor, the dataset (maps per label and beatmapset, versions, label conflicts),
+    per-class F1 and recall, confusion matrices, feature importance and a calibration plot.
     """
     from kiai.ml.report import write_report
 
     con = state.open(write=False)
     try:
-        path = write_report(con, out, models_dir=models_dir(models), run_ids=run or None)
+        path = write_report(con, out, models_dir=models_dir(models), run_ids=run or None, baseline=baseline)
     finally:
         con.close()
     console.print(f"report written to {escape(str(path))}", highlight=False, soft_wrap=True)

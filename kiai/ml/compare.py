@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -290,8 +291,7 @@ def compare(
     run_ids: list[str] | None = None,
 ) -> Comparison:
     """Compare the registered runs (or `run_ids`), oldest first, against `baseline` (a run id or unique prefix;
-    default: the run with the best mean accuracy, then log loss). A run folder not at its registered path is
-    looked for in `models_dir`."""
+    default: `_best`). A run folder not at its registered path is looked for in `models_dir`."""
     chosen = [runs.get_run(con, rid) for rid in run_ids] if run_ids else runs.list_runs(con)
     if not chosen:
         return Comparison(None, [])
@@ -300,10 +300,7 @@ def compare(
         if base.run_id not in {run.run_id for run in chosen}:
             chosen.append(base)
     else:
-        base = max(
-            chosen,
-            key=lambda run: (_mean(run, "accuracy"), -_mean(run, "log_loss", np.inf), run.created_at),
-        )
+        base = _best(chosen)
     evidence = {run.run_id: _evidence(run, models_dir) for run in chosen}
     views = []
     for run in chosen:
@@ -314,6 +311,14 @@ def compare(
             continue
         views.append(RunView(run, _intervals(found), *_per_class(run, found), pairing))
     return Comparison(base.run_id, views)
+
+
+def _best(chosen: list[runs.Run]) -> runs.Run:
+    """The run with the best mean accuracy (then log loss, then the latest), among the runs that share their
+    test parts with another run when any do: a baseline nothing can be paired with would show nothing."""
+    shared = Counter((run.dataset_hash, run.split_hash) for run in chosen)
+    candidates = [run for run in chosen if shared[(run.dataset_hash, run.split_hash)] > 1] or chosen
+    return max(candidates, key=lambda run: (_mean(run, "accuracy"), -_mean(run, "log_loss", np.inf), run.created_at))
 
 
 def _mean(run: runs.Run, name: str, default: float = -np.inf) -> float:
