@@ -23,6 +23,8 @@ from kiai.ml.split import split_label
 from kiai.ml.versions import short
 
 TEMPLATE = "report.html.j2"
+MODEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#e377c2", "#17becf")  # C0-C4, C6, C9
+FLOOR_COLOURS = {"majority": "#8c564b", "logistic": "#bcbd22"}  # the floor lines (matplotlib's C5 and C8)
 MAX_RUNS = 10
 TOP_FEATURES = 15
 METRIC_TITLES = dict(
@@ -154,13 +156,13 @@ def _metric_plots(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
     plots = []
     for name in SUMMARY:
         figure, axis = plt.subplots(figsize=(1.6 + 0.9 * max(len(models), 2), 3.2))
-        for i, entry in enumerate(floors):
+        for entry in floors:
             interval = entry["view"].intervals.get(name)
             mean = entry["run"].metrics.get(name, {}).get("mean")
             if mean is None:
                 continue
-            color = f"C{7 + i % 3}"
-            axis.axhline(mean, color=color, linestyle="--", linewidth=1.2, label=f"{entry['run'].kind} (floor)")
+            color = FLOOR_COLOURS.get(entry["run"].kind, "grey")
+            axis.axhline(mean, color=color, linestyle="--", linewidth=2, label=f"{entry['run'].kind} (floor)")
             if interval is not None:
                 axis.axhspan(interval.low, interval.high, color=color, alpha=0.12)
         for i, entry in enumerate(models):
@@ -169,7 +171,7 @@ def _metric_plots(entries: list[dict[str, Any]]) -> list[dict[str, str]]:
             if mean is None:
                 continue
             error = [[mean - interval.low], [interval.high - mean]] if interval is not None else None
-            axis.errorbar([i], [mean], yerr=error, fmt="o", capsize=4, color=f"C{i % 7}")
+            axis.errorbar([i], [mean], yerr=error, fmt="o", capsize=4, color=MODEL_COLOURS[i % len(MODEL_COLOURS)])
         axis.set_xticks(range(len(models)), [_short_run(e["run"]) for e in models], rotation=20, ha="right")
         axis.set_xlim(-0.6, max(len(models), 1) - 0.4)
         better = "lower is better" if name in ("log_loss", "ece") else "higher is better"
