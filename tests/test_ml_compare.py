@@ -207,6 +207,9 @@ def test_compare_pairs_runs_on_the_same_parts_and_renders_every_format(synthetic
     assert boot["method"] == "paired bootstrap" and boot["parts"] == 1 and "test beatmapsets" in boot["over"]
     assert boot["metrics"]["accuracy"]["verdict"] == "better"
 
+    # a model kind names its latest run
+    rows = json.loads(run_kiai("compare", "-b", "majority", "--format", "json", db=synthetic).stdout)
+    assert [row["run_id"] for row in rows if row["baseline"]] == [holdout_majority.run_id]
     # default baseline: the best run among those that share their parts with another
     rows = json.loads(run_kiai("compare", "--format", "json", db=synthetic).stdout)
     assert [row["run_id"] for row in rows if row["baseline"]] == [lgbm.run_id]

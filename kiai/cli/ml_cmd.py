@@ -30,6 +30,7 @@ FOLDS_HELP = "1: one 80/20 holdout split; K > 1: K-fold cross-validation (compar
 REPEATS_HELP = "Split R times (seeds SEED..SEED+R-1): R x K test parts; compare shows mean ± std over them."
 PARAM_HELP = "Override a model parameter: NAME=VALUE (VALUE read as TOML), repeatable."
 MODELS_HELP = "Folder of the run folders [default: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, or models/]."
+BASELINE_HELP = "Run to pair the others with: id, unique prefix, or a model kind (its latest run) [default: the best]."
 VAR_HELP = "A var for featurising a .osu file: NAME=VALUE, as for build-features."
 
 
@@ -137,7 +138,7 @@ def compare(
         "--baseline",
         "-b",
         metavar="RUN",
-        help="Run (id or unique prefix) to pair the others with [default: the best by accuracy].",
+        help=BASELINE_HELP,
     ),
     fmt: str = typer.Option("table", "--format", help="table | json | csv | markdown."),
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
@@ -313,7 +314,11 @@ def report(
     out: Path = typer.Option(Path("reports/latest.html"), "--out", "-o", help="The HTML file to write."),
     run: list[str] = typer.Option([], "--run", help="Runs to include (repeatable) [default: the latest ten]."),
     baseline: str | None = typer.Option(
-        None, "--baseline", "-b", metavar="RUN", help="Run to pair the others with [default: the best by accuracy]."
+        None,
+        "--baseline",
+        "-b",
+        metavar="RUN",
+        help=BASELINE_HELP,
     ),
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
 ) -> None:

@@ -290,12 +290,16 @@ def compare(
     baseline: str | None = None,
     run_ids: list[str] | None = None,
 ) -> Comparison:
-    """Compare the registered runs (or `run_ids`), oldest first, against `baseline` (a run id or unique prefix;
-    default: `_best`). A run folder not at its registered path is looked for in `models_dir`."""
+    """Compare the registered runs (or `run_ids`), oldest first, against `baseline` (a run id or unique prefix,
+    or a model kind: its latest run; default: `_best`). A run folder not at its registered path is looked for in
+    `models_dir`."""
     chosen = [runs.get_run(con, rid) for rid in run_ids] if run_ids else runs.list_runs(con)
     if not chosen:
         return Comparison(None, [])
-    if baseline is not None:
+    of_kind = [run for run in chosen if run.kind == baseline]
+    if of_kind:  # a model kind: its latest run
+        base = of_kind[-1]
+    elif baseline is not None:
         base = runs.get_run(con, baseline)
         if base.run_id not in {run.run_id for run in chosen}:
             chosen.append(base)
