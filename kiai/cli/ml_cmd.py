@@ -87,7 +87,10 @@ def train_majority(
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
 ) -> None:
-    """The floor: predicts the training part's class frequencies for every map, whatever its features."""
+    """The floor: predicts the training part's class frequencies for every map, whatever its features.
+
+    Example: kiai train majority --folds 5 --repeats 3
+    """
     _train("majority", seed, folds, repeats, None, [], models, quiet)
 
 
@@ -100,7 +103,10 @@ def train_logistic(
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the result line."),
 ) -> None:
-    """Multinomial logistic regression (scikit-learn) on standardised features, L2 (C=0.03), NULLs as means."""
+    """Multinomial logistic regression (scikit-learn) on standardised features, L2 (C=0.03), NULLs as means.
+
+    Example: kiai train logistic --folds 5 --repeats 3 --param C=0.1
+    """
     _train("logistic", seed, folds, repeats, None, param, models, quiet)
 
 
