@@ -15,7 +15,7 @@ import pytest
 
 from kiai import warehouse
 from kiai.ml import split, stats
-from kiai.ml.backend import KINDS, backend
+from kiai.ml.backend import KINDS, FitData, backend
 from kiai.ml.compare import compare
 from kiai.ml.dataset import load_dataset
 from kiai.ml.metrics import SUMMARY, evaluate, from_statistics, row_statistics
@@ -125,7 +125,7 @@ def test_majority_and_logistic_baselines(synthetic: Path, tmp_path: Path) -> Non
     x[::7, 1] = np.nan
     for classes in (3, 2):
         y = np.arange(80) % classes
-        fitted = backend("logistic").fit(x, y, x[:0], y[:0], classes, {"C": 0.5, "max_iter": 500}, 0, None)
+        fitted = backend("logistic").fit(FitData(x, y, x[:0], y[:0], classes), {"C": 0.5, "max_iter": 500}, 0, None)
         state = fitted.state
         z = np.nan_to_num((x - state["mean"]) / np.array(state["scale"]))
         reference = LogisticRegression(C=0.5, max_iter=500, random_state=0).fit(z, y)

@@ -31,6 +31,7 @@ REPEATS_HELP = "Split R times (seeds SEED..SEED+R-1): R x K test parts; compare 
 PARAM_HELP = "Override a model parameter: NAME=VALUE (VALUE read as TOML), repeatable."
 MODELS_HELP = "Folder of the run folders [default: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, or models/]."
 BASELINE_HELP = "Run to pair the others with: id, unique prefix, or a model kind (its latest run) [default: the best]."
+BASELINE_OPTION = typer.Option(None, "--baseline", "-b", metavar="RUN", help=BASELINE_HELP)  # compare and report
 VAR_HELP = "A var for featurising a .osu file: NAME=VALUE, as for build-features."
 
 
@@ -139,13 +140,7 @@ def train_keras(
 
 
 def compare(
-    baseline: str | None = typer.Option(
-        None,
-        "--baseline",
-        "-b",
-        metavar="RUN",
-        help=BASELINE_HELP,
-    ),
+    baseline: str | None = BASELINE_OPTION,
     fmt: str = typer.Option("table", "--format", help="table | json | csv | markdown."),
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
 ) -> None:
@@ -319,13 +314,7 @@ def predict(
 def report(
     out: Path = typer.Option(Path("reports/latest.html"), "--out", "-o", help="The HTML file to write."),
     run: list[str] = typer.Option([], "--run", help="Runs to include (repeatable) [default: the latest ten]."),
-    baseline: str | None = typer.Option(
-        None,
-        "--baseline",
-        "-b",
-        metavar="RUN",
-        help=BASELINE_HELP,
-    ),
+    baseline: str | None = BASELINE_OPTION,
     models: Path | None = typer.Option(None, "--models-dir", help=MODELS_HELP),
 ) -> None:
     """One self-contained HTML report of the runs (plots embedded; opens without a network).

@@ -20,6 +20,17 @@ from kiai.ml.encoders import Encoder
 PERMUTATION_REPEATS = 2
 
 
+@dataclass(frozen=True)
+class FitData:
+    """The rows a model is fit on, and the validation rows it may early-stop on (none for the baselines)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+    n_classes: int
+
+
 @dataclass
 class Fitted:
     """A trained model, what its predictions need besides the model (stored in the manifest), and facts about
@@ -41,17 +52,9 @@ class Backend(Protocol):
 
     def versions(self) -> dict[str, str]: ...
 
-    def fit(
-        self,
-        x_fit: np.ndarray,
-        y_fit: np.ndarray,
-        x_valid: np.ndarray,
-        y_valid: np.ndarray,
-        n_classes: int,
-        params: dict[str, Any],
-        seed: int,
-        epochs: int | None,
-    ) -> Fitted: ...
+    def fit(self, data: FitData, params: dict[str, Any], seed: int, epochs: int | None) -> Fitted:
+        """Train on `data` with `params` (the defaults with --param applied); `epochs` caps iterations."""
+        ...
 
     def predict(self, model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray: ...
 

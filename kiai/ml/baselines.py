@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from kiai.ml.backend import Fitted, permutation_importance
+from kiai.ml.backend import FitData, Fitted, permutation_importance
 from kiai.ml.encoders import Encoder
 from kiai.ml.files import read_json, write_json
 
@@ -30,18 +30,8 @@ class Majority:
     def versions(self) -> dict[str, str]:
         return {}
 
-    def fit(
-        self,
-        x_fit: np.ndarray,
-        y_fit: np.ndarray,
-        x_valid: np.ndarray,
-        y_valid: np.ndarray,
-        n_classes: int,
-        params: dict[str, Any],
-        seed: int,
-        epochs: int | None = None,
-    ) -> Fitted:
-        counts = np.bincount(y_fit, minlength=n_classes).astype(np.float64)
+    def fit(self, data: FitData, params: dict[str, Any], seed: int, epochs: int | None) -> Fitted:
+        counts = np.bincount(data.y, minlength=data.n_classes).astype(np.float64)
         return Fitted((counts / counts.sum()).tolist())
 
     def predict(self, model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -77,38 +67,28 @@ class Logistic:
     def versions(self) -> dict[str, str]:
         return {}  # scikit-learn is recorded for every run
 
-    def fit(
-        self,
-        x_fit: np.ndarray,
-        y_fit: np.ndarray,
-        x_valid: np.ndarray,
-        y_valid: np.ndarray,
-        n_classes: int,
-        params: dict[str, Any],
-        seed: int,
-        epochs: int | None = None,
-    ) -> Fitted:
+    def fit(self, data: FitData, params: dict[str, Any], seed: int, epochs: int | None) -> Fitted:
         """`epochs` caps the solver's iterations."""
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NULL column: mean of nothing
-            mean = np.nanmean(x_fit, axis=0)
-            std = np.nanstd(x_fit, axis=0)
+            mean = np.nanmean(data.x, axis=0)
+            std = np.nanstd(data.x, axis=0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)  # a constant column stays 0
         state = {"mean": mean.tolist(), "scale": std.tolist()}
         model = LogisticRegression(C=float(params["C"]), max_iter=int(epochs or params["max_iter"]), random_state=seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(_standardise(x_fit, state), y_fit)
+            model.fit(_standardise(data.x, state), data.y)
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         coefficients = {
             "classes": model.classes_.tolist(),
             "coef": model.coef_.tolist(),
             "intercept": model.intercept_.tolist(),
-            "n_classes": n_classes,
+            "n_classes": data.n_classes,
         }
         return Fitted(coefficients, state, {"iterations": int(np.max(model.n_iter_)), "converged": converged})
 

@@ -1,4 +1,4 @@
-"""The Keras baseline: an MLP with a Normalization layer inside the model, NaN imputed with training means,
+"""The Keras model: an MLP with a Normalization layer inside the model, NaN imputed with training means,
 early stopping on a validation split, seeded and deterministic on CPU."""
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from kiai.ml.backend import Fitted, permutation_importance
+from kiai.ml.backend import FitData, Fitted, permutation_importance
 from kiai.ml.encoders import Encoder
 from kiai.ml.files import atomic_path
 
-KIND = "keras"
 MODEL_FILE = "model.keras"
 DEFAULT_PARAMS: dict[str, Any] = {
     "hidden": [64, 32],
@@ -61,17 +60,9 @@ def _prepare(x: np.ndarray, state: dict[str, Any]) -> np.ndarray:
     return filled.astype(np.float32)
 
 
-def fit(
-    x_fit: np.ndarray,
-    y_fit: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    n_classes: int,
-    params: dict[str, Any],
-    seed: int,
-    epochs: int | None = None,
-) -> Fitted:
+def fit(data: FitData, params: dict[str, Any], seed: int, epochs: int | None = None) -> Fitted:
     """Train; state {"signed_log", "impute": training means}, info {"epochs_run", "best_epoch"}."""
+    x_fit, y_fit, x_valid, y_valid = data.x, data.y, data.x_valid, data.y_valid
     keras = keras_module()
     import tensorflow as tf
 
@@ -99,7 +90,7 @@ def fit(
         )(hidden)
         if params["dropout"]:
             hidden = keras.layers.Dropout(float(params["dropout"]), seed=seed)(hidden)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(hidden)
+    outputs = keras.layers.Dense(data.n_classes, activation="softmax", name="probabilities")(hidden)
     model = keras.Model(inputs, outputs, name="kiai_mlp")
     model.compile(
         optimizer=keras.optimizers.Adam(float(params["learning_rate"])),
@@ -147,18 +138,28 @@ def load(path: Path) -> Any:
 
 
 class KerasMLP:
-    """The `keras` backend (see kiai.ml.backend)."""
+    """The `keras` backend (see kiai.ml.backend); the functions above do the work."""
 
-    kind = KIND
+    kind = "keras"
     model_file = MODEL_FILE
     default_params = DEFAULT_PARAMS
     early_stopping = True
     importance_kind = "permutation (rise in test log loss)"
-    versions = staticmethod(versions)
-    fit = staticmethod(fit)
-    predict = staticmethod(predict)
-    save = staticmethod(save)
-    load = staticmethod(load)
+
+    def versions(self) -> dict[str, str]:
+        return versions()
+
+    def fit(self, data: FitData, params: dict[str, Any], seed: int, epochs: int | None) -> Fitted:
+        return fit(data, params, seed, epochs)
+
+    def predict(self, model: Any, state: dict[str, Any], x: np.ndarray) -> np.ndarray:
+        return predict(model, state, x)
+
+    def save(self, model: Any, folder: Path) -> Path:
+        return save(model, folder)
+
+    def load(self, folder: Path) -> Any:
+        return load(folder)
 
     def importance(self, fitted: Fitted, encoder: Encoder, x: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
         return permutation_importance(self, fitted, encoder, x, y, seed)

@@ -21,7 +21,7 @@ from kiai.errors import KiaiError
 from kiai.files import temp_path
 from kiai.ml import metrics as metrics_mod
 from kiai.ml import runs, split
-from kiai.ml.backend import KINDS, Backend, Fitted, backend
+from kiai.ml.backend import KINDS, Backend, FitData, Fitted, backend
 from kiai.ml.dataset import DATASET, Frame, check_classes, dataset_hash, label_conflicts, load_dataset
 from kiai.ml.encoders import Encoder, fit_encoder
 from kiai.ml.files import write_json, write_text
@@ -269,9 +269,8 @@ def _fit(
 ) -> Fitted:
     """`fit` with the library's complaints about the parameters as one clear line."""
     try:
-        return model_backend.fit(
-            x[fit_rows], y[fit_rows], x[valid_rows], y[valid_rows], n_classes, settings, seed, epochs
-        )
+        data = FitData(x[fit_rows], y[fit_rows], x[valid_rows], y[valid_rows], n_classes)
+        return model_backend.fit(data, settings, seed, epochs)
     except (ValueError, TypeError, *model_backend.library_errors()) as exc:
         raise KiaiError(
             f"{model_backend.kind} training failed with these parameters: {str(exc).splitlines()[0]}"
