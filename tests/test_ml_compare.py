@@ -201,8 +201,9 @@ def test_compare_pairs_runs_on_the_same_parts_and_renders_every_format(synthetic
     interval = by_id[lgbm.run_id]["intervals"]["accuracy"]
     assert interval["low"] < interval["mean"] < interval["high"]
 
-    # a single holdout pairs with the holdout of the same seed by the bootstrap over test beatmapsets
-    rows = json.loads(run_kiai("compare", "-b", holdout_majority.run_id[:22], "--format", "json", db=synthetic).stdout)
+    # a single holdout pairs with the holdout of the same seed by the bootstrap over test beatmapsets (a unique
+    # prefix names the baseline: all but the last random digit)
+    rows = json.loads(run_kiai("compare", "-b", holdout_majority.run_id[:-1], "--format", "json", db=synthetic).stdout)
     boot = next(row for row in rows if row["run_id"] == holdout.run_id)["difference"]
     assert boot["method"] == "paired bootstrap" and boot["parts"] == 1 and "test beatmapsets" in boot["over"]
     assert boot["metrics"]["accuracy"]["verdict"] == "better"

@@ -129,6 +129,7 @@ class Trained:
 
     fitted: Fitted
     encoder: Encoder
+    x: np.ndarray  # every dataset row, encoded
     fit_rows: np.ndarray
     valid_rows: np.ndarray
     seconds: float
@@ -180,7 +181,7 @@ def _train(
     test_proba: list[np.ndarray] = []
     for part in parts:
         trained = _train_on(model_backend, frame, y, part.train, len(labels), settings, part.seed, epochs)
-        x_test = trained.encoder.transform(frame)[part.test]
+        x_test = trained.x[part.test]
         proba = _predict(model_backend, trained.fitted, x_test)
         result = metrics_mod.evaluate(y[part.test], proba, labels)
         result.update(
@@ -253,7 +254,7 @@ def _train_on(
         fit_rows, valid_rows = rows, rows[:0]
     clock = time.perf_counter()
     fitted = _fit(model_backend, x, y, fit_rows, valid_rows, n_classes, settings, seed, epochs)
-    return Trained(fitted, encoder, fit_rows, valid_rows, time.perf_counter() - clock)
+    return Trained(fitted, encoder, x, fit_rows, valid_rows, time.perf_counter() - clock)
 
 
 def _fit(
@@ -313,7 +314,7 @@ def _write_run(
         model_backend.save(stored.fitted.model, tmp)
         # predictions come from the model as stored, so `kiai predict` reproduces them
         as_stored = Fitted(model_backend.load(tmp), stored.fitted.state)
-        proba = _predict(model_backend, as_stored, stored.encoder.transform(frame))
+        proba = _predict(model_backend, as_stored, stored.x)
         part = np.full(len(frame), PartName.TEST.value, dtype=object)
         part[stored.fit_rows], part[stored.valid_rows] = PartName.TRAIN.value, PartName.VALID.value
         rows = np.arange(len(frame))
