@@ -283,7 +283,7 @@ def test_a_failed_registration_leaves_no_run_folder(synthetic: Path, tmp_path: P
 def test_keras_imputation_and_normalisation_come_from_fit_rows_only(synthetic: Path, tmp_path: Path) -> None:
     import csv
 
-    from kiai.ml.keras_mlp import _prepare, load
+    from kiai.ml.keras_mlp import KerasMLP, _prepare
 
     con = warehouse.connect(synthetic)
     run = train(con, "keras", models_dir=tmp_path, epochs=2, progress=False)
@@ -300,7 +300,7 @@ def test_keras_imputation_and_normalisation_come_from_fit_rows_only(synthetic: P
         assert np.allclose(impute, np.nan_to_num(np.nanmean(logged[fit], axis=0)), atol=1e-9)
         assert not np.allclose(impute, np.nan_to_num(np.nanmean(logged, axis=0)), atol=1e-6), "all-row means differ"
     prepared = _prepare(x, manifest["preprocessing"]).astype(np.float64)
-    layer = load(run.path).get_layer("normalization")
+    layer = KerasMLP().load(run.path).get_layer("normalization")
     mean = np.asarray(layer.mean).reshape(-1)
     assert np.allclose(mean, prepared[fit].mean(axis=0), rtol=1e-5, atol=1e-5)
     assert not np.allclose(mean, prepared.mean(axis=0), rtol=1e-5, atol=1e-5)
