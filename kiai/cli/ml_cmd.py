@@ -197,7 +197,7 @@ def _print_comparison(comparison: Comparison) -> None:
         console.print(
             f"\nrun - baseline [bold]{comparison.baseline}[/] (95 % interval; better/worse: clear of zero; "
             "corrected resampled t-test over repeated folds, paired bootstrap over a holdout's test beatmapsets):",
-            highlight=False, soft_wrap=True,
+            highlight=False, soft_wrap=unlimited(console),
         )  # fmt: skip
         rows = []
         for view in paired:
@@ -212,7 +212,8 @@ def _print_comparison(comparison: Comparison) -> None:
 
     labels = sorted({label for view in comparison.views for label in view.run.labels})
     console.print(
-        "\nper class: F1 / recall over the test parts; most confused: true → predicted (share of the true class)"
+        "\nper class: F1 / recall over the test parts; most confused: true → predicted (share of the true class)",
+        soft_wrap=unlimited(console),
     )
     rows = [[view.run.run_id, *(c.per_class_cell(view, label) for label in labels), c.confusions_cell(view)]
             for view in comparison.views]  # fmt: skip
@@ -235,10 +236,15 @@ def _print_table(headers: tuple[str, ...], cells: list[list[str]], numeric: rang
         print_table(console, table)
         return
     # Too narrow for a row per run: runs side by side instead, as many as fit in each block, every run shown.
-    fit = max(1, (console.width - 14) // 32)
+    # Each column takes its text + 2 padding + 1 border; run ids are kept whole, longer cells wrap under them.
+    label_width = max(len(header) for header in headers[1:]) + 3
+    run_width = max(len(line[0]) for line in cells) + 3
+    fit = max(1, (console.width - 1 - label_width) // run_width)
     for start in range(0, len(cells), fit):
         shown = cells[start : start + fit]
         side = Table("", *(line[0] for line in shown))
+        for column in side.columns[1:]:
+            column.min_width = len(str(column.header))  # run ids whole; long cells wrap below them
         for i, header in enumerate(headers[1:], start=1):
             side.add_row(header, *(escape(line[i]) for line in shown))
         console.print(side)
