@@ -1,12 +1,13 @@
 """Honest comparison on synthetic data in a real warehouse: the interval statistics against hand-computed
 values, the baselines, repeated splits shared by every model kind, pairing, the output formats, shuffled labels,
-and a registry written before the per-part columns existed."""
+and registries written by an older kiai (migrated, every run kept)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,8 @@ from kiai.ml.dataset import load_dataset
 from kiai.ml.metrics import SUMMARY, evaluate, from_statistics, row_statistics
 from kiai.ml.runs import list_runs
 from kiai.ml.train import train
+from kiai.schema import migrations
+from kiai.transform import store
 from tests.conftest import run_kiai
 from tests.ml_support import make_dataset
 
@@ -255,33 +258,56 @@ OLD_COLUMNS = (
 )
 
 
-def test_runs_in_a_registry_without_the_new_columns_still_compare(synthetic: Path, tmp_path: Path) -> None:
+def _named(version: int) -> str:
+    return next(m.name for m in migrations.MIGRATIONS if m.version == version)
+
+
+def _as_an_older_kiai_left_it(db: Path, schema_version: int | None) -> None:
+    """The registry table of before the per-part columns, and the schema version that kiai recorded: 1 (main
+    at commit 7d0f6af), 2 (with replay downloads, 05d1e19), 3 (with metadata columns, af7a387), or None for a
+    kiai from before schema versions."""
+    con = duckdb.connect(str(db))
+    for statement in (
+        "ALTER TABLE {K}.training_runs RENAME TO new_runs",
+        OLD_TRAINING_RUNS.replace("kiai.", "{K}."),
+        f"INSERT INTO {{K}}.training_runs SELECT {OLD_COLUMNS} FROM {{K}}.new_runs",
+        "DROP TABLE {K}.new_runs",
+        "DROP TABLE {K}.schema_migrations"
+        if schema_version is None
+        else f"UPDATE {{K}}.schema_migrations SET version = {schema_version}, name = '{_named(schema_version)}'",
+    ):
+        store.execute(con, statement)  # {K}: the file is kiai.duckdb, so `kiai.` alone is ambiguous
+    con.close()
+
+
+def test_runs_registered_by_an_older_kiai_still_compare(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
     old_lgbm = train(con, "lightgbm", models_dir=tmp_path, folds=3, progress=False)
     old_majority = train(con, "majority", models_dir=tmp_path, folds=3, progress=False)
-    con.execute("ALTER TABLE kiai.training_runs RENAME TO new_runs")
-    con.execute(OLD_TRAINING_RUNS)
-    con.execute(f"INSERT INTO kiai.training_runs SELECT {OLD_COLUMNS} FROM kiai.new_runs")
-    con.execute("DROP TABLE kiai.new_runs")
     con.close()
+    _as_an_older_kiai_left_it(synthetic, 1)
 
-    read_only = duckdb.connect(str(synthetic), read_only=True)  # compare never writes: the old table as it is
-    comparison = compare(read_only, baseline=old_majority.run_id)
-    read_only.close()
-    view = next(v for v in comparison.views if v.run.run_id == old_lgbm.run_id)
-    assert view.run.repeats == 1 and view.run.part_metrics == []
-    assert view.pairing is not None and view.pairing.parts == 3, "per-part metrics read from metrics.json"
-    assert view.pairing.differences["accuracy"].verdict == "better"
+    refused = run_kiai("compare", db=synthetic, check=False)  # reading: one line saying what to run
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "older kiai (schema version 1" in refused.stderr and f"run `kiai --db {synthetic} migrate`" in refused.stderr
+    migrated = run_kiai("migrate", db=synthetic).stdout
+    assert "to schema version 2 (replay downloads)" in migrated, migrated  # the others', then ours: in order
+    assert "to schema version 4 (training run parts)" in migrated and "(2 runs kept)" in migrated, migrated
+    assert migrated.index("version 2 (") < migrated.index("version 3 (") < migrated.index("version 4 (")
+
+    rows = json.loads(run_kiai("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
+    old = next(row for row in rows if row["run_id"] == old_lgbm.run_id)
+    assert old["repeats"] == 1 and old["difference"]["parts"] == 3, "per-part metrics read from metrics.json"
+    assert old["difference"]["metrics"]["accuracy"]["verdict"] == "better"
+    assert old["metrics"]["accuracy"] == old_lgbm.metrics["accuracy"]
 
     con = warehouse.connect(synthetic)
-    new = train(con, "lightgbm", models_dir=tmp_path, folds=3, progress=False)  # registering migrates the table
-    columns = {row[0] for row in con.execute("DESCRIBE kiai.training_runs").fetchall()}
-    assert {"repeats", "part_metrics"} <= columns
+    new = train(con, "lightgbm", models_dir=tmp_path, folds=3, progress=False)
     listed = {run.run_id: run for run in list_runs(con)}
+    con.close()
     assert list(listed) == [old_lgbm.run_id, old_majority.run_id, new.run_id]
     assert listed[old_lgbm.run_id].repeats == 1 and listed[old_lgbm.run_id].part_metrics == []
     assert len(listed[new.run_id].part_metrics) == 3
-    con.close()
     rows = json.loads(run_kiai("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
     assert all(row["difference"]["paired"] for row in rows if not row["baseline"])
     # without its folder an old run has no per-part metrics: said, not guessed
@@ -291,6 +317,31 @@ def test_runs_in_a_registry_without_the_new_columns_still_compare(synthetic: Pat
     rows = json.loads(run_kiai("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
     gone = next(row for row in rows if row["run_id"] == old_lgbm.run_id)
     assert gone["difference"]["paired"] is False and "run folder is missing" in gone["difference"]["reason"]
+
+
+@pytest.mark.parametrize("schema_version", [None, 1, 2, 3], ids=["before-versions", "v1", "v2", "v3"])
+def test_an_older_registry_is_migrated_by_a_writing_connection(
+    synthetic: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str], schema_version: int | None
+) -> None:
+    """Every pending migration applies in order, the training runs' last. Without a recorded version (and no
+    parsed tables) training runs make it an old warehouse (version 0), not a new one that would be stamped
+    with the latest version and keep its old registry table."""
+    con = warehouse.connect(synthetic)
+    old = train(con, "majority", models_dir=tmp_path, folds=3, progress=False)
+    con.close()
+    _as_an_older_kiai_left_it(synthetic, schema_version)
+    capfd.readouterr()
+    con = warehouse.connect(synthetic)
+    notices = [line for line in capfd.readouterr().err.splitlines() if line.startswith("migrated")]
+    expected = [m.version for m in migrations.MIGRATIONS if m.version > (schema_version or 0)]
+    assert [int(re.search(r"schema version (\d+)", line)[1]) for line in notices] == expected, notices
+    assert "training run parts" in notices[-1] and "(1 runs kept)" in notices[-1], notices
+    assert migrations.stored_version(con) == migrations.LATEST
+    new = train(con, "majority", models_dir=tmp_path, folds=3, progress=False)
+    comparison = compare(con, baseline=old.run_id)
+    con.close()
+    pairing = comparison.views[1].pairing
+    assert comparison.views[1].run.run_id == new.run_id and pairing is not None and pairing.parts == 3
 
 
 def test_train_repeats_on_the_command_line(synthetic: Path, tmp_path: Path) -> None:

@@ -36,11 +36,12 @@ CREATE TABLE IF NOT EXISTS {K}.training_runs (
     fingerprints VARCHAR,             -- JSON: current_fingerprints() at training time (with data watermarks)
     split_seed INTEGER NOT NULL, folds INTEGER NOT NULL, split_hash VARCHAR NOT NULL,
     params VARCHAR NOT NULL,          -- JSON
-    metrics VARCHAR NOT NULL          -- JSON: {metric: {mean, std}}
+    metrics VARCHAR NOT NULL,         -- JSON: {metric: {mean, std}}
+    {ADDED}
 )
 """
-# Columns added after the first release: ALTERed into an older warehouse's table when it next registers a run;
-# until then list_runs reads them as NULL (a read-only `kiai compare` works on the old table as it is).
+# Columns added after the first release (schema version 4, kiai.schema.migrations adds them to an older table;
+# runs registered before it have part_metrics NULL: compare reads their parts from metrics.json).
 ADDED_COLUMNS = {
     "repeats": "INTEGER DEFAULT 1",  # seeds split_seed .. split_seed + repeats - 1, each split into `folds`
     "part_metrics": "VARCHAR",  # JSON: per test part {repeat, fold, seed, n, train_rows, valid_rows, metrics...}
@@ -79,9 +80,18 @@ class Run:
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS kiai")
-    store.execute(con, DDL)
+    added = ", ".join(f"{name} {definition}" for name, definition in ADDED_COLUMNS.items())
+    store.execute(con, DDL.replace("{ADDED}", added))
+
+
+def add_columns(con: duckdb.DuckDBPyConnection) -> str:
+    """Schema version 4: the ADDED_COLUMNS in a registry created before them (a migration; see kiai.schema)."""
+    if not has_table(con):
+        return "no training runs registered"
     for name, definition in ADDED_COLUMNS.items():
         store.execute(con, f"ALTER TABLE {{K}}.training_runs ADD COLUMN IF NOT EXISTS {name} {definition}")
+    ((count,),) = store.execute(con, "SELECT count(*) FROM {K}.training_runs").fetchall()
+    return f"{', '.join(ADDED_COLUMNS)} added to kiai.training_runs ({count:,} runs kept)"
 
 
 def has_table(con: duckdb.DuckDBPyConnection) -> bool:
@@ -177,9 +187,9 @@ def list_runs(con: duckdb.DuckDBPyConnection) -> list[Run]:
     """Every registered run, oldest first."""
     if not has_table(con):
         return []
-    present = {row[0] for row in store.execute(con, "DESCRIBE {K}.training_runs").fetchall()}
-    select = ", ".join(name if name in present else f"NULL AS {name}" for name in _COLUMNS)
-    rows = store.execute(con, f"SELECT {select} FROM {{K}}.training_runs ORDER BY created_at, run_id").fetchall()
+    rows = store.execute(
+        con, f"SELECT {', '.join(_COLUMNS)} FROM {{K}}.training_runs ORDER BY created_at, run_id"
+    ).fetchall()
     return [_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows]
 
 

@@ -143,6 +143,13 @@ def _add_column(con: duckdb.DuckDBPyConnection, table: str, name: str, kind: str
     return True
 
 
+def _training_run_parts(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None) -> str:
+    """Version 3 -> 4 (issue 13): kiai.training_runs gets `repeats` and `part_metrics` (every run kept)."""
+    from kiai.ml.runs import add_columns
+
+    return add_columns(con)
+
+
 MIGRATIONS = (
     Migration(
         1,
@@ -163,6 +170,12 @@ MIGRATIONS = (
         "the columns kiai added to older metadata tables on the fly, added once (model code fingerprints, "
         "export splits, complete dump imports)",
         _metadata_columns,
+    ),
+    Migration(
+        4,
+        "training run parts",
+        "kiai.training_runs records repeats and each test part's metrics (for paired comparisons)",
+        _training_run_parts,
     ),
 )
 LATEST = MIGRATIONS[-1].version
