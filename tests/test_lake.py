@@ -167,12 +167,7 @@ def test_unchanged_tables_are_skipped_and_changed_ones_rewritten(db_path: Path, 
     con.execute("INSERT INTO ppy.small VALUES (3)")
     con.execute("DROP TABLE raw.blobs")
     con.close()
-    con = warehouse.connect(db_path, read_only=True)
-    try:
-        report = export_lake(con, lake)
-    finally:
-        con.close()
-    status = {t.relation: t.status for t in report.tables}
+    status = _export_statuses(db_path, lake)
     assert status["ppy.small"] == "written" and status["ppy.odd"] == "unchanged"
     assert status["raw.blobs"] == "removed" and not (lake / "raw" / "blobs").exists()
     assert "raw.blobs" not in read_manifest(lake)["tables"]
@@ -217,12 +212,7 @@ def test_kill_9_mid_table_leaves_nothing_a_rerun_trusts(db_path: Path, tmp_path:
         proc.wait()
     manifest = json.loads((lake / "manifest.json").read_text()) if (lake / "manifest.json").exists() else {}
     assert "ppy.big" not in manifest.get("tables", {})  # never vouched for
-    con = warehouse.connect(db_path, read_only=True)
-    try:
-        report = export_lake(con, lake)
-    finally:
-        con.close()
-    status = {t.relation: t.status for t in report.tables}
+    status = _export_statuses(db_path, lake)
     assert status["ppy.big"] == "written" and status["ppy.a_first"] == "unchanged"
     assert not list(lake.glob(".tmp-*"))
     assert pq.ParquetDataset(lake / "ppy" / "big").read().num_rows == 30_000_000
@@ -244,3 +234,12 @@ def _file(tmp_path: Path) -> Path:
     path = tmp_path / "not_a_folder"
     path.write_text("x")
     return path
+
+
+def _export_statuses(db_path: Path, lake: Path) -> dict[str, str]:
+    """Export the warehouse at db_path into lake again: each table's status (written, unchanged, removed)."""
+    con = warehouse.connect(db_path, read_only=True)
+    try:
+        return {t.relation: t.status for t in export_lake(con, lake).tables}
+    finally:
+        con.close()
