@@ -545,8 +545,7 @@ class Warehouse:
         from kiai.transform.export import export_dataset, export_format
 
         export_format(out)  # a bad suffix fails before the warehouse is opened
-        if not self.path.exists():
-            raise KiaiError(f"no warehouse at {self.path}; run `kiai build-features` first")
+        self._require_built()
         with self.connect(write=True) as con:
             return export_dataset(con, out, _split_column(con, split) if split is not None else None)
 
@@ -568,8 +567,7 @@ class Warehouse:
         from kiai.transform.replay_windows import export_windows
 
         spec.check()  # bad options fail before the warehouse is opened
-        if not self.path.exists():
-            raise KiaiError(f"no warehouse at {self.path}; run `kiai build-features` first")
+        self._require_built()
         with self.connect() as con, task(self.reporter, "export windows") as progress:
 
             def update(done: WindowProgress) -> None:
@@ -577,6 +575,11 @@ class Warehouse:
                 progress.update(done.replays_done, total=done.replays_total, rates=speeds)
 
             return export_windows(con, out, spec, filters, update)
+
+    def _require_built(self) -> None:
+        """An export reads built models: say what to run rather than create an empty warehouse to read."""
+        if not self.path.exists():
+            raise KiaiError(f"no warehouse at {self.path}; run `kiai build-features` first")
 
     def _table_written(self, result: Any) -> None:
         self.reporter.report(TableImported(result))
