@@ -34,7 +34,7 @@ ROUNDS = 3
 def synthesise_scores(con, rows: int) -> None:
     con.execute(
         """
-        CREATE TABLE ppy.scores AS
+        CREATE OR REPLACE TABLE ppy.scores AS  -- ensure_tables made it empty (as before a dump)
         SELECT (7300000000 + i)::UBIGINT AS id, (96000000 + i % 5000)::BIGINT AS user_id,
                (i % 4)::UTINYINT AS ruleset_id, (i % 20000 + 1)::UINTEGER AS beatmap_id,
                i % 3 = 0 AS has_replay, 0.9 + (i % 100) / 1000 AS accuracy, (i * 7919 % 1000000)::BIGINT AS total_score,
