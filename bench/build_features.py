@@ -9,7 +9,7 @@ timing context the parser records), then times:
     (in time order, ties in file order) and one aggregate, stored like a model; file_features may take
     at most 2x that
   * a no-op rebuild in process, and through the CLI as a user runs it (bar: < 1 s)
-It also checks that file_features equals the packed model it replaced (tests/legacy), EXCEPT both ways.
+It also checks that file_features equals the packed model it replaced (tests/support/legacy), EXCEPT both ways.
 
     .venv/bin/python bench/build_features.py [--maps 20000] [--objects-per-map 500] [--db PATH]
 """
@@ -120,7 +120,7 @@ def against_the_floor(con) -> tuple[float, float]:
 def packed_model_differs(con) -> int:
     """Rows where file_features and the packed model it replaced differ (EXCEPT both ways)."""
     sys.path.insert(0, str(ROOT))
-    from tests.legacy import differing_md5s, packed_file_features_sql
+    from tests.support.legacy import differing_md5s, packed_file_features_sql
 
     con.execute(f"CREATE OR REPLACE TEMP TABLE packed AS {packed_file_features_sql(con)}")
     return len(differing_md5s(con, "features.file_features", "packed"))

@@ -1,49 +1,26 @@
-"""Shared test fixtures: a fresh warehouse path and a CLI runner that goes through `kiai.cli.main`."""
+"""Shared test fixtures: a fresh warehouse path and the demo's sample world; every test under tests/e2e/ is slow."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
-OSU_FIXTURES = FIXTURES / "osu"
-SAME_TIME_FIXTURES = FIXTURES / "osu_same_time"  # constructed: several timing lines at one timestamp
+from tests.support.cli import run_kiai
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the end-to-end tests slow (`-m "not slow"` is the quick loop; CI runs them all)."""
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "warehouse" / "kiai.duckdb"
-
-
-def run_kiai(
-    *args: str,
-    db: Path | None = None,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    input_text: str | None = None,
-    check: bool = True,
-) -> subprocess.CompletedProcess[str]:
-    """Run the real `kiai` entry point in a subprocess (as a user would) and capture its output."""
-    command = [sys.executable, "-m", "kiai"]
-    if db is not None:
-        command += ["--db", str(db)]
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    result = subprocess.run(
-        command + list(args),
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=full_env,
-        input=input_text,
-        timeout=600,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"kiai {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="session")

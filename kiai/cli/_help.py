@@ -4,7 +4,7 @@
   as written (Rich read them as style tags and dropped them), and flags show no `<bool>` type.
 - Command lists show each command's first sentence whole (click cut "Download files (e.g." at the first period).
 - One example line per command, shown at the end: the docstring's `Example:` paragraph, else EXAMPLES
-  (tests/test_help.py checks every command has one that parses, and that the README names every command).
+  (tests/unit/cli/test_help.py checks every command has one that parses, and that the README names every command).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""What the tests share: paths rooted at the tests folder, the `kiai` subprocess runner and the worlds tests build."""

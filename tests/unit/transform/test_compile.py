@@ -1,0 +1,95 @@
+"""`kiai models compile --dialect spark`: the shipped models in build order with stable names, DuckDB-only ones
+saying why (no Java needed here; tests/e2e/test_spark.py runs the output on Spark)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kiai import warehouse
+from kiai.errors import KiaiError
+from kiai.transform.compile import NotPortable, compile_models, to_spark, warehouse_schema
+from kiai.transform.project import load_project, model_folders
+from kiai.transform.runner import prepare
+from tests.support.cli import run_kiai
+
+
+@pytest.fixture(scope="module")
+def compiled(demo_warehouse: Path):
+    con = warehouse.connect(demo_warehouse, read_only=True)
+    try:
+        _, graphs = prepare(con)
+        return compile_models(load_project(model_folders()), warehouse_schema(con)), graphs.order
+    finally:
+        con.close()
+
+
+def test_models_in_build_order_with_stable_names(compiled) -> None:
+    models, build_order = compiled
+    assert [m.model for m in models] == build_order
+    assert [m.position for m in models] == list(range(1, len(models) + 1))
+    portable = {m.relation: m for m in models if m.sql is not None}
+    assert set(portable) == {
+        "features.api_features",
+        "features.kiai_sections",
+        "features.file_features",
+        "features.score_features",
+        "features.beatmap_features",
+        "features.label_conflicts",
+        "features.dataset",
+        "features.replay_hits",
+        "features.replay_summary",
+    }
+    ff = portable["features.file_features"]
+    assert ff.file_name == f"{ff.position:02d}_features.file_features.sql"
+    assert "features.kiai_sections" in ff.sql and "__" not in ff.sql  # ref() as the stable name, no version table
+    assert ff.reads == ["features.kiai_sections", "parsed.beatmap_files", "parsed.hit_objects", "parsed.timing_points"]
+    for model in portable.values():  # nothing DuckDB-only left in the text
+        for duckdb_only in ("QUALIFY", "BY NAME", "EXCLUDE", "INT128", "HUGEINT", "PERCENTILE_CONT", " LIST("):
+            assert duckdb_only not in model.sql.upper(), (model.relation, duckdb_only)
+
+
+def test_json_models_stay_duckdb_only_and_say_why(compiled) -> None:
+    models, _ = compiled
+    staying = {m.relation: m.reason for m in models if m.sql is None}
+    assert set(staying) == {
+        "staging.beatmaps",
+        "staging.beatmapsets",
+        "staging.collection_members",
+        "staging.scores",
+        "staging.user_scores",
+    }
+    assert all("JSON" in reason for reason in staying.values())
+
+
+def test_what_cannot_compile_says_why() -> None:
+    with pytest.raises(NotPortable, match=r"reads parsed\.nowhere, which this warehouse does not have"):
+        to_spark("SELECT x FROM parsed.nowhere", {})
+    with pytest.raises(NotPortable, match="list slice"):
+        to_spark("SELECT [1, 2, 3][1:2] AS l", {})
+    with pytest.raises(NotPortable, match="only ascending keys"):
+        to_spark("SELECT list(v ORDER BY v DESC) AS l FROM (VALUES (1)) t(v)", {})
+    with pytest.raises(KiaiError, match="unknown dialect 'trino'"):
+        compile_models(load_project(model_folders()), {}, dialect="trino")
+
+
+def test_a_source_named_like_a_cte_is_still_read() -> None:
+    schema = {"parsed": {"replays": {"replay_id": "BIGINT"}}}
+    _, reads, _ = to_spark("WITH replays AS (SELECT replay_id FROM parsed.replays) SELECT * FROM replays", schema)
+    assert reads == ["parsed.replays"]
+
+
+def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, tmp_path: Path) -> None:
+    out = tmp_path / "spark"
+    out.mkdir()
+    (out / "99_features.gone.sql").write_text("-- a model compiled before and deleted since")
+    result = run_kiai("models", "compile", "--dialect", "spark", "--out", str(out), db=demo_warehouse)
+    assert "compiled 9 of 14 models" in result.stdout and "DuckDB-only" in result.stdout
+    assert "spark-submit" in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = sorted(p.name for p in out.glob("*.sql"))
+    assert files == sorted(m["file"] for m in manifest["models"] if m["file"])
+    assert "99_features.gone.sql" not in files
+    assert (out / "run_models.py").read_text().startswith('"""Run kiai\'s compiled models on Spark')
