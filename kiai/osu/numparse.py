@@ -34,8 +34,8 @@ class Lines:
     start: np.ndarray  # int64 offsets of each line (trimmed)
     end: np.ndarray
     n_commas: np.ndarray
-    first_comma: np.ndarray  # index into `commas` of each line's first comma
-    commas: np.ndarray  # int64 offsets of every comma in `buf`
+    first_comma: np.ndarray  # index into `separators` of each line's first comma
+    separators: np.ndarray  # int64 offsets of every comma and newline in `buf`, in order
     _comma_at: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -52,15 +52,16 @@ class Lines:
             self.end[rows],
             self.n_commas[rows],
             self.first_comma[rows],
-            self.commas,
+            self.separators,
         )
 
     def _comma(self, j: int, rows: np.ndarray | None) -> np.ndarray:
         """Offset of each line's comma number j (clamped garbage where the line has fewer)."""
+        last = len(self.separators) - 1
         if rows is not None:
-            return self.commas[np.minimum(self.first_comma[rows] + j, len(self.commas) - 1)]
+            return self.separators[np.minimum(self.first_comma[rows] + j, last)]
         if j not in self._comma_at:
-            self._comma_at[j] = self.commas[np.minimum(self.first_comma + j, len(self.commas) - 1)]
+            self._comma_at[j] = self.separators[np.minimum(self.first_comma + j, last)]
         return self._comma_at[j]
 
     def bounds(self, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +69,7 @@ class Lines:
         start, end, n_commas = self.start, self.end, self.n_commas
         if rows is not None:
             start, end, n_commas = start[rows], end[rows], n_commas[rows]
-        if len(self.commas) == 0:
+        if len(self.separators) == 0:
             return (start if k == 0 else end), end
         field_start = start if k == 0 else np.where(n_commas >= k, self._comma(k - 1, rows) + 1, end)
         return field_start, np.where(n_commas > k, self._comma(k, rows), end)
@@ -80,15 +81,23 @@ class Lines:
 
 
 def split_fields(sections: list[bytes]) -> Lines:
-    """Lines of every section (joined), skipping blanks and `//` comments, and the offsets of their commas."""
+    """Lines of every section (joined), skipping blanks and `//` comments, and the offsets of their commas.
+
+    One scan finds commas and newlines together, so each line's commas are the separators between its
+    newline and the previous one: no search of every line start in a list of every comma.
+    """
     parts = [s if s.endswith(b"\n") or not s else s + b"\n" for s in sections]
     buf = np.frombuffer(b"".join([*parts, bytes(PAD)]), dtype=np.uint8)
     section_ends = np.cumsum([len(p) for p in parts], dtype=np.int64)
-    end = np.flatnonzero(buf == NEWLINE)
+    separators = np.flatnonzero((buf == NEWLINE) | (buf == COMMA))
+    newlines = np.flatnonzero(buf[separators] == NEWLINE)  # every line ends with one: parts end with b"\n"
+    end = separators[newlines]
     start = np.empty_like(end)
+    first = np.empty_like(newlines)
     if len(end):
-        start[0] = 0
-        start[1:] = end[:-1] + 1
+        start[0], first[0] = 0, 0
+        start[1:], first[1:] = end[:-1] + 1, newlines[:-1] + 1
+    n_commas = newlines - first  # trimming below drops blanks only: the commas stay inside the line
     last = max(len(buf) - 1, 0)
     for _ in range(2):  # trailing CR/spaces and leading spaces; two passes cover real files
         before_end = buf[np.maximum(end - 1, 0)]
@@ -96,12 +105,9 @@ def split_fields(sections: list[bytes]) -> Lines:
         at_start = buf[np.minimum(start, last)]
         start = start + ((start < end) & ((at_start == SPACE) | (at_start == TAB)))
     keep = (end > start) & (buf[np.minimum(start, last)] != SLASH) if len(buf) else end > start
-    start, end = start[keep], end[keep]
+    start, end, first, n_commas = start[keep], end[keep], first[keep], n_commas[keep]
     file_index = np.searchsorted(section_ends, start, side="right")
-    commas = np.flatnonzero(buf == COMMA)
-    first = np.searchsorted(commas, start)
-    n_commas = np.searchsorted(commas, end) - first
-    return Lines(buf, file_index, start, end, n_commas, first, commas)
+    return Lines(buf, file_index, start, end, n_commas, first, separators)
 
 
 def _padded(buf: np.ndarray) -> np.ndarray:

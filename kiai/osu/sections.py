@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -24,8 +25,8 @@ HEADER_RE = re.compile(rb"^[ \t\r\n]*osu file format v(\d+)")
 MAX_VERSION = 2**31 - 1  # format_version is an INTEGER column
 # `2,start,end` / `Break,start,end`: fields are runs of anything but a comma, stripped afterwards
 BREAK_RE = re.compile(rb"^[ \t]*(?:2|Break)[ \t]*,([^,\r\n]*),([^,\r\n]*)\r?$", re.MULTILINE)
-# a section header: `[Name]` at a line start, the name under 39 bytes, nothing but blanks after it
-SECTION_RE = re.compile(rb"^\[([^\]\n]{0,38})\][ \t\r\x0b\x0c]*(?:\n|\Z)", re.MULTILINE)
+# a section header, matched where a line starts with `[`: the name under 39 bytes, nothing but blanks after it
+SECTION_RE = re.compile(rb"\[([^\]\n]{0,38})\][ \t\r\x0b\x0c]*(?:\n|\Z)")
 LINE_RE = re.compile(rb"[^\r\n]+")
 KNOWN_SECTIONS = {
     b"General",
@@ -70,11 +71,25 @@ def normalise_bytes(data: bytes) -> bytes:
     return data
 
 
+def _headers(data: bytes) -> Iterator[re.Match[bytes]]:
+    """The section headers in order: each `[` found with bytes.find (memchr), matched where it starts a line.
+
+    A regex scan for headers at line starts (`^` in MULTILINE mode) tries every byte: 8x slower on real files.
+    """
+    position = data.find(b"[")
+    while position != -1:
+        if position == 0 or data[position - 1] == NEWLINE:
+            header = SECTION_RE.match(data, position)
+            if header is not None:
+                yield header
+        position = data.find(b"[", position + 1)
+
+
 def find_sections(data: bytes) -> dict[bytes, bytes]:
     """Known sections by name → their body (first occurrence wins); a body ends at the next header."""
     sections: dict[bytes, bytes] = {}
     open_name, body_start = None, 0
-    for header in SECTION_RE.finditer(data):
+    for header in _headers(data):
         if open_name is not None:
             sections[open_name] = data[body_start : header.start()]
         name = header.group(1)
@@ -160,7 +175,7 @@ def _shown(text: str | None) -> str:
 
 def _lines_at_most(name: str, body: bytes, limit: int) -> None:
     """Refuse a section of more than `limit` lines before any of it is parsed (its arrays would fill memory)."""
-    if body.count(b"\n") > limit:
+    if len(body) > limit and body.count(b"\n") > limit:  # fewer bytes than the limit: fewer lines too
         raise OsuParseError(f"more than {limit:,} lines in [{name}] (the limit of objects per file)")
 
 
