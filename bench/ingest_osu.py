@@ -10,12 +10,14 @@ kiai's peak RSS at two corpus sizes (memory must not grow with the corpus).
 Two more figures say where the time goes: kiai's parser alone on one core (the like-for-like peer of
 rosu-pp-py's loop), and DuckDB alone storing the rows the ingest landed (the floor of any ingest that
 lands every row in DuckDB), per table, and what the timing context columns of parsed.hit_objects
-(beat_length, slider_velocity, kiai) add to it.
+(beat_length, slider_velocity, kiai) add to it. CPU seconds of both say what the bar asks of the
+machine: on N cores, kiai's ingest may spend at most N / 0.5 times rosu-pp-py's CPU in all.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import shutil
@@ -46,10 +48,17 @@ def build_corpus(folder: Path, n_files: int) -> list[Path]:
     return paths
 
 
-def run_kiai(folder: Path, db: Path) -> tuple[float, int]:
-    """Seconds and peak RSS (bytes) of one `kiai ingest osu-files` run in a child process."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_kiai(folder: Path, db: Path) -> tuple[float, int, float]:
+    """Seconds, peak RSS (bytes) and CPU seconds (its process and its workers) of one `kiai ingest osu-files`
+    run in a child process."""
     db.unlink(missing_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "kiai", "--db", str(db), "ingest", "osu-files", str(folder)],
@@ -58,7 +67,7 @@ def run_kiai(folder: Path, db: Path) -> tuple[float, int]:
     )
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) * 1024
+    return seconds, max(peak, before) * 1024, _children_cpu() - cpu_before
 
 
 def count_objects(db: Path) -> int:
@@ -69,16 +78,16 @@ def count_objects(db: Path) -> int:
 
 
 def run_kiai_parse(paths: list[Path]) -> float:
-    """Seconds kiai's parser alone takes on one core (batches as the ingest makes them; no hashing, no landing):
-    the like-for-like peer of rosu-pp-py's parse-only loop."""
-    from kiai.load.osu_files import BATCH_FILES
+    """Seconds kiai's parser alone takes on one core (as many files at a time as the ingest's workers; no hashing,
+    no landing): the like-for-like peer of rosu-pp-py's parse-only loop."""
+    from kiai.load.osu_files import PARSE_FILES
     from kiai.load.pipeline import reuse_freed_memory
     from kiai.osu import parse_batch
 
     reuse_freed_memory()  # as in the ingest's workers
     started = time.perf_counter()
-    for first in range(0, len(paths), BATCH_FILES):
-        parse_batch([path.read_bytes() for path in paths[first : first + BATCH_FILES]])
+    for first in range(0, len(paths), PARSE_FILES):
+        parse_batch([path.read_bytes() for path in paths[first : first + PARSE_FILES]])
     return time.perf_counter() - started
 
 
@@ -125,14 +134,15 @@ def storage_floor(db: Path) -> tuple[dict[str, float], float]:
     return per_table, without["parsed.hit_objects"] + without["close"]
 
 
-def run_rosu(paths: list[Path]) -> tuple[float, int]:
+def run_rosu(paths: list[Path]) -> tuple[float, int, float]:
+    """Seconds, hit objects and CPU seconds of rosu-pp-py's parse-only loop (one core)."""
     import rosu_pp_py
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     objects = 0
     for path in paths:
         objects += rosu_pp_py.Beatmap(path=str(path)).n_objects
-    return time.perf_counter() - started, objects
+    return time.perf_counter() - started, objects, time.process_time() - cpu
 
 
 def main() -> dict[str, float]:
@@ -142,18 +152,23 @@ def main() -> dict[str, float]:
     half = build_corpus(WORK / "half", args.files // 2)
     full = build_corpus(WORK / "full", args.files)
     db = WORK / "bench.duckdb"
-    run_rosu(full)  # warm the page cache for both contenders
-    half_seconds, half_rss = run_kiai(WORK / "half", db)
-    kiai_seconds, kiai_rss = run_kiai(WORK / "full", db)
+    rosu_before = run_rosu(full)  # also warms the page cache for both contenders
+    half_seconds, half_rss, _ = run_kiai(WORK / "half", db)
+    kiai_seconds, kiai_rss, kiai_cpu = run_kiai(WORK / "full", db)
     objects = count_objects(db)
     per_table, objects_without_context = storage_floor(db)
     floor_seconds = sum(per_table.values())
-    rosu_seconds, rosu_objects = run_rosu(full)
+    # the peer runs before and after kiai (on a shared machine the load moves): the faster run counts
+    rosu_after = run_rosu(full)
+    rosu_seconds, rosu_objects, rosu_cpu = min(rosu_before, rosu_after)
     parse_seconds = run_kiai_parse(full)
     kiai_rate, rosu_rate = objects / kiai_seconds, rosu_objects / rosu_seconds
     print(f"corpus: {len(full):,} files, {objects:,} hit objects (rosu-pp-py counts {rosu_objects:,})")
     print(f"kiai ingest (parse + land in DuckDB, end to end): {kiai_seconds:6.2f} s  {kiai_rate:12,.0f} hit objects/s")
-    print(f"rosu-pp-py parse only:                           {rosu_seconds:6.2f} s  {rosu_rate:12,.0f} hit objects/s")
+    print(
+        f"rosu-pp-py parse only:                           {rosu_seconds:6.2f} s  {rosu_rate:12,.0f} hit objects/s"
+        f"  (the faster of {rosu_before[0]:.2f} s before kiai's run and {rosu_after[0]:.2f} s after it)"
+    )
     print(f"ratio kiai / rosu-pp-py: {kiai_rate / rosu_rate:.2f}  (bar >= {BAR})")
     print(
         f"kiai parse only (one core, no landing):          {parse_seconds:6.2f} s  {objects / parse_seconds:12,.0f} "
@@ -170,6 +185,11 @@ def main() -> dict[str, float]:
     print(
         f"  parsed.hit_objects without its timing context columns ({', '.join(CONTEXT_COLUMNS)}): "
         f"{objects_without_context:.2f} s with its close, so they add {context:+.2f} s"
+    )
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU seconds: kiai ingest {kiai_cpu:.2f} (its process and workers), rosu-pp-py {rosu_cpu:.2f}: on {cores} "
+        f"cores the bar allows kiai at most {cores / BAR * rosu_cpu:.2f}, if every core were busy all along"
     )
     print(
         f"kiai peak RSS: {half_rss / 2**20:,.0f} MiB at {len(half):,} files ({half_seconds:.2f} s), "
@@ -203,6 +223,8 @@ def main() -> dict[str, float]:
         "context_columns_seconds": context,
         "parse_only_rate": objects / parse_seconds,
         "peak_rss_mib": kiai_rss / 2**20,
+        "kiai_cpu_seconds": kiai_cpu,
+        "rosu_cpu_seconds": rosu_cpu,
     }
 
 

@@ -42,6 +42,7 @@ from kiai.osu import CURVE_TYPES, KINDS, PARSER_VERSION, ParsedBatch, parse_batc
 from kiai.warehouse import transaction
 
 BATCH_FILES = 500
+PARSE_FILES = 100  # a worker parses its batch this many files at a time: NumPy's temporaries stay in the CPU's cache
 BATCH_BYTES = 48 * 1024 * 1024
 BATCH_LINES = 1_000_000  # a worker needs ~300 B per line of a batch: this caps it near 300 MB whatever files hold
 WORKER_NICENESS = 10
@@ -282,13 +283,17 @@ def parse_for_landing(
     Of two versions of one beatmap in a batch the later one lands, except when reparsing: then each
     file is already the one that holds its id. With a `spool` folder the tables are written there as
     Arrow IPC files, which the main process maps without copying: cheaper than pickling them through a pipe.
+    Parsing `PARSE_FILES` at a time is ~20% faster than the whole batch at once (measured in bench/ingest_osu.py).
     """
-    parsed = parse_batch(datas, max_objects)
+    chunks = [
+        parse_batch(datas[first : first + PARSE_FILES], max_objects) for first in range(0, len(datas), PARSE_FILES)
+    ]
+    files = [result for chunk in chunks for result in chunk.files]
     good: list[int] = []
     errors: list[tuple[int, str]] = []
     latest_for_id: dict[int, int] = {}
     replaced = 0
-    for index, result in enumerate(parsed.files):
+    for index, result in enumerate(files):
         if result.error is not None:
             errors.append((index, result.error))
             continue
@@ -300,8 +305,8 @@ def parse_for_landing(
                 good.remove(latest_for_id[beatmap_id])
             latest_for_id[beatmap_id] = index
         good.append(index)
-    tables, landed = _parsed_tables(md5s, file_ids, good, parsed) if good else ({}, 0)
-    beatmap_ids = [parsed.files[i].metadata["beatmap_id"] for i in good]
+    tables, landed = _chunked_tables(md5s, file_ids, good, chunks)
+    beatmap_ids = [files[i].metadata["beatmap_id"] for i in good]
     landing = _Landing(good, beatmap_ids, errors, replaced, landed, dict(tables))
     if spool is not None:
         for name, rows in tables.items():
@@ -458,6 +463,29 @@ def _raw_table(new: list[tuple[str, OsuSource]], landing: _Landing, now: dt.date
             "ingested_at": pa.array([now] * len(good), pa.timestamp("us")),
         }
     )
+
+
+def _chunked_tables(
+    md5s: list[str], file_ids: list[int], good: list[int], chunks: list[ParsedBatch]
+) -> tuple[dict[str, pa.Table], int]:
+    """The parsed.* rows of the files at `good` (indexes into the batch) from its chunks of PARSE_FILES files,
+    each table one Arrow table of the chunks' record batches (no copy), and how many hit objects they hold."""
+    per_chunk: list[dict[str, pa.Table]] = []
+    landed = 0
+    for number, chunk in enumerate(chunks):
+        first = number * PARSE_FILES
+        part = slice(first, first + PARSE_FILES)
+        good_here = [index - first for index in good if first <= index < first + PARSE_FILES]
+        if good_here:
+            tables, objects = _parsed_tables(md5s[part], file_ids[part], good_here, chunk)
+            per_chunk.append(tables)
+            landed += objects
+    if not per_chunk:
+        return {}, 0
+    # a metadata column all NULL in one chunk is of Arrow's null type there: promoted to the others' type
+    return {
+        name: pa.concat_tables([t[name] for t in per_chunk], promote_options="default") for name in per_chunk[0]
+    }, landed
 
 
 def _parsed_tables(
