@@ -6,6 +6,7 @@ fingerprint hashes and what users read; once with the exact upstream version tab
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -42,6 +43,12 @@ def tag_regex(word: Any) -> str:
 
 
 _ENV.filters["tag_regex"] = tag_regex
+
+
+@functools.lru_cache(maxsize=512)
+def _template(text: str) -> jinja2.Template:
+    """A model's body compiled once per process: a build renders each model two or three times."""
+    return _ENV.from_string(text)
 
 
 @dataclass
@@ -91,7 +98,7 @@ def render(
         return ENDPOINTS[name].where(alias)
 
     try:
-        template = _ENV.from_string(model.body if text is None else text)
+        template = _template(model.body if text is None else text)
         result.sql = template.render(ref=ref, var=var, this=this or model.relation, fail=fail, is_endpoint=is_endpoint)
     except jinja2.TemplateError as exc:
         line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""

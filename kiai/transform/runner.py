@@ -223,7 +223,8 @@ def _run(
             passed = all(test.passed for test in result.tests)
             if item.action == Action.BUILD or old is None:
                 store.save_version(con, _version(resolved, relation, columns, result.rows, passed))
-            store.set_tests(con, model.name, item.fingerprint, resolved.tests_hash, passed)
+            else:
+                store.set_tests(con, model.name, item.fingerprint, resolved.tests_hash, passed)
             store.log_tests(con, model.name, item.fingerprint, [(t.label, t.failures) for t in result.tests])
             if passed:
                 con.execute(f"CREATE OR REPLACE VIEW {model.relation} AS SELECT * FROM {relation}")

@@ -7,6 +7,7 @@ import functools
 import importlib.util
 import json
 import sys
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,11 +48,16 @@ class Version:
     current: bool = False
 
 
+_METADATA_SCHEMA: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, str] = weakref.WeakKeyDictionary()
+
+
 def _sql(con: duckdb.DuckDBPyConnection, text: str) -> str:
     """Qualify the metadata tables with the catalog: a warehouse file named kiai.duckdb makes `kiai.x`
-    ambiguous between catalog and schema."""
-    (catalog,) = con.execute("SELECT current_database()").fetchall()[0]
-    return text.replace("{K}", identifier(catalog) + ".kiai")
+    ambiguous between catalog and schema. Looked up once per connection (a build writes ~150 statements)."""
+    if con not in _METADATA_SCHEMA:
+        (catalog,) = con.execute("SELECT current_database()").fetchall()[0]
+        _METADATA_SCHEMA[con] = identifier(catalog) + ".kiai"
+    return text.replace("{K}", _METADATA_SCHEMA[con])
 
 
 def execute(con: duckdb.DuckDBPyConnection, text: str, params: Any = None) -> duckdb.DuckDBPyConnection:
@@ -273,9 +279,12 @@ def log_build(con: duckdb.DuckDBPyConnection, **row: Any) -> None:
 
 
 def log_tests(con: duckdb.DuckDBPyConnection, model: str, fingerprint: str, results: list[tuple[str, int]]) -> None:
-    for label, failures in results:
-        execute(
-            con,
-            "INSERT INTO {K}.model_test_results VALUES (?, ?, ?, ?, ?)",
-            [model, fingerprint, label, failures, utc_now()],
-        )
+    """One INSERT for all of a model's test results."""
+    if not results:
+        return
+    now = utc_now()
+    execute(
+        con,
+        "INSERT INTO {K}.model_test_results VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(results)),
+        [v for label, failures in results for v in (model, fingerprint, label, failures, now)],
+    )
