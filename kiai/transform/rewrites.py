@@ -11,12 +11,16 @@ qualified) and returns a tree whose Spark SQL means what the DuckDB SQL meant. s
 - index lists 1-based (`l[i]`, and `f(x)[1]` on a list it cannot type) and lambdas' positions (`lambda e, i`)
   as DuckDB does, where Spark counts from 0.
 
-`not_portable` names what kiai does not translate (DuckDB's JSON functions): such a model stays DuckDB-only,
+- keep DuckDB's JSON types and casts (`CAST(x AS JSON[])`, `CAST(x -> '$.k' AS INTEGER[])`) and
+  `json_merge_patch`, which Spark lacks (`->` and `->>` it turns into get_json_object, as meant).
+
+`not_portable` names what kiai does not translate (the other JSON functions): such a model stays DuckDB-only,
 and Spark reads its exported rows from the lake.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -30,18 +34,60 @@ class DuckDBAsWritten(DuckDB):
     INDEX_OFFSET = 0
 
 
+JSON_EXTRACTS = (exp.JSONExtract, exp.JSONExtractScalar)  # -> and ->>: Spark's get_json_object
+MERGE_PATCH = "json_merge_patch"
+
+
 def not_portable(tree: exp.Expression) -> str | None:
     """Why the model cannot run on Spark as written, or None."""
-    json_nodes = (exp.JSONExtract, exp.JSONExtractScalar, exp.JSONBExtract, exp.JSONBExtractScalar)
-    if tree.find(*json_nodes) or any(_is_json(cast.to) for cast in tree.find_all(exp.Cast)):
-        return "reads JSON with DuckDB's JSON functions (->, ->>, CAST AS JSON[]), which Spark spells otherwise"
+    for node in tree.find_all(exp.Func):
+        name = node.name.lower() if isinstance(node, exp.Anonymous) else node.sql_name().lower()
+        if name.startswith("json") and not isinstance(node, JSON_EXTRACTS) and name != MERGE_PATCH:
+            return f"uses DuckDB's {name}(), which kiai does not translate to Spark"
     return None
 
 
 def _is_json(kind: exp.DataType) -> bool:
-    return kind.is_type(exp.DataType.Type.JSON) or any(
-        isinstance(e, exp.DataType) and _is_json(e) for e in kind.expressions
-    )
+    """`kind` is JSON or holds JSON (JSON[], STRUCT(a JSON), ...)."""
+    return any(t.is_type(exp.DataType.Type.JSON) for t in kind.find_all(exp.DataType))
+
+
+def json_values(tree: exp.Expression) -> exp.Expression:
+    """DuckDB's JSON as Spark's JSON text (Spark has no JSON type; the lake holds JSON columns as text):
+
+    - CAST(x AS JSON) -> x;
+    - CAST(x AS T) for a list/struct/map T holding JSON, or of an `->` / `->>` result -> from_json(x, 'T'), JSON
+      in T read as text (an array's objects as their JSON; Spark gives a string element unquoted);
+    - json_merge_patch(x, '{"k": null, ...}'), which removes keys -> to_json(map_filter(from_json(x,
+      'MAP<STRING, VARIANT>'), (k, v) -> NOT k IN (...))): the other keys in their order, values as JSON
+      (keys of objects nested in them come out sorted, VARIANT's order: equal as JSON values)."""
+    nested = (exp.DataType.Type.ARRAY, exp.DataType.Type.STRUCT, exp.DataType.Type.MAP)
+    for cast in list(tree.find_all(exp.Cast)):
+        if cast.to.is_type(exp.DataType.Type.JSON):
+            cast.replace(cast.this)
+        elif cast.to.is_type(*nested) and (_is_json(cast.to) or isinstance(cast.this, JSON_EXTRACTS)):
+            schema = cast.to.transform(_json_as_text).sql(dialect="spark")
+            cast.replace(exp.Anonymous(this="FROM_JSON", expressions=[cast.this, exp.Literal.string(schema)]))
+    for merge in list(tree.find_all(exp.Anonymous)):
+        if merge.name.lower() == MERGE_PATCH:
+            merge.replace(_removing_keys(*merge.expressions))
+    return tree
+
+
+def _json_as_text(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.DataType) and node.is_type(exp.DataType.Type.JSON):
+        return exp.DataType.build("STRING")
+    return node
+
+
+def _removing_keys(target: exp.Expression, patch: exp.Expression) -> exp.Expression:
+    removed = json.loads(patch.this) if isinstance(patch, exp.Literal) and patch.is_string else None
+    if not isinstance(removed, dict) or any(value is not None for value in removed.values()):
+        raise ValueError(f"json_merge_patch with {patch.sql()}: kiai translates only a patch that removes keys")
+    entries = exp.Anonymous(this="FROM_JSON", expressions=[target, exp.Literal.string("MAP<STRING, VARIANT>")])
+    kept = exp.Not(this=exp.In(this=exp.column("k"), expressions=[exp.Literal.string(k) for k in removed]))
+    keep = exp.Lambda(this=kept, expressions=[exp.to_identifier("k"), exp.to_identifier("v")])
+    return exp.func("TO_JSON", exp.Anonymous(this="MAP_FILTER", expressions=[entries, keep]))
 
 
 def qualify_clause(tree: exp.Expression) -> exp.Expression:
@@ -225,6 +271,7 @@ def bigint_ranks(tree: exp.Expression) -> exp.Expression:
 
 
 SPARK: list[Callable[[exp.Expression], exp.Expression]] = [
+    json_values,
     qualify_clause,
     union_by_name,
     hugeint,

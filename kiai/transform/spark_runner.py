@@ -50,9 +50,21 @@ def register_lake(spark: Any, lake: Path) -> list[str]:
     return sorted(manifest["tables"])
 
 
+def _utc_timestamps(frame: Any) -> Any:
+    """DuckDB's naive TIMESTAMP (Spark's TIMESTAMP_NTZ) as the lake writes kiai's timestamps: UTC instants (the
+    session's time zone is UTC)."""
+    naive = {f.name for f in frame.schema.fields if f.dataType.typeName() == "timestamp_ntz"}
+    if not naive:
+        return frame
+    return frame.select(*(frame[c].cast("timestamp").alias(c) if c in naive else frame[c] for c in frame.columns))
+
+
 def run_models(spark: Any, compiled: Path, out: Path, log: Any = print) -> list[dict[str, Any]]:
     """Run the compiled models in build order, each written to `out` and registered under its name."""
     manifest = json.loads((compiled / "manifest.json").read_text(encoding="utf-8"))
+    # the lake's timestamps: UTC microseconds (Spark's default INT96 reads back as a naive TIMESTAMP elsewhere)
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    spark.conf.set("spark.sql.session.timeZone", "UTC")  # kiai's naive timestamps are UTC
     results = []
     for entry in manifest["models"]:
         relation = entry["model"]
@@ -60,7 +72,7 @@ def run_models(spark: Any, compiled: Path, out: Path, log: Any = print) -> list[
             log(f"{relation}: DuckDB-only ({entry['duckdb_only']}); read from the lake")
             continue
         started = time.perf_counter()
-        frame = spark.sql((compiled / entry["file"]).read_text(encoding="utf-8"))
+        frame = _utc_timestamps(spark.sql((compiled / entry["file"]).read_text(encoding="utf-8")))
         target = out / relation.replace(".", "/")
         frame.write.mode("overwrite").parquet(str(target))
         register_view(spark, relation, target, frame.columns, None)
