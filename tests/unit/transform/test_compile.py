@@ -41,6 +41,10 @@ def test_models_in_build_order_with_stable_names(compiled) -> None:
         "features.dataset",
         "features.replay_hits",
         "features.replay_summary",
+        "staging.beatmaps",
+        "staging.beatmapsets",
+        "staging.collection_members",
+        "staging.scores",
     }
     ff = portable["features.file_features"]
     assert ff.file_name == f"{ff.position:02d}_features.file_features.sql"
@@ -51,22 +55,27 @@ def test_models_in_build_order_with_stable_names(compiled) -> None:
             assert duckdb_only not in model.sql.upper(), (model.relation, duckdb_only)
 
 
-def test_json_models_stay_duckdb_only_and_say_why(compiled) -> None:
+def test_only_a_model_of_raw_api_json_stays_duckdb_only_and_says_why(compiled) -> None:
     models, _ = compiled
-    staying = {m.relation: m.reason for m in models if m.sql is None}
-    assert set(staying) == {
-        "staging.beatmaps",
-        "staging.beatmapsets",
-        "staging.collection_members",
-        "staging.scores",
-        "staging.user_scores",
+    staying = {m.relation: (m.reason, m.reads) for m in models if m.sql is None}
+    assert staying == {
+        "staging.user_scores": ("uses DuckDB's json_type(), which kiai does not translate to Spark", ["raw.api_responses"])
     }
-    assert all("JSON" in reason for reason in staying.values())
+
+
+def test_json_is_read_with_sparks_functions(compiled) -> None:
+    models, _ = compiled
+    scores = next(m for m in models if m.relation == "staging.scores").sql
+    assert "FROM_JSON(GET_JSON_OBJECT(s.data, '$.mods'), 'ARRAY<STRING>')" in scores
+    assert "MAP_FILTER" in scores and "FROM_JSON(s.data, 'MAP<STRING, VARIANT>')" in scores
+    assert "JSON_MERGE_PATCH" not in scores and "AS JSON" not in scores
 
 
 def test_what_cannot_compile_says_why() -> None:
     with pytest.raises(NotPortable, match=r"reads parsed\.nowhere, which this warehouse does not have"):
         to_spark("SELECT x FROM parsed.nowhere", {})
+    with pytest.raises(NotPortable, match="kiai translates only a patch that removes keys"):
+        to_spark("""SELECT json_merge_patch('{"a": 1}', '{"a": 2}') AS j""", {})
     with pytest.raises(NotPortable, match="list slice"):
         to_spark("SELECT [1, 2, 3][1:2] AS l", {})
     with pytest.raises(NotPortable, match="only ascending keys"):
@@ -86,7 +95,7 @@ def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, 
     out.mkdir()
     (out / "99_features.gone.sql").write_text("-- a model compiled before and deleted since")
     result = run_kiai("models", "compile", "--dialect", "spark", "--out", str(out), db=demo_warehouse)
-    assert "compiled 9 of 14 models" in result.stdout and "DuckDB-only" in result.stdout
+    assert "compiled 13 of 14 models" in result.stdout and "DuckDB-only" in result.stdout
     assert "spark-submit" in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     files = sorted(p.name for p in out.glob("*.sql"))
