@@ -118,6 +118,7 @@ def test_every_compiled_model_gives_duckdbs_rows_on_spark(
     finally:
         con.close()
 
+
 REWRITES = {
     # each: DuckDB SQL over inline rows; Spark must give the same rows
     "qualify through a table name": """

@@ -58,9 +58,8 @@ def test_models_in_build_order_with_stable_names(compiled) -> None:
 def test_only_a_model_of_raw_api_json_stays_duckdb_only_and_says_why(compiled) -> None:
     models, _ = compiled
     staying = {m.relation: (m.reason, m.reads) for m in models if m.sql is None}
-    assert staying == {
-        "staging.user_scores": ("uses DuckDB's json_type(), which kiai does not translate to Spark", ["raw.api_responses"])
-    }
+    reason = "uses DuckDB's json_type(), which kiai does not translate to Spark"
+    assert staying == {"staging.user_scores": (reason, ["raw.api_responses"])}
 
 
 def test_json_is_read_with_sparks_functions(compiled) -> None:
