@@ -165,7 +165,7 @@ def test_each_rewrite_means_on_spark_what_it_means_on_duckdb(spark, case: str) -
     sql = REWRITES[case]
     text, _, _ = to_spark(sql, {})
     frame = spark.sql(text)
-    ours = duckdb.sql(sql)
+    ours = duckdb.connect().sql(sql)  # not the module-wide default connection other tests use
     assert frame.columns == ours.columns, text
     expected = sorted(map(repr, ours.fetchall()))
     got = sorted(repr(tuple(row)) for row in frame.collect())
