@@ -160,16 +160,12 @@ def _statements(stream, name: str, stats: Stats, digest: _Hasher) -> Iterator[tu
             stats.bytes_read += len(chunk)
             if not number and not rest:
                 chunk = chunk.removeprefix(BOM)
-            data = rest + chunk
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()  # the line the next chunk goes on with
+            if not lines:
                 if len(rest) > MAX_STATEMENT:
                     raise DumpError(f"{name}:{number + 1}: a line longer than {MAX_STATEMENT >> 20} MB")
                 continue
-            rest = data[cut:]
-            lines = data[:cut].split(b"\n")
-            lines.pop()
         else:
             lines = [rest] if rest else []
             rest = b""

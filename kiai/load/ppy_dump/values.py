@@ -75,7 +75,7 @@ def rows_csv(values: bytes, blob_columns: tuple[bool, ...]) -> tuple[bytes, int]
         return _sliced_csv(values, blob_columns, _every_few_rows(values))
     spots = _rare_escapes(values)
     if 0 < len(spots) <= MAX_CUT_OUT:
-        return _sliced_csv(values, blob_columns, _around(values, spots))
+        return _sliced_csv(values, blob_columns, _around(values, spots), spots=spots)
     if (converted := fast_csv(values, plain=not len(spots))) is not None:
         return converted
     return _sliced_csv(values, blob_columns, _every_few_rows(values))
@@ -167,13 +167,19 @@ def _only_literals(skeleton: bytes, rows: int, strings: int) -> bool:
 
 
 def _sliced_csv(
-    values: bytes, blob_columns: tuple[bool, ...], cuts: Iterator[int], fine: bool = False
+    values: bytes,
+    blob_columns: tuple[bool, ...],
+    cuts: Iterator[int],
+    fine: bool = False,
+    spots: np.ndarray | None = None,
 ) -> tuple[bytes, int]:
     """The rows in slices cut at `),(` (offsets of their `)` in `cuts`), each the fast way if it can.
 
     A cut inside a string leaves an odd number of quotes in the slice (its start is outside any
     string, being the end of the slice before): such a slice grows to the next cut. A slice the
     fast way declines is cut again into a few rows at a time (`fine`), and those go the exact way.
+    `spots`: the offsets `_rare_escapes` found in `values`, so that the slices between them are known
+    plain without scanning them again.
     """
     out: list[bytes] = []
     total, start, end = 0, 0, len(values)
@@ -181,7 +187,8 @@ def _sliced_csv(
         stop = next(cuts, end)
         while True:
             piece = values[start : stop + 1] if stop < end else values[start:]
-            converted = None if any(blob_columns) else fast_csv(piece)
+            plain = None if spots is None else not _any_within(spots, start, start + len(piece))
+            converted = None if any(blob_columns) else fast_csv(piece, plain)
             if converted is not None or stop >= end or not _inside_string(piece):
                 break
             stop = next(cuts, end)
@@ -197,6 +204,11 @@ def _sliced_csv(
         total += converted[1]
         start = stop + 2  # past "),": the next slice starts at its "("
     return b"".join(out), total
+
+
+def _any_within(offsets: np.ndarray, start: int, end: int) -> bool:
+    """Whether any of the sorted `offsets` is in [start, end)."""
+    return bool(np.searchsorted(offsets, start) < np.searchsorted(offsets, end))
 
 
 def _every_few_rows(values: bytes) -> Iterator[int]:
