@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,9 @@ class MapRecord:
     passcount: int
     level: float
 
-    @property
+    @cached_property
     def counts(self) -> tuple[int, int, int]:
+        """Circles, sliders and spinners (computed once: the map is final)."""
         kinds = [o.kind for o in self.gm.objects]
         return kinds.count("circle"), kinds.count("slider"), kinds.count("spinner")
 

@@ -9,8 +9,10 @@ the beats it was given; max combo follows lazer's slider tick rule.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -84,8 +86,9 @@ class GeneratedMap:
     tick_rate: int
     stats: dict[str, float] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def max_combo(self) -> int:
+        """The sum of the objects' combo (the objects are final once generated: computed once)."""
         return sum(o.combo for o in self.objects)
 
 
@@ -372,8 +375,11 @@ def generate_map(plan: SongPlan, level: float, generator: np.random.Generator) -
             time_ms = float(round(prev_ms + (phrase * PHRASE_BEATS - prev_beat) * prev_len))
         starts.append((phrase * PHRASE_BEATS, time_ms, 60000.0 / bpm))
 
+    first_beats = [s[0] for s in starts]  # ascending
+
     def segment(beat: float) -> tuple[float, float, float]:
-        return next(s for s in reversed(starts) if s[0] <= beat + 1e-9)
+        """The last segment starting at or before `beat`."""
+        return starts[bisect.bisect_right(first_beats, beat + 1e-9) - 1]
 
     def ms(beat: float) -> float:
         first, start, length = segment(beat)

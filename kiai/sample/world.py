@@ -476,201 +476,217 @@ def _plays(rng: np.random.Generator, maps: list[MapRecord], archetype: dict[int,
 
 
 def _dump_tables(sets: list[SetRecord], plays: list[Play], users: list[tuple[int, str, str]]) -> dict[str, list]:
+    """The rows of every dump table, in the order mysqldump writes them."""
     tables: dict[str, list] = {name: [] for name in dump.schemas()}
-    for user_id, name, _country in users:
-        tables["sample_users"].append((user_id, name, 0, 0))
     by_user: dict[int, list[Play]] = {}
     for p in plays:
         by_user.setdefault(p.user_id, []).append(p)
     ranking = sorted(by_user, key=lambda u: -sum(p.pp for p in by_user[u]))
-    for user_id, _name, country in users:
-        ps = by_user.get(user_id, [])
-        c300, c100, c50, miss = (sum(getattr(p, k) for p in ps) for k in ("great", "ok", "meh", "miss"))
-        total = max(c300 + c100 + c50 + miss, 1)
-        acc = (300 * c300 + 100 * c100 + 50 * c50) / (300 * total)
-        ranks = [p.rank for p in ps]
-        pp = sum(p.pp * 0.95**i for i, p in enumerate(sorted(ps, key=lambda p: -p.pp)))
-        last = max((p.ended_at for p in ps), default=DUMP_TIME)
-        tables["osu_user_stats"].append(
-            (
-                user_id,
-                c300 * 40,
-                c100 * 40,
-                c50 * 40,
-                miss * 40,
-                int(acc * 1e9),
-                int(1e7),
-                Float(round(acc, 6)),
-                len(ps) * 37,
-                sum(p.total_score for p in ps) * 20,
-                sum(p.total_score for p in ps) * 60,
-                ranks.count("X"),
-                ranks.count("XH"),
-                ranks.count("S"),
-                ranks.count("SH"),
-                ranks.count("A"),
-                ranking.index(user_id) + 1 if user_id in ranking else 0,
-                Float(round(90 + len(ps) / 10, 3)),
-                0,
-                0,
-                0,
-                max((p.max_combo for p in ps), default=0),
-                country,
-                Float(round(pp, 3)),
-                ranking.index(user_id) + 1 if user_id in ranking else 0,
-                Float(round(acc * 100, 4)),
-                DUMP_TIME,
-                last,
-                len(ps) * 600,
-            )
-        )
+    for user_id, name, country in users:
+        tables["sample_users"].append((user_id, name, 0, 0))
+        rank = ranking.index(user_id) + 1 if user_id in ranking else 0
+        tables["osu_user_stats"].append(_user_stats_row(user_id, country, by_user.get(user_id, []), rank))
     for s in sets:
-        diffs = ", ".join(f"{m.version} ★{m.stars:.1f}@0" for m in s.maps)
-        tables["osu_beatmapsets"].append(
-            (
-                s.beatmapset_id,
-                s.user_id,
-                s.beatmapset_id + 1_000_000,
-                s.artist,
-                s.artist,
-                s.title,
-                s.title,
-                s.creator,
-                s.source,
-                s.tags,
-                0,
-                0,
-                0,
-                Float(s.bpm),
-                len(s.maps),
-                s.ranked,
-                2,
-                s.ranked_date,
-                s.submitted,
-                s.ranked_date,
-                f"{s.beatmapset_id}.osz",
-                1,
-                Float(8.5),
-                0,
-                f"[bold:0,size:20]{s.artist}|{s.title}",
-                s.genre_id,
-                s.language_id,
-                0,
-                0,
-                None,
-                None,
-                None,
-                None,
-                0,
-                None,
-                None,
-                s.favourite_count,
-                sum(m.playcount for m in s.maps),
-                diffs[:2048],
-                s.ranked_date,
-                1,
-                0,
-                None,
-                0,
-                0,
-                0,
-                None,
-                None,
-                0,
-                None,
-                0,
-                0,
-                Json(["osu"]),
-            )
-        )
-        for m in s.maps:
-            circles, sliders, spinners = m.counts
-            filename = f"{s.artist} - {s.title} ({s.creator}) [{m.version}].osu"
-            tables["osu_beatmaps"].append(
-                (
-                    m.beatmap_id,
-                    s.beatmapset_id,
-                    s.user_id,
-                    filename,
-                    m.md5,
-                    m.version,
-                    m.total_length,
-                    m.hit_length,
-                    circles + sliders + spinners,
-                    circles,
-                    sliders,
-                    spinners,
-                    Float(m.hp),
-                    Float(m.cs),
-                    Float(m.od),
-                    Float(m.ar),
-                    0,
-                    m.ranked,
-                    m.last_updated,
-                    Float(m.stars),
-                    m.gm.max_combo,
-                    m.playcount,
-                    m.passcount,
-                    None,
-                    1,
-                    None,
-                    Float(m.bpm),
-                )
-            )
+        tables["osu_beatmapsets"].append(_beatmapset_row(s))
+        tables["osu_beatmaps"].extend(_beatmap_row(s, m) for m in s.maps)
     for p in plays:
-        data = {"mods": p.mod_objects, "statistics": p.statistics, "maximum_statistics": p.maximum_statistics}
-        tables["scores"].append(
-            (
-                p.score_id,
-                p.user_id,
-                0,
-                p.beatmap.beatmap_id,
-                p.has_replay,
-                1,
-                1,
-                p.rank,
-                1,
-                Float(p.accuracy),
-                p.max_combo,
-                p.total_score,
-                Json(data),
-                Float(p.pp),
-                p.legacy_score_id,
-                p.legacy_total_score,
-                p.started_at,
-                p.ended_at,
-                int(p.ended_at.timestamp()),
-                p.build_id,
-            )
-        )
+        tables["scores"].append(_score_row(p))
         if p.legacy_score_id is not None:
-            bits = {"HD": 8, "HR": 16, "DT": 64}
-            tables["osu_scores_high"].append(
-                (
-                    p.legacy_score_id,
-                    p.beatmap.beatmap_id,
-                    p.user_id,
-                    p.legacy_total_score,
-                    p.max_combo,
-                    p.rank,
-                    p.meh,
-                    p.ok,
-                    p.great,
-                    p.miss,
-                    0,
-                    0,
-                    int(p.max_combo == p.beatmap.gm.max_combo),
-                    sum(bits[m] for m in p.mods),
-                    p.ended_at,
-                    Float(p.pp),
-                    int(p.has_replay),
-                    0,
-                    p.country,
-                )
-            )
+            tables["osu_scores_high"].append(_legacy_score_row(p))
     tables["scores"].sort(key=lambda r: r[0])
     tables["osu_scores_high"].sort(key=lambda r: (r[2], r[1], r[5]))
     return tables
+
+
+def _user_stats_row(user_id: int, country: str, ps: list[Play], rank: int) -> tuple:
+    """osu_user_stats: a player's totals over their plays; `rank` by summed pp (0: no plays)."""
+    c300, c100, c50, miss = (sum(getattr(p, k) for p in ps) for k in ("great", "ok", "meh", "miss"))
+    total = max(c300 + c100 + c50 + miss, 1)
+    acc = (300 * c300 + 100 * c100 + 50 * c50) / (300 * total)
+    ranks = [p.rank for p in ps]
+    pp = sum(p.pp * 0.95**i for i, p in enumerate(sorted(ps, key=lambda p: -p.pp)))
+    last = max((p.ended_at for p in ps), default=DUMP_TIME)
+    return (
+        user_id,
+        c300 * 40,
+        c100 * 40,
+        c50 * 40,
+        miss * 40,
+        int(acc * 1e9),
+        int(1e7),
+        Float(round(acc, 6)),
+        len(ps) * 37,
+        sum(p.total_score for p in ps) * 20,
+        sum(p.total_score for p in ps) * 60,
+        ranks.count("X"),
+        ranks.count("XH"),
+        ranks.count("S"),
+        ranks.count("SH"),
+        ranks.count("A"),
+        rank,
+        Float(round(90 + len(ps) / 10, 3)),
+        0,
+        0,
+        0,
+        max((p.max_combo for p in ps), default=0),
+        country,
+        Float(round(pp, 3)),
+        rank,
+        Float(round(acc * 100, 4)),
+        DUMP_TIME,
+        last,
+        len(ps) * 600,
+    )
+
+
+def _beatmapset_row(s: SetRecord) -> tuple:
+    """osu_beatmapsets: the set, with its difficulties' names and stars as osu-web lists them."""
+    diffs = ", ".join(f"{m.version} ★{m.stars:.1f}@0" for m in s.maps)
+    return (
+        s.beatmapset_id,
+        s.user_id,
+        s.beatmapset_id + 1_000_000,
+        s.artist,
+        s.artist,
+        s.title,
+        s.title,
+        s.creator,
+        s.source,
+        s.tags,
+        0,
+        0,
+        0,
+        Float(s.bpm),
+        len(s.maps),
+        s.ranked,
+        2,
+        s.ranked_date,
+        s.submitted,
+        s.ranked_date,
+        f"{s.beatmapset_id}.osz",
+        1,
+        Float(8.5),
+        0,
+        f"[bold:0,size:20]{s.artist}|{s.title}",
+        s.genre_id,
+        s.language_id,
+        0,
+        0,
+        None,
+        None,
+        None,
+        None,
+        0,
+        None,
+        None,
+        s.favourite_count,
+        sum(m.playcount for m in s.maps),
+        diffs[:2048],
+        s.ranked_date,
+        1,
+        0,
+        None,
+        0,
+        0,
+        0,
+        None,
+        None,
+        0,
+        None,
+        0,
+        0,
+        Json(["osu"]),
+    )
+
+
+def _beatmap_row(s: SetRecord, m: MapRecord) -> tuple:
+    """osu_beatmaps: one difficulty."""
+    circles, sliders, spinners = m.counts
+    filename = f"{s.artist} - {s.title} ({s.creator}) [{m.version}].osu"
+    return (
+        m.beatmap_id,
+        s.beatmapset_id,
+        s.user_id,
+        filename,
+        m.md5,
+        m.version,
+        m.total_length,
+        m.hit_length,
+        circles + sliders + spinners,
+        circles,
+        sliders,
+        spinners,
+        Float(m.hp),
+        Float(m.cs),
+        Float(m.od),
+        Float(m.ar),
+        0,
+        m.ranked,
+        m.last_updated,
+        Float(m.stars),
+        m.gm.max_combo,
+        m.playcount,
+        m.passcount,
+        None,
+        1,
+        None,
+        Float(m.bpm),
+    )
+
+
+def _score_row(p: Play) -> tuple:
+    """scores (lazer's table): the play, its mods and hit statistics in the `data` JSON."""
+    data = {"mods": p.mod_objects, "statistics": p.statistics, "maximum_statistics": p.maximum_statistics}
+    return (
+        p.score_id,
+        p.user_id,
+        0,
+        p.beatmap.beatmap_id,
+        p.has_replay,
+        1,
+        1,
+        p.rank,
+        1,
+        Float(p.accuracy),
+        p.max_combo,
+        p.total_score,
+        Json(data),
+        Float(p.pp),
+        p.legacy_score_id,
+        p.legacy_total_score,
+        p.started_at,
+        p.ended_at,
+        int(p.ended_at.timestamp()),
+        p.build_id,
+    )
+
+
+_LEGACY_MOD_BITS = {"HD": 8, "HR": 16, "DT": 64}
+
+
+def _legacy_score_row(p: Play) -> tuple:
+    """osu_scores_high (stable's table): a play that has a legacy score id."""
+    return (
+        p.legacy_score_id,
+        p.beatmap.beatmap_id,
+        p.user_id,
+        p.legacy_total_score,
+        p.max_combo,
+        p.rank,
+        p.meh,
+        p.ok,
+        p.great,
+        p.miss,
+        0,
+        0,
+        int(p.max_combo == p.beatmap.gm.max_combo),
+        sum(_LEGACY_MOD_BITS[m] for m in p.mods),
+        p.ended_at,
+        Float(p.pp),
+        int(p.has_replay),
+        0,
+        p.country,
+    )
 
 
 def generate_world(
