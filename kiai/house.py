@@ -28,7 +28,7 @@ import duckdb
 from kiai import warehouse
 from kiai.config import Config, Limits, load_config
 from kiai.errors import KiaiError
-from kiai.progress import NULL_REPORTER, ModelBuilt, Notice, PlanReady, Reporter, TableImported, task
+from kiai.progress import NULL_REPORTER, ModelBuilt, Notice, PlanReady, Reporter, TableImported, Warned, task
 from kiai.progress import rates as rates_of
 
 if TYPE_CHECKING:  # the heavy ones (requests, pyarrow, sqlglot) are imported by the methods that use them
@@ -36,6 +36,9 @@ if TYPE_CHECKING:  # the heavy ones (requests, pyarrow, sqlglot) are imported by
     from kiai.load.ppy_dump import TableResult
     from kiai.load.replay_queue import FetchSummary
     from kiai.load.replays import ReplayIngestSummary
+    from kiai.ml.compare import Comparison
+    from kiai.ml.predict import Prediction
+    from kiai.ml.runs import Run
     from kiai.schema.migrations import Applied
     from kiai.sources.clients import Sources
     from kiai.sources.downloads import DownloadSummary
@@ -575,6 +578,89 @@ class Warehouse:
                 progress.update(done.replays_done, total=done.replays_total, rates=speeds)
 
             return export_windows(con, out, spec, filters, update)
+
+    # -- machine learning
+
+    @property
+    def models_dir(self) -> Path:
+        """The folder of the run folders: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, else models/."""
+        return Path(self.config.setting("KIAI_MODELS_DIR", "paths", "models_dir", "models"))
+
+    def train(
+        self,
+        kind: str,
+        *,
+        seed: int = 0,
+        folds: int = 1,
+        repeats: int = 1,
+        epochs: int | None = None,
+        params: dict[str, Any] | None = None,
+        models_dir: Path | None = None,
+    ) -> Run:
+        """Train `kind` on features.dataset and register the run (kiai.ml.train; FoldDone per trained part). The
+        warehouse is open read-only while reading and closed while training, so `kiai sql` etc. keep working;
+        registering waits for a busy warehouse (REGISTER_WAIT, or this Warehouse's wait) rather than lose the run."""
+        from kiai.ml.dataset import DatasetError
+        from kiai.ml.train import REGISTER_WAIT, train_with
+
+        if not self.path.exists():
+            raise DatasetError(
+                f"no dataset yet: no warehouse at {self.path}; ingest data and run `kiai build-features` first"
+            )
+        register_wait = REGISTER_WAIT if self.wait is None else self.wait
+        return train_with(
+            lambda write: self.open(write, wait=register_wait if write else None), kind,
+            models_dir=models_dir or self.models_dir, seed=seed, folds=folds, repeats=repeats, epochs=epochs,
+            params=params, reporter=self.reporter,
+        )  # fmt: skip
+
+    def compare(self, baseline: str | None = None, models_dir: Path | None = None) -> Comparison:
+        """Every run with its test metrics and its paired differences from `baseline` (kiai.ml.compare), after
+        registering the runs that finished while the warehouse was busy."""
+        from kiai.ml.compare import compare
+
+        folder = models_dir or self.models_dir
+        self._register_waiting_runs(folder)
+        with self.connect() as con:
+            return compare(con, models_dir=folder, baseline=baseline)
+
+    def predict(
+        self, target: str | Path, run: str | None = None, variables: dict[str, Any] | None = None
+    ) -> Prediction:
+        """Every category's probability for a beatmap id (its features in the warehouse) or a .osu file
+        (featurised by the same SQL models in a temporary warehouse), by run `run` (default: the latest)."""
+        from kiai.ml.predict import predict_beatmap, predict_file
+
+        with self.connect() as con:
+            if str(target).isdigit():
+                return predict_beatmap(con, int(target), run_id=run)
+            return predict_file(con, Path(target), config=self.config, variables=variables, run_id=run)
+
+    def report(
+        self, out: Path, runs: list[str] | None = None, baseline: str | None = None, models_dir: Path | None = None
+    ) -> Path:
+        """Write one self-contained HTML report of `runs` (default: the latest ten) to `out` (kiai.ml.report)."""
+        from kiai.ml.report import write_report
+
+        with self.connect() as con:
+            return write_report(con, out, models_dir=models_dir or self.models_dir, run_ids=runs, baseline=baseline)
+
+    def _register_waiting_runs(self, folder: Path) -> None:
+        """Register runs that finished while the warehouse was busy (see kiai.ml.runs); if it still is, say so."""
+        from kiai.ml.runs import register_unregistered, unregistered_runs
+        from kiai.warehouse import WarehouseBusy
+
+        if not self.path.exists() or not unregistered_runs(folder, self.path):
+            return
+        try:
+            con = self.open(write=True)
+        except WarehouseBusy as exc:
+            self.reporter.report(Warned(f"runs in {folder} wait to be registered: {exc}"))
+            return
+        with closing(con):
+            for run in register_unregistered(con, folder):
+                text = f"registered run {run.run_id} (it finished while the warehouse was busy)"
+                self.reporter.report(Notice(text, to_stderr=True))
 
     def _require_built(self) -> None:
         """An export reads built models: say what to run rather than create an empty warehouse to read."""

@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import duckdb
 import typer
 from rich.console import Console
 
-from kiai import warehouse
 from kiai.config import Config, load_config
 from kiai.errors import KiaiError
 
@@ -37,12 +35,6 @@ class State:
             self._config = load_config(db_path=self.db_override)
         return self._config
 
-    def open(self, write: bool = True, wait: float | None = None) -> duckdb.DuckDBPyConnection:
-        """The warehouse, created on first write. While another process holds it, wait up to `wait` seconds
-        (default: --wait, KIAI_WAIT, else not at all), saying so on stderr."""
-        seconds = wait if wait is not None else self.wait or 0.0
-        return warehouse.connect(self.config.db_path, read_only=not write, wait=seconds, on_wait=_say_waiting)
-
     def house(self, **on: Any) -> Warehouse:
         """The facade over this command's warehouse, reporting to the terminal; `on`: handlers for the command's
         own events by class name (see kiai.cli._progress.reporter)."""
@@ -50,10 +42,6 @@ class State:
         from kiai.house import Warehouse
 
         return Warehouse(config=self.config, wait=self.wait, reporter=reporter(**on))
-
-
-def _say_waiting(text: str) -> None:
-    err_console.print(text, highlight=False, soft_wrap=True)
 
 
 state = State()
@@ -81,6 +69,6 @@ ModelsDir = Annotated[
 Format = Annotated[str, typer.Option("--format", help="table | json.")]
 
 
-def check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise KiaiError(f"unknown --format {fmt!r}; choose one of {', '.join(FORMATS)}")
+def check_format(fmt: str, formats: tuple[str, ...] = FORMATS) -> None:
+    if fmt not in formats:
+        raise KiaiError(f"unknown --format {fmt!r}; choose one of {', '.join(formats)}")

@@ -28,6 +28,7 @@ from kiai.ml.files import write_json, write_text
 from kiai.ml.params import settings as param_settings
 from kiai.ml.split import PartName, split_label
 from kiai.ml.versions import DATASET_MODEL, FEATURE_MODEL, fingerprints, library_versions
+from kiai.progress import NULL_REPORTER, FoldDone, Notice, Reporter
 from kiai.warehouse import WarehouseBusy
 
 __all__ = ["KINDS", "backend", "train", "train_with"]
@@ -71,20 +72,6 @@ def register_run(con: duckdb.DuckDBPyConnection, run: runs.Run) -> None:
             ) from None
         raise
     runs.register_unregistered(con, run.path.parent)
-
-
-class _Log:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._console: Any = None
-
-    def __call__(self, text: str) -> None:
-        if self.enabled:
-            if self._console is None:
-                from rich.console import Console
-
-                self._console = Console(stderr=True)
-            self._console.print(text, highlight=False, soft_wrap=True)
 
 
 def train(con: duckdb.DuckDBPyConnection, kind: str, **options: Any) -> runs.Run:
@@ -146,7 +133,7 @@ def _train(
     repeats: int = 1,
     epochs: int | None = None,
     params: dict[str, Any] | None = None,
-    progress: bool = True,
+    reporter: Reporter = NULL_REPORTER,
 ) -> runs.Run:
     """Train `kind` on `features.dataset` and register the run.
 
@@ -154,7 +141,8 @@ def _train(
     cross-validation for the metrics, then one model refit on every row is stored. `repeats` R splits R times
     (seeds seed .. seed + R - 1) for R x K test parts, and also stores a model refit on every row. `epochs` caps
     Keras epochs, LightGBM boosting rounds or logistic solver iterations. LightGBM and Keras early-stop on a
-    validation part of their training rows; the baselines fit on all of them.
+    validation part of their training rows; the baselines fit on all of them. Each trained part is reported
+    (FoldDone), the rest of the run's story as notices on stderr.
     """
     model_backend = backend(kind)
     if not 1 <= folds <= MAX_FOLDS:
@@ -164,7 +152,7 @@ def _train(
     if epochs is not None and epochs < 1:
         raise KiaiError("--epochs must be at least 1")
     settings = param_settings(kind, model_backend.default_params, params)
-    log = _Log(progress)
+    log = lambda text: reporter.report(Notice(text, to_stderr=True))  # noqa: E731
     inputs = read()
     frame = inputs.frame
     check_classes(frame, folds)
@@ -191,8 +179,8 @@ def _train(
         fold_results.append(result)
         importances.append(model_backend.importance(trained.fitted, trained.encoder, x_test, y[part.test], part.seed))
         test_proba.append(proba)
-        log(f"  {_part_label(part, folds, repeats)}: accuracy {result['accuracy']:.3f}, macro-F1 "
-            f"{result['macro_f1']:.3f}, log loss {result['log_loss']:.3f} ({trained.seconds:.1f} s)")  # fmt: skip
+        scores = {name: float(result[name]) for name in (*metrics_mod.SUMMARY, "train_seconds")}
+        reporter.report(FoldDone(_part_label(part, folds, repeats), scores))
     if len(parts) == 1:
         stored = trained
     else:

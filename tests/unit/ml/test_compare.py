@@ -108,7 +108,7 @@ def test_majority_and_logistic_baselines(synthetic: Path, tmp_path: Path) -> Non
     from sklearn.linear_model import LogisticRegression
 
     con = warehouse.connect(synthetic)
-    majority = train(con, "majority", models_dir=tmp_path, seed=2, progress=False)
+    majority = train(con, "majority", models_dir=tmp_path, seed=2)
     with (majority.path / "predictions.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     trained = [row for row in rows if row["part"] == "train"]
@@ -118,7 +118,7 @@ def test_majority_and_logistic_baselines(synthetic: Path, tmp_path: Path) -> Non
         assert [float(row[f"p_{label}"]) for row in rows] == pytest.approx([share] * len(rows))
     assert sorted(p.name for p in majority.path.iterdir())[0] == "majority.json"
 
-    logistic = train(con, "logistic", models_dir=tmp_path, folds=3, progress=False)
+    logistic = train(con, "logistic", models_dir=tmp_path, folds=3)
     assert logistic.metrics["accuracy"]["mean"] > majority.metrics["accuracy"]["mean"] + 0.2
     manifest = json.loads((logistic.path / "manifest.json").read_text())
     assert manifest["params"] == {"C": 0.03, "max_iter": 2000}
@@ -140,7 +140,7 @@ def test_majority_and_logistic_baselines(synthetic: Path, tmp_path: Path) -> Non
 def test_the_same_seeds_folds_and_repeats_give_the_same_parts_for_every_kind(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
     made = {
-        kind: train(con, kind, models_dir=tmp_path, folds=3, repeats=2, seed=4, epochs=3, progress=False)
+        kind: train(con, kind, models_dir=tmp_path, folds=3, repeats=2, seed=4, epochs=3)
         for kind in KINDS
     }
     assert len({run.split_hash for run in made.values()}) == 1
@@ -166,7 +166,7 @@ def test_the_same_seeds_folds_and_repeats_give_the_same_parts_for_every_kind(syn
         np.array_equal(part.test, test)
         for part, (_, test) in zip(again[3:], split.splits(y, frame.beatmapset_ids, 3, 5), strict=True)
     )
-    single = train(con, "majority", models_dir=tmp_path, folds=3, seed=4, progress=False)
+    single = train(con, "majority", models_dir=tmp_path, folds=3, seed=4)
     assert single.split_hash == split.split_hash(
         split.repeated_parts(y, frame.beatmapset_ids, 3, 1, 4), frame.beatmap_ids
     )
@@ -175,10 +175,10 @@ def test_the_same_seeds_folds_and_repeats_give_the_same_parts_for_every_kind(syn
 
 def test_compare_pairs_runs_on_the_same_parts_and_renders_every_format(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
-    majority = train(con, "majority", models_dir=tmp_path, folds=4, repeats=2, progress=False)
-    lgbm = train(con, "lightgbm", models_dir=tmp_path, folds=4, repeats=2, progress=False)
-    holdout = train(con, "lightgbm", models_dir=tmp_path, progress=False)
-    holdout_majority = train(con, "majority", models_dir=tmp_path, progress=False)
+    majority = train(con, "majority", models_dir=tmp_path, folds=4, repeats=2)
+    lgbm = train(con, "lightgbm", models_dir=tmp_path, folds=4, repeats=2)
+    holdout = train(con, "lightgbm", models_dir=tmp_path)
+    holdout_majority = train(con, "majority", models_dir=tmp_path)
     con.close()
 
     rows = json.loads(run_kiai("compare", "--baseline", majority.run_id, "--format", "json", db=synthetic).stdout)
@@ -282,8 +282,8 @@ def _as_an_older_kiai_left_it(db: Path, schema_version: int | None) -> None:
 
 def test_runs_registered_by_an_older_kiai_still_compare(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
-    old_lgbm = train(con, "lightgbm", models_dir=tmp_path, folds=3, progress=False)
-    old_majority = train(con, "majority", models_dir=tmp_path, folds=3, progress=False)
+    old_lgbm = train(con, "lightgbm", models_dir=tmp_path, folds=3)
+    old_majority = train(con, "majority", models_dir=tmp_path, folds=3)
     con.close()
     _as_an_older_kiai_left_it(synthetic, 1)
 
@@ -302,7 +302,7 @@ def test_runs_registered_by_an_older_kiai_still_compare(synthetic: Path, tmp_pat
     assert old["metrics"]["accuracy"] == old_lgbm.metrics["accuracy"]
 
     con = warehouse.connect(synthetic)
-    new = train(con, "lightgbm", models_dir=tmp_path, folds=3, progress=False)
+    new = train(con, "lightgbm", models_dir=tmp_path, folds=3)
     listed = {run.run_id: run for run in list_runs(con)}
     con.close()
     assert list(listed) == [old_lgbm.run_id, old_majority.run_id, new.run_id]
@@ -327,7 +327,7 @@ def test_an_older_registry_is_migrated_by_a_writing_connection(
     parsed tables) training runs make it an old warehouse (version 0), not a new one that would be stamped
     with the latest version and keep its old registry table."""
     con = warehouse.connect(synthetic)
-    old = train(con, "majority", models_dir=tmp_path, folds=3, progress=False)
+    old = train(con, "majority", models_dir=tmp_path, folds=3)
     con.close()
     _as_an_older_kiai_left_it(synthetic, schema_version)
     capfd.readouterr()
@@ -337,7 +337,7 @@ def test_an_older_registry_is_migrated_by_a_writing_connection(
     assert [int(re.search(r"schema version (\d+)", line)[1]) for line in notices] == expected, notices
     assert "training run parts" in notices[-1] and "(1 runs kept)" in notices[-1], notices
     assert migrations.stored_version(con) == migrations.LATEST
-    new = train(con, "majority", models_dir=tmp_path, folds=3, progress=False)
+    new = train(con, "majority", models_dir=tmp_path, folds=3)
     comparison = compare(con, baseline=old.run_id)
     con.close()
     pairing = comparison.views[1].pairing
@@ -380,11 +380,11 @@ def test_on_shuffled_labels_no_model_is_often_clearly_better_than_majority(db_pa
         )
         for folds in (5, 1):
             models = tmp_path / f"{seed}-{folds}"
-            baseline = train(con, "majority", models_dir=models, folds=folds, seed=seed, progress=False)
+            baseline = train(con, "majority", models_dir=models, folds=folds, seed=seed)
             ids = [baseline.run_id]
             for kind in ("logistic", "lightgbm", *(("keras",) if folds == 1 else ())):
                 epochs = 40 if kind == "keras" else None
-                run = train(con, kind, models_dir=models, folds=folds, seed=seed, epochs=epochs, progress=False)
+                run = train(con, kind, models_dir=models, folds=folds, seed=seed, epochs=epochs)
                 ids.append(run.run_id)
             for view in compare(con, baseline=baseline.run_id, run_ids=ids).views:
                 if view.pairing is None:

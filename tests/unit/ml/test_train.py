@@ -100,8 +100,8 @@ def test_metrics_on_known_predictions() -> None:
 def test_lightgbm_run_files_manifest_registry_and_determinism(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
     models = tmp_path / "models"
-    run = train(con, "lightgbm", models_dir=models, seed=5, progress=False)
-    again = train(con, "lightgbm", models_dir=models, seed=5, progress=False)
+    run = train(con, "lightgbm", models_dir=models, seed=5)
+    again = train(con, "lightgbm", models_dir=models, seed=5)
     assert run.run_id != again.run_id
     assert run.metrics == {k: v for k, v in again.metrics.items() if k != "train_seconds"} | {
         "train_seconds": run.metrics["train_seconds"]
@@ -134,8 +134,8 @@ def test_lightgbm_run_files_manifest_registry_and_determinism(synthetic: Path, t
 
 def test_folds_give_mean_and_std_on_the_same_split_for_both_kinds(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
-    lgbm = train(con, "lightgbm", models_dir=tmp_path, folds=3, progress=False)
-    keras = train(con, "keras", models_dir=tmp_path, folds=3, epochs=8, progress=False)
+    lgbm = train(con, "lightgbm", models_dir=tmp_path, folds=3)
+    keras = train(con, "keras", models_dir=tmp_path, folds=3, epochs=8)
     assert lgbm.split_hash == keras.split_hash, "both baselines are compared on the same split"
     assert lgbm.metrics["accuracy"]["std"] > 0
     metrics = json.loads((keras.path / "metrics.json").read_text())
@@ -222,7 +222,7 @@ def test_params_are_checked(synthetic: Path, tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
     assert not models.exists() or not list(models.iterdir()), "nothing stored for a refused parameter"
     con = warehouse.connect(synthetic)
-    run = train(con, "lightgbm", models_dir=models, params={"num_leaves": 4.0, "learning_rate": 1}, progress=False)
+    run = train(con, "lightgbm", models_dir=models, params={"num_leaves": 4.0, "learning_rate": 1})
     assert run.params["num_leaves"] == 4 and isinstance(run.params["num_leaves"], int)
     assert run.params["learning_rate"] == 1.0 and isinstance(run.params["learning_rate"], float)
 
@@ -263,7 +263,7 @@ def test_training_opens_the_warehouse_for_writing_only_to_register(synthetic: Pa
             assert all(kind == "close" for kind, *_ in events[:-1]) or len(events) == 1
         return warehouse.connect(synthetic, read_only=not write)
 
-    run = train_with(open_db, "lightgbm", models_dir=models, progress=False)
+    run = train_with(open_db, "lightgbm", models_dir=models)
     assert events == [("open", False, 0), ("open", True, 1)], "read-only to read; write only once the run is on disk"
     other = warehouse.connect(synthetic)  # nothing left open or locked
     assert other.execute("SELECT run_id FROM kiai.training_runs").fetchall() == [(run.run_id,)]
@@ -275,7 +275,7 @@ def test_a_failed_registration_leaves_no_run_folder(synthetic: Path, tmp_path: P
     con.execute("CREATE TABLE kiai.training_runs (run_id VARCHAR PRIMARY KEY)")  # an incompatible registry
     models = tmp_path / "models"
     with pytest.raises(KiaiError, match=r"registering run \S+ failed \(Binder Error.*\); folder removed"):
-        train(con, "lightgbm", models_dir=models, progress=False)
+        train(con, "lightgbm", models_dir=models)
     assert list(models.iterdir()) == []
     assert con.execute("SELECT count(*) FROM kiai.training_runs").fetchone() == (0,)
 
@@ -286,7 +286,7 @@ def test_keras_imputation_and_normalisation_come_from_fit_rows_only(synthetic: P
     from kiai.ml.keras_mlp import KerasMLP, _prepare
 
     con = warehouse.connect(synthetic)
-    run = train(con, "keras", models_dir=tmp_path, epochs=2, progress=False)
+    run = train(con, "keras", models_dir=tmp_path, epochs=2)
     frame = load_dataset(con)
     manifest = json.loads((run.path / "manifest.json").read_text())
     with (run.path / "predictions.csv").open(newline="") as handle:
@@ -308,7 +308,7 @@ def test_keras_imputation_and_normalisation_come_from_fit_rows_only(synthetic: P
 
 def test_compare_on_a_narrow_terminal_shows_every_run(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
-    ids = [train(con, "lightgbm", models_dir=tmp_path, seed=seed, epochs=5, progress=False).run_id for seed in range(3)]
+    ids = [train(con, "lightgbm", models_dir=tmp_path, seed=seed, epochs=5).run_id for seed in range(3)]
     con.close()
     narrow = run_kiai("compare", db=synthetic, env={"COLUMNS": "80"}).stdout
     assert all(run_id in narrow for run_id in ids) and max(len(line) for line in narrow.splitlines()) <= 80

@@ -219,7 +219,7 @@ def test_both_models_train_on_them(tmp_path: Path) -> None:
     try:
         trained = {}
         for kind, epochs in (("lightgbm", None), ("keras", 5)):
-            run = train(con, kind, models_dir=tmp_path / "models", folds=3, epochs=epochs, progress=False)
+            run = train(con, kind, models_dir=tmp_path / "models", folds=3, epochs=epochs)
             trained[kind] = run
             manifest = run.manifest()
             assert set(SCORE_COLUMNS) <= {c["name"] for c in manifest["encoder"]["columns"]}
