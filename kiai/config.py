@@ -1,6 +1,8 @@
 """Settings: paths, credentials and categories, from env vars and an optional `kiai.toml`.
 
-Precedence: explicit arguments > environment variables > `kiai.toml` > defaults.
+Precedence: explicit arguments > environment variables > `kiai.toml` > defaults. A Config reads the process's
+environment unless given its own (`environ`): `kiai demo` gives it none, so that its sandbox settings win over a
+user's real KIAI_* variables.
 Secrets read here are never printed; `Config.__repr__` hides them.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ class Config:
     data_dir: Path = DEFAULT_DATA_DIR
     toml: dict[str, Any] = field(default_factory=dict)
     source_file: Path | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)  # where KIAI_* settings are read
 
     def __repr__(self) -> str:
         return (
@@ -49,8 +53,8 @@ class Config:
 
     def setting(self, env: str, section: str, key: str, default: Any = None) -> Any:
         """One setting: the env var `env` wins over `[section] key` in kiai.toml, then `default`."""
-        if env in os.environ and os.environ[env] != "":
-            return os.environ[env]
+        if self.environ.get(env, "") != "":
+            return self.environ[env]
         return self.section(section).get(key, default)
 
     def number(self, env: str, section: str, key: str, default: float, positive: bool = False) -> float:
@@ -113,16 +117,20 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise KiaiError(f"{path}: cannot read ({exc.strerror})") from None
 
 
-def load_config(db_path: Path | None = None, config_file: Path | None = None) -> Config:
-    """Read `kiai.toml` (or `$KIAI_CONFIG`) if present and resolve paths."""
-    path = config_file or (Path(os.environ[CONFIG_FILE_ENV]) if os.environ.get(CONFIG_FILE_ENV) else None)
+def load_config(
+    db_path: Path | None = None, config_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read `kiai.toml` (or `$KIAI_CONFIG`) if present and resolve paths; settings come from `environ` (default:
+    the process's environment) over the file."""
+    env = os.environ if environ is None else environ
+    path = config_file or (Path(env[CONFIG_FILE_ENV]) if env.get(CONFIG_FILE_ENV) else None)
     if path is None and Path("kiai.toml").is_file():
         path = Path("kiai.toml")
     toml = _read_toml(path) if path is not None else {}
-    config = Config(toml=toml, source_file=path)
+    config = Config(toml=toml, source_file=path, environ=env)
     paths = config.section("paths")
-    config.data_dir = Path(os.environ.get("KIAI_DATA_DIR") or paths.get("data_dir", DEFAULT_DATA_DIR))
-    config.db_path = Path(db_path or os.environ.get("KIAI_DB") or paths.get("db", DEFAULT_DB))
+    config.data_dir = Path(env.get("KIAI_DATA_DIR") or paths.get("data_dir", DEFAULT_DATA_DIR))
+    config.db_path = Path(db_path or env.get("KIAI_DB") or paths.get("db", DEFAULT_DB))
     return config
 
 

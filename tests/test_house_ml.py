@@ -63,7 +63,7 @@ def test_compare_predict_and_report_go_through_the_facade(synthetic: Path, tmp_p
 
 
 def test_train_without_a_warehouse_says_what_to_run(tmp_path: Path) -> None:
-    with pytest.raises(KiaiError, match="no dataset yet: no warehouse at .*build-features"):
+    with pytest.raises(KiaiError, match=r"no dataset yet: no warehouse at .*build-features"):
         Warehouse(tmp_path / "none.duckdb").train("majority", models_dir=tmp_path)
     assert not (tmp_path / "none.duckdb").exists()
 

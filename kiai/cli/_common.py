@@ -35,13 +35,13 @@ class State:
             self._config = load_config(db_path=self.db_override)
         return self._config
 
-    def house(self, **on: Any) -> Warehouse:
-        """The facade over this command's warehouse, reporting to the terminal; `on`: handlers for the command's
-        own events by class name (see kiai.cli._progress.reporter)."""
+    def house(self, config: Config | None = None, **on: Any) -> Warehouse:
+        """The facade over this command's warehouse (or `config`'s), reporting to the terminal; `on`: handlers for
+        the command's own events by class name (see kiai.cli._progress.reporter)."""
         from kiai.cli._progress import reporter
         from kiai.house import Warehouse
 
-        return Warehouse(config=self.config, wait=self.wait, reporter=reporter(**on))
+        return Warehouse(config=config or self.config, wait=self.wait, reporter=reporter(**on))
 
 
 state = State()

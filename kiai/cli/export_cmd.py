@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
 from kiai.cli._common import console, state
+
+if TYPE_CHECKING:
+    from kiai.transform.replay_windows import WindowExport
 
 app = typer.Typer(help="Export built models to files.", no_args_is_help=True)
 
@@ -113,7 +116,10 @@ def export_replay_windows(
     from kiai.transform import replay_windows as rw
 
     spec = rw.WindowSpec(window, rate_ms, stride, objects, shard_size, fmt)
-    result = state.house().export_replay_windows(out, spec, rw.Filters(user, sql, mode))
+    print_windows(state.house().export_replay_windows(out, spec, rw.Filters(user, sql, mode)))
+
+
+def print_windows(result: WindowExport) -> None:
     counts = result.counts
     left_out = ", ".join(f"{n:,} {why}" for why, n in counts["left_out"].items())
     reused = counts["shards_kept"]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from kiai.cli._common import console, state
 from kiai.errors import KiaiError
+
+if TYPE_CHECKING:
+    from kiai.house import CollectionsFetched, OsuFilesDownloaded
+    from kiai.sources.osu_api import BeatmapsSummary, UserScoresSummary
 
 auth_app = typer.Typer(help="osu! API credentials.", no_args_is_help=True)
 fetch_app = typer.Typer(help="Fetch from the osu! API and osu!collector into raw.api_responses.", no_args_is_help=True)
@@ -29,7 +34,10 @@ def fetch_collections(
     per_page: int = typer.Option(100, "--per-page", min=1, max=5000, help="Page size for --pages."),
 ) -> None:
     """Fetch the collections of kiai.toml [collections] (category = [ids]) and store their labels."""
-    result = state.house().fetch_collections(refresh, pages, per_page)
+    print_collections(state.house().fetch_collections(refresh, pages, per_page))
+
+
+def print_collections(result: CollectionsFetched) -> None:
     console.print(
         f"collections: {result.configured} configured, {result.fetched} fetched, {result.already_stored} already "
         f"stored, {result.not_found} not found; {result.beatmaps_listed} beatmaps listed"
@@ -48,7 +56,10 @@ def fetch_beatmaps(
     from kiai.house import ids_from_file
 
     ids = ids_from_file(ids_file) if ids_file is not None else None
-    summary = state.house().fetch_beatmaps(ids, from_dump, refresh)
+    print_beatmaps(state.house().fetch_beatmaps(ids, from_dump, refresh))
+
+
+def print_beatmaps(summary: BeatmapsSummary) -> None:
     console.print(
         f"beatmaps: {summary.requested} requested, {summary.found} found, {len(summary.missing)} unknown "
         f"to the API, {summary.skipped} already fetched"
@@ -64,11 +75,17 @@ def fetch_user_scores(
     refresh: bool = typer.Option(False, "--refresh", help="Ask again for pages already stored."),
 ) -> None:
     """Fetch a user's score list, paged up to the API's cap of 100."""
-    summary = state.house().fetch_user_scores(user_id, score_type, mode, page_size, refresh)
+    print_user_scores(state.house().fetch_user_scores(user_id, score_type, mode, page_size, refresh))
+
+
+def print_user_scores(summary: UserScoresSummary) -> None:
     if summary.not_found:
-        console.print(f"user {user_id}: not found (404)")
+        console.print(f"user {summary.user_id}: not found (404)")
     else:
-        console.print(f"{score_type} scores of user {user_id}: {summary.seen} scores, {summary.pages} pages fetched")
+        console.print(
+            f"{summary.score_type} scores of user {summary.user_id}: {summary.seen} scores, {summary.pages} pages "
+            "fetched"
+        )
 
 
 @download_app.command("osu-files")
@@ -76,7 +93,11 @@ def download_osu_files(
     retry_missing: bool = typer.Option(False, "--retry-missing", help="Ask again for files that were 404."),
 ) -> None:
     """Download the .osu of every fetched beatmap into data/beatmaps/{id}.osu (md5-checked), then ingest."""
-    result = state.house().download_osu_files(retry_missing)
+    print_downloaded(state.house().download_osu_files(retry_missing))
+
+
+def print_downloaded(result: OsuFilesDownloaded) -> None:
+    """The download's line and the ingest's; a download stopped for low disk space is an error."""
     summary = result.download
     failed = list(summary.failed.items())
     console.print(

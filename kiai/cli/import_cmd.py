@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from kiai.cli._common import err_console, state
+
+if TYPE_CHECKING:
+    from kiai.house import DumpImported
 
 app = typer.Typer(help="Import published dumps into the warehouse.", no_args_is_help=True)
 
@@ -30,7 +34,10 @@ def ppy_dump(
 
     Example: kiai import ppy-dump 2026_11_01_performance_osu_top_10000.tar.bz2 --tables scores,osu_beatmaps
     """
-    result = state.house().import_dump(paths, _names(tables), _names(exclude), allow_incomplete)
+    print_imported(state.house().import_dump(paths, _names(tables), _names(exclude), allow_incomplete))
+
+
+def print_imported(result: DumpImported) -> None:
     for table in result.tables:
         same = " (unchanged: same sha256 as its last import, nothing logged)" if table.unchanged else ""
         if table.incomplete:

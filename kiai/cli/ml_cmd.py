@@ -17,6 +17,8 @@ from rich.table import Table
 from kiai.cli._common import Folds, Format, ModelsDir, Seed, Var, check_format, console, err_console, state
 
 if TYPE_CHECKING:
+    from kiai.ml.compare import Comparison
+    from kiai.ml.runs import Run
     from kiai.progress import FoldDone
 
 train_app = typer.Typer(help="Train a classifier on features.dataset.", no_args_is_help=True)
@@ -35,19 +37,25 @@ def _train(
     kind: str, seed: int, folds: int, repeats: int, epochs: int | None, param: list[str] | None,
     models: Path | None, quiet: bool,
 ) -> None:  # fmt: skip
-    from kiai.ml.compare import format_metric
-    from kiai.ml.metrics import SUMMARY
     from kiai.ml.params import parse_params
 
-    house = state.house(Notice=lambda _: None, FoldDone=lambda _: None) if quiet else state.house(FoldDone=_fold)
+    house = state.house(Notice=lambda _: None, FoldDone=lambda _: None) if quiet else state.house(FoldDone=print_fold)
     params = parse_params(param or [])
-    run = house.train(kind, seed=seed, folds=folds, repeats=repeats, epochs=epochs, params=params, models_dir=models)
+    print_run(
+        house.train(kind, seed=seed, folds=folds, repeats=repeats, epochs=epochs, params=params, models_dir=models)
+    )
+
+
+def print_run(run: Run) -> None:
+    from kiai.ml.compare import format_metric
+    from kiai.ml.metrics import SUMMARY
+
     cells = ", ".join(f"{name} {format_metric(run.metrics.get(name), run.folds * run.repeats)}" for name in SUMMARY)
-    console.print(f"run {run.run_id} ({kind}): {cells}", highlight=False, soft_wrap=True)
+    console.print(f"run {run.run_id} ({run.kind}): {cells}", highlight=False, soft_wrap=True)
     console.print(f"stored in {escape(str(run.path))}", highlight=False, soft_wrap=True)
 
 
-def _fold(event: FoldDone) -> None:
+def print_fold(event: FoldDone) -> None:
     m = event.metrics
     err_console.print(
         f"  {event.part}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, log loss {m['log_loss']:.3f} "
@@ -123,8 +131,6 @@ def compare(
     paired bootstrap over the test beatmapsets for a single holdout), and whether it is clear of zero. Also
     per-class F1 and recall, and the classes each run confuses most.
     """
-    from kiai.cli._comparison import print_comparison
-
     check_format(fmt, COMPARE_FORMATS)
     comparison = state.house().compare(baseline, models)
     if fmt == "json":
@@ -133,7 +139,14 @@ def compare(
         typer.echo(comparison.to_csv(), nl=False)
     elif fmt == "markdown":
         typer.echo(comparison.to_markdown(), nl=False)
-    elif not comparison.views:
+    else:
+        print_compared(comparison)
+
+
+def print_compared(comparison: Comparison) -> None:
+    from kiai.cli._comparison import print_comparison
+
+    if not comparison.views:
         console.print("no training runs yet: run `kiai train lightgbm` or `kiai train keras`")
     else:
         print_comparison(comparison)
@@ -184,7 +197,10 @@ def report(
     baselines drawn as its floor, the dataset (maps per label and beatmapset, versions, label conflicts),
     per-class F1 and recall, confusion matrices, feature importance and a calibration plot.
     """
-    path = state.house().report(out, run or None, baseline, models)
+    print_report(state.house().report(out, run or None, baseline, models))
+
+
+def print_report(path: Path) -> None:
     console.print(f"report written to {escape(str(path))}", highlight=False, soft_wrap=True)
 
 

@@ -34,10 +34,12 @@ def build_features(
 
     Prints the plan first. A failing column test stops the models downstream of it and exits non-zero.
     """
-    house = state.house(
-        PlanReady=lambda event: _print_plan(event.plan), ModelBuilt=lambda event: _print_result(event.result)
-    )
-    report = house.build(select or None, full_refresh, parse_var_overrides(var or []))
+    house = state.house(**BUILD_EVENTS)
+    print_built(house.build(select or None, full_refresh, parse_var_overrides(var or [])))
+
+
+def print_built(report: runner.BuildReport) -> None:
+    """The build's summary line; failed models are an error (after the plan and results, printed as they came)."""
     if not report.todo:
         console.print(f"nothing to do: {len(report.plan)} models up to date ({report.seconds:.2f} s)")
         return
@@ -59,6 +61,12 @@ def _print_plan(payload: runner.BuildReport) -> None:
         console.print(f"plan: {len(payload.todo)} to do, {up_to_date} up to date")
         for item in payload.todo:
             _print_plan_item(item)
+
+
+BUILD_EVENTS = {
+    "PlanReady": lambda event: _print_plan(event.plan),
+    "ModelBuilt": lambda event: _print_result(event.result),
+}
 
 
 def _print_plan_item(item: PlanItem) -> None:

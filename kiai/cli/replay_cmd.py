@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from kiai.cli import fetch_cmd, ingest_cmd
 from kiai.cli._common import console, err_console, state
 from kiai.errors import KiaiError
+
+if TYPE_CHECKING:
+    from kiai.house import ReplaysQueued
+    from kiai.load.replay_queue import FetchSummary
 
 
 def ingest_replays(
@@ -54,12 +59,19 @@ def fetch_replays(
 
     house = state.house()
     ids = ids_from_file(ids_file, "score ids") if ids_file is not None else None
-    queued = house.queue_replays(sql, ids, legacy or "")
+    print_queued(house.queue_replays(sql, ids, legacy or ""))
+    print_fetched(house.fetch_replays(retry_missing))
+
+
+def print_queued(queued: ReplaysQueued) -> None:
     if queued.asked:
         console.print(
             f"queue: {queued.added:,} replays asked, {queued.asked - queued.added:,} already in it", highlight=False
         )
-    summary = house.fetch_replays(retry_missing)
+
+
+def print_fetched(summary: FetchSummary) -> None:
+    """The queue's outcome and its failures; a run stopped for low disk space is an error."""
     console.print(summary.line(), highlight=False)
     for failure in summary.failures:
         err_console.print(f"  failed: {failure}", highlight=False)

@@ -86,6 +86,8 @@ def fetch_beatmaps(
 
 @dataclass
 class UserScoresSummary:
+    user_id: int = 0
+    score_type: str = "best"
     pages: int = 0  # pages fetched by this run
     seen: int = 0  # scores in the list (pages stored before included)
     not_found: bool = False  # the API answered 404: no such user
@@ -107,7 +109,7 @@ def fetch_user_scores(
         raise SourceError(f"unknown score type {score_type!r}; use one of {', '.join(SCORE_TYPES)}")
     page_size = max(1, min(page_size, SCORES_CAP))
     path = SCORES_ENDPOINT.format(user=user_id, type=score_type)
-    summary = UserScoresSummary()
+    summary = UserScoresSummary(user_id, score_type)
     scores = f"{score_type} scores of {user_id}"
     with task(reporter, scores, SCORES_CAP) as progress, api.http.waits_shown(progress.note):
         for offset in range(0, SCORES_CAP, page_size):

@@ -123,7 +123,7 @@ def test_running_it_again_reuses_what_landed(demo_run) -> None:
 def test_demo_config_is_toml_for_any_path(tmp_path: Path) -> None:
     import tomllib
 
-    from kiai.cli.demo_cmd import _demo_config
+    from kiai.demo import write_config as _demo_config
 
     data_dir = tmp_path / 'C:\\Users\\o"su' / "data"  # backslashes and a quote: Python repr is not TOML
     path = _demo_config(tmp_path / "kiai.toml", "http://127.0.0.1:1", {"stream": 1, "jump": 2}, data_dir)

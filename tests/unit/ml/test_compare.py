@@ -139,10 +139,7 @@ def test_majority_and_logistic_baselines(synthetic: Path, tmp_path: Path) -> Non
 
 def test_the_same_seeds_folds_and_repeats_give_the_same_parts_for_every_kind(synthetic: Path, tmp_path: Path) -> None:
     con = warehouse.connect(synthetic)
-    made = {
-        kind: train(con, kind, models_dir=tmp_path, folds=3, repeats=2, seed=4, epochs=3)
-        for kind in KINDS
-    }
+    made = {kind: train(con, kind, models_dir=tmp_path, folds=3, repeats=2, seed=4, epochs=3) for kind in KINDS}
     assert len({run.split_hash for run in made.values()}) == 1
 
     def parts(run_path: Path) -> set[tuple[str, str, str]]:
