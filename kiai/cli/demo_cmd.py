@@ -12,13 +12,11 @@ from rich.markup import escape
 
 from kiai.cli._common import console, state
 from kiai.config import DEFAULT_DB
-from kiai.demo import QUICK_SETS, REAL_MAPS
+from kiai.demo import QUICK_SETS
 
 if TYPE_CHECKING:
     from kiai.demo import Step
     from kiai.house import Warehouse
-
-__all__ = ["REAL_MAPS", "demo"]
 
 
 def demo(

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kiai.cli.demo_cmd import REAL_MAPS
+from kiai.demo import REAL_MAPS
 from tests.support.cli import run_kiai
 
 pytestmark = pytest.mark.slow

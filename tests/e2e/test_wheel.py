@@ -89,7 +89,7 @@ def test_a_project_replaces_a_shipped_model_from_the_installed_package(installed
 
 
 def test_the_shipped_real_maps_are_the_fixtures_they_name():
-    from kiai.cli.demo_cmd import REAL_MAPS
+    from kiai.demo import REAL_MAPS
     from tests.support.paths import OSU_FIXTURES
 
     maps = sorted(REAL_MAPS.glob("*.osu"))

@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kiai.cli.demo_cmd import REAL_MAPS
 from kiai.config import load_config
+from kiai.demo import REAL_MAPS
 from kiai.errors import KiaiError
 from kiai.scaffold import copy_models, init_project
 from kiai.transform import build, current_fingerprints

@@ -10,8 +10,8 @@ import pytest
 from kiai import Warehouse
 from kiai.errors import KiaiError
 from kiai.progress import FoldDone, Notice, RecordingReporter
-from tests.conftest import run_kiai
-from tests.ml_support import make_dataset
+from tests.support.cli import run_kiai
+from tests.support.ml import make_dataset
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from kiai.config import load_config
-from tests.conftest import run_kiai
+from tests.support.cli import run_kiai
 
 SECRET = "Zq8rT3vL0pXw9mN2bY7cK4hJ6dF1sA5g"  # looks like an osu! OAuth client secret
 TOML_SECRET = "Hk2Lm9Qp4Rt7Vw1Xz3Bn6Cd8Fg0Js5Ya"
