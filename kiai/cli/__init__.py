@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 try:  # these imports take a second or more: Ctrl-C meanwhile ends in one line too, with nothing done
-    import copy
     from pathlib import Path
     from typing import Any
 
@@ -26,7 +25,7 @@ try:  # these imports take a second or more: Ctrl-C meanwhile ends in one line t
         sql_cmd,
         warehouse_cmd,
     )
-    from kiai.cli._common import err_console, state
+    from kiai.cli._common import RootGroup, err_console, state
     from kiai.cli._help import conventional_help
     from kiai.errors import KiaiError
 except KeyboardInterrupt:
@@ -35,6 +34,7 @@ except KeyboardInterrupt:
 
 app = typer.Typer(
     name="kiai",
+    cls=RootGroup,
     help="An embedded SQL analytics warehouse for osu! data: one DuckDB file, one CLI.",
     rich_markup_mode="rich",
     no_args_is_help=True,
@@ -82,39 +82,8 @@ demo_cmd.register(app)
 
 
 def build_command() -> typer.main.TyperGroup:
-    """The app as a click command, with `--db` and `--wait` after every command too."""
-    command = typer.main.get_command(app)
-    root = {param.name: param for param in command.params}
-    _add_shared_options(command, [_after_command(root["db"], _set_db), _after_command(root["wait"], _set_wait)])
-    return conventional_help(command)
-
-
-def _after_command(option: Any, callback: Any) -> Any:
-    """A copy of a root option for use after the command. No env var: the root option reads it, and a value
-    given after the command wins."""
-    option = copy.copy(option)
-    option.envvar, option.callback, option.expose_value = None, callback, False
-    return option
-
-
-def _add_shared_options(command: Any, options: list[Any]) -> None:
-    """`--db` and `--wait` after the command too (`kiai sql --db W ...`), on every command of every group."""
-    if hasattr(command, "commands"):
-        for sub in command.commands.values():
-            _add_shared_options(sub, options)
-    else:
-        command.params += options
-
-
-def _set_db(_ctx: Any, _param: Any, value: Path | None) -> None:
-    if value is not None:
-        state.db_override = value
-        state._config = None
-
-
-def _set_wait(_ctx: Any, _param: Any, value: float | None) -> None:
-    if value is not None:
-        state.wait = value
+    """The app as a click command, with conventional help."""
+    return conventional_help(typer.main.get_command(app))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from kiai.config import Config, load_config
 from kiai.errors import KiaiError
@@ -45,6 +46,33 @@ class State:
 
 
 state = State()
+
+AFTER_THE_COMMAND = ("--db", "--wait")  # the root's options that may also follow the command
+
+
+class RootGroup(TyperGroup):
+    """The root group: `--db` and `--wait`, declared once as its options, also work after the command
+    (`kiai sql --db W ...`): they are moved before it, keeping their order, so a value after the command wins
+    over one before it (and over KIAI_DB/KIAI_WAIT)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_options(args, AFTER_THE_COMMAND))
+
+
+def hoist_options(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """`args` with the options `names` (`--db X` or `--db=X`) moved to the front; nothing after `--` moves."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return front + rest + args[i:]
+        step = 2 if arg in names else 1  # `--db X`, else `--db=X` or another argument
+        (front if arg.split("=", 1)[0] in names else rest).extend(args[i : i + step])
+        i += step
+    return front + rest
+
 
 FORMATS = ("table", "json")
 
