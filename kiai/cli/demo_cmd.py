@@ -15,8 +15,10 @@ from kiai.config import DEFAULT_DB
 from kiai.demo import QUICK_SETS
 
 if TYPE_CHECKING:
+    from kiai.config import Config
     from kiai.demo import Step
     from kiai.house import Warehouse
+    from kiai.sample import SampleWorld
 
 
 def demo(
@@ -38,13 +40,7 @@ def demo(
     started = time.monotonic()
     console.rule("[bold]Generate the sample world")
     world = pipeline.generate(state.config.data_dir / "sample", seed, sets or (QUICK_SETS if quick else 96))
-    sample = world.sample
-    console.print(
-        f"{len(sample.osu_files)} maps in {len(sample.sets)} sets, {len(sample.categories)} collections, "
-        f"{len(sample.plays)} scores of {len(sample.users)} players in {time.monotonic() - started:.1f} s "
-        f"-> {sample.root}",
-        highlight=False,
-    )
+    _print_world(world.sample, time.monotonic() - started)
     steps = pipeline.demo_steps(world, quick=quick, train=train, report=report_path)
     with pipeline.sandboxed(world) as server:
         config = pipeline.demo_config(state.config, server.base_url, world)
@@ -54,14 +50,29 @@ def demo(
             console.rule(f"[bold]{number}/{len(steps)} {step.title}")
             _run(step, house)
     console.rule(f"[bold]Done in {time.monotonic() - started:.0f} s")
+    _print_done(config, world.sample, seed, report_path if train else None)
+
+
+def _print_world(sample: SampleWorld, seconds: float) -> None:
+    console.print(
+        f"{len(sample.osu_files)} maps in {len(sample.sets)} sets, {len(sample.categories)} collections, "
+        f"{len(sample.plays)} scores of {len(sample.users)} players in {seconds:.1f} s -> {sample.root}",
+        highlight=False,
+    )
+
+
+def _print_done(config: Config, sample: SampleWorld, seed: int, report: Path | None) -> None:
+    """Where everything is, and four queries to try next."""
+    from kiai.demo import next_queries
+
     db_path = config.db_path
     console.print(f"warehouse: {escape(str(db_path))}", highlight=False)
-    if train:
-        console.print(f"report:    {escape(str(report_path))}", highlight=False)
+    if report is not None:
+        console.print(f"report:    {escape(str(report))}", highlight=False)
     models = config.setting("KIAI_MODELS_DIR", "paths", "models_dir")
     console.print(f"sample world: {escape(str(sample.root))} (seed {seed}); models: {escape(models)}", highlight=False)
     console.print("try next:")
-    for query in pipeline.next_queries(sample.replay_query_user()):
+    for query in next_queries(sample.replay_query_user()):
         text = query if db_path == DEFAULT_DB else query.replace("kiai sql", f"kiai --db {db_path} sql", 1)
         console.print(f"  {escape(text)}", highlight=False, soft_wrap=True)
 
