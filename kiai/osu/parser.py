@@ -69,14 +69,12 @@ def parse_batch(files: list[bytes], max_objects: int | None = None) -> ParsedBat
 
     offsets = np.asarray([s.time_offset if s else 0 for s in parsed], dtype=np.int64)
     timing = parse_timing_points([s.timing_points if s else b"" for s in parsed], offsets)
-    multipliers = np.asarray([float(s.metadata["slider_multiplier"]) if s else 1.4 for s in parsed])
+    multipliers = np.asarray([s.metadata["slider_multiplier"] if s else 1.4 for s in parsed], dtype=np.float64)
     hit_objects = parse_hit_objects([s.hit_objects if s else b"" for s in parsed], offsets, multipliers, timing)
     n_timing = np.bincount(timing.columns["file_index"], minlength=len(files))
     kind_counts = np.bincount(hit_objects.file_index * 4 + hit_objects.kind, minlength=4 * len(files)).reshape(-1, 4)
     for index, result in enumerate(results):
         if result.error is None:
-            sections = parsed[index]
-            assert sections is not None
             for kind, column in enumerate(("n_circles", "n_sliders", "n_spinners", "n_holds")):
                 result.metadata[column] = int(kind_counts[index, kind])
             result.metadata["n_timing_points"] = int(n_timing[index])

@@ -273,7 +273,16 @@ def parse_replay(data: bytes, *, max_decompressed: int = MAX_DECOMPRESSED) -> Re
             score_info = _score_info(decompress(info, "lazer score info", max_decompressed))
     columns, seed = _frames(decompress(stream, "frame stream", max_decompressed))
     online_score_id = score_id if score_id and score_id > 0 else None
-    return Replay(**fields, online_score_id=online_score_id, rng_seed=seed, score_info=score_info, **columns)
+    return Replay(
+        **fields,
+        online_score_id=online_score_id,
+        rng_seed=seed,
+        score_info=score_info,
+        time_ms=columns["time_ms"],
+        x=columns["x"],
+        y=columns["y"],
+        keys=columns["keys"],
+    )
 
 
 def _score_info(text: bytes) -> dict[str, Any]:

@@ -92,6 +92,7 @@ def _read_chunk(chunk: bytes, first_frame: int) -> np.ndarray:
         runs[dots] = (whole * scale + (np.copysign(runs[dots], whole) if len(negative) else runs[dots])) / scale
 
     read = runs[ends].reshape(-1, 4)
+    good: np.ndarray | slice
     if len(odd):  # rows for the odd frames too, filled by slow_item below
         good = np.ones(len(read) + len(odd), dtype=bool)
         good[odd] = False

@@ -163,7 +163,9 @@ OTHER_KEYS = {
     "Difficulty": {"ApproachRate"},
 }
 WANTED_KEYS = {
-    section: {key for s, key, *_ in (*METADATA_KEYS.values(), *NUMBER_KEYS.values()) if s == section} | keys
+    section: {key for s, key in METADATA_KEYS.values() if s == section}
+    | {key for s, key, _ in NUMBER_KEYS.values() if s == section}
+    | keys
     for section, keys in OTHER_KEYS.items()
 }
 

@@ -140,11 +140,15 @@ class ReplayFetcher:
         if requests:
             self.reporter.report(Notice(self.eta(len(requests))))
         for ruleset, group in by_ruleset.items():
+
+            def heard(attempt: Attempt, group: dict[int, ReplayRequest] = group) -> None:
+                record(group[attempt.beatmap_id], attempt)
+
             downloader = Downloader(
                 self.http,
                 self.base_url,
                 self.folder_of(ruleset),
-                lambda attempt, group=group: record(group[attempt.beatmap_id], attempt),
+                heard,
                 self.min_free_mb,
                 reporter=self.reporter,
                 kind=replay_kind(ruleset, group, self.max_bytes),

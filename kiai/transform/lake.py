@@ -149,7 +149,7 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def lake_type(kind: duckdb.typing.DuckDBPyType, fits: bool = True) -> str:
+def lake_type(kind: duckdb.sqltypes.DuckDBPyType, fits: bool = True) -> str:
     """The type a column of DuckDB type `kind` is written as (see the module docstring); `fits`: its values fit
     BIGINT (UBIGINT) or DECIMAL(38,0) (HUGEINT), else the exact DECIMAL(20,0) or text."""
     name = kind.id

@@ -120,10 +120,10 @@ def prune(con: duckdb.DuckDBPyConnection, keep: int) -> list[store.Version]:
     by_key = {(v.model, v.fingerprint): v for v in versions}
     todo = list(kept)
     while todo:
-        version = by_key.get(todo.pop())
-        if version is None or not MATERIALIZATIONS[version.materialized].reads_upstream:
+        reader = by_key.get(todo.pop())
+        if reader is None or not MATERIALIZATIONS[reader.materialized].reads_upstream:
             continue
-        for upstream in version.upstream.items():
+        for upstream in reader.upstream.items():
             if upstream not in kept:
                 kept.add(upstream)
                 todo.append(upstream)

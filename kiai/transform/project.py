@@ -275,6 +275,7 @@ def _column(path: Path, name: str, spec: Any) -> Column:
 
 
 def _test(path: Path, column: str, spec: Any) -> ColumnTest:
+    args: dict[str, Any] | None
     if isinstance(spec, str):
         kind, args = spec, {}
     elif isinstance(spec, dict) and len(spec) == 1:

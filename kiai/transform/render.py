@@ -101,7 +101,8 @@ def render(
         template = _template(model.body if text is None else text)
         result.sql = template.render(ref=ref, var=var, this=this or model.relation, fail=fail, is_endpoint=is_endpoint)
     except jinja2.TemplateError as exc:
-        line = f" line {exc.lineno}" if getattr(exc, "lineno", None) else ""
+        lineno = getattr(exc, "lineno", None)  # syntax errors carry one, undefined names not
+        line = f" line {lineno}" if lineno else ""
         raise ModelError(f"{model.path}:{line} template error: {exc}") from None
     return result
 

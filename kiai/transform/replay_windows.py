@@ -184,7 +184,8 @@ def _model_versions(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str |
 def _select(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[list[list[Any]], dict[str, int]]:
     """The replays to export, in replay_id order: [replay_id, score_id, user_id, mode, rate, mods, file_id];
     and what the filters let through but has no parsed beatmap, by reason."""
-    where, params = ["true"], {}
+    where = ["true"]
+    params: dict[str, Any] = {}
     if filters.user_id is not None:
         where.append("s.user_id = $user_id")
         params["user_id"] = filters.user_id
@@ -445,7 +446,7 @@ class _NpzWriter:
     def close(self) -> None:
         arrays = {name: np.concatenate([p[name] for p in self.parts]) for name in self.parts[0]}
         with self.path.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)
+            np.savez_compressed(handle, allow_pickle=False, **arrays)  # numbers only
 
 
 def _read_manifest(out: Path) -> dict[str, Any]:

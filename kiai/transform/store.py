@@ -136,14 +136,13 @@ def _fill_code_fingerprints(result: list[Version]) -> None:
     def code(version: Version, seen: frozenset[tuple[str, str]]) -> str | None:
         if version.code_fingerprint:
             return version.code_fingerprint
-        upstream = {}
+        upstream: dict[str, str] = {}
         for name, fp in version.upstream.items():
             up = by_key.get((name, fp))
-            if up is None or (name, fp) in seen:
+            upstream_code = None if up is None or (name, fp) in seen else code(up, seen | {(name, fp)})
+            if upstream_code is None:
                 return None
-            upstream[name] = code(up, seen | {(name, fp)})
-            if upstream[name] is None:
-                return None
+            upstream[name] = upstream_code
         version.code_fingerprint = code_fingerprint(
             version.sql_hash, version.vars, version.materialized, upstream, version.watermarks
         )
