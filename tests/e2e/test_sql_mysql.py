@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kiai.errors import KiaiError
-from kiai.mysql_dialect import split_statements, to_duckdb
+from kiai.mysql_dialect import to_duckdb
 from tests.support.cli import run_kiai
 from tests.support.paths import FIXTURES
 
@@ -106,11 +106,3 @@ def test_unsupported_statements_are_named(db: Path) -> None:
         to_duckdb("SHOW PROCESSLIST")
     with pytest.raises(KiaiError, match="INTO DUMPFILE is not supported"):
         to_duckdb("SELECT 1 INTO DUMPFILE '/tmp/x'")
-
-
-def test_statement_splitting_respects_quotes_and_comments() -> None:
-    assert split_statements("SELECT ';' AS a; -- c; x\nSELECT `a;b` FROM t;;/* ; */ SELECT 2") == [
-        "SELECT ';' AS a",
-        "-- c; x\nSELECT `a;b` FROM t",
-        "/* ; */ SELECT 2",
-    ]

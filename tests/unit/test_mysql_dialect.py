@@ -1,4 +1,5 @@
-"""`--dialect mysql` answers as MySQL would: each case of tests/cases/mysql_answers.toml, run on the fixture dump."""
+"""kiai.mysql_dialect: each case of tests/cases/mysql_answers.toml answered as MySQL would on the fixture dump, and
+the statement splitter."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import pytest
 
 from kiai import mysql_dialect, query, warehouse
 from kiai.load.ppy_dump import import_dump
-from tests.support.paths import CASES, FIXTURES
+from tests.support import paths
+from tests.support.paths import FIXTURES
 
-CASES = tomllib.loads((CASES / "mysql_answers.toml").read_text("utf-8"))["case"]
+CASES = tomllib.loads((paths.CASES / "mysql_answers.toml").read_text("utf-8"))["case"]
 NULL = "<NULL>"
 
 
@@ -87,3 +89,11 @@ def test_an_older_warehouse_without_the_dump_declaration_still_answers_show_colu
 
 def test_a_dump_this_kiai_imported_needs_no_notice(con: duckdb.DuckDBPyConnection) -> None:
     assert mysql_dialect.older_import_notice(con) is None
+
+
+def test_statement_splitting_respects_quotes_and_comments() -> None:
+    assert mysql_dialect.split_statements("SELECT ';' AS a; -- c; x\nSELECT `a;b` FROM t;;/* ; */ SELECT 2") == [
+        "SELECT ';' AS a",
+        "-- c; x\nSELECT `a;b` FROM t",
+        "/* ; */ SELECT 2",
+    ]
