@@ -128,9 +128,12 @@ def to_spark(sql: str, schema: Schema) -> tuple[str, list[str], dict[str, str]]:
     if missing:
         raise NotPortable(f"reads {', '.join(missing)}, which this warehouse does not have (yet)", reads)
     try:
-        tree = qualify(tree, schema=schema, dialect=rewrites.DuckDBAsWritten, quote_identifiers=False)
+        tables: dict[str, object] = dict(schema)  # the parameter's type in sqlglot
+        tree = qualify(tree, schema=tables, dialect=rewrites.DuckDBAsWritten, quote_identifiers=False)
     except OptimizeError as exc:
         raise NotPortable(f"sqlglot cannot resolve its columns: {str(exc).splitlines()[0]}", reads) from None
+    if not isinstance(tree, exp.Query):  # a model is one SELECT (or WITH … SELECT)
+        raise NotPortable("not a query", reads)
     columns = {name: "UNKNOWN" for name in tree.named_selects}
     reason = rewrites.not_portable(tree)
     if reason:

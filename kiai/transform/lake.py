@@ -156,7 +156,7 @@ def lake_type(kind: duckdb.sqltypes.DuckDBPyType, fits: bool = True) -> str:
     if name in ("list", "array"):
         return f"{lake_type(kind.child, False)}[]"
     if name == "struct":
-        fields = ", ".join(f"{identifier(n)} {lake_type(t, False)}" for n, t in kind.children)
+        fields = ", ".join(f"{identifier(n)} {lake_type(kind[n], False)}" for n, _ in kind.children)
         return f"STRUCT({fields})"
     if name == "map":
         return f"MAP({lake_type(kind.key, False)}, {lake_type(kind.value, False)})"

@@ -38,7 +38,7 @@ JSON_EXTRACTS = (exp.JSONExtract, exp.JSONExtractScalar)  # -> and ->>: Spark's 
 MERGE_PATCH = "json_merge_patch"
 
 
-def not_portable(tree: exp.Expression) -> str | None:
+def not_portable(tree: exp.Expr) -> str | None:
     """Why the model cannot run on Spark as written, or None."""
     for node in tree.find_all(exp.Func):
         name = node.name.lower() if isinstance(node, exp.Anonymous) else node.sql_name().lower()
@@ -52,7 +52,7 @@ def _is_json(kind: exp.DataType) -> bool:
     return any(t.is_type(exp.DataType.Type.JSON) for t in kind.find_all(exp.DataType))
 
 
-def json_values(tree: exp.Expression) -> exp.Expression:
+def json_values(tree: exp.Expr) -> exp.Expr:
     """DuckDB's JSON as Spark's JSON text (Spark has no JSON type; the lake holds JSON columns as text):
 
     - CAST(x AS JSON) -> x;
@@ -74,13 +74,13 @@ def json_values(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _json_as_text(node: exp.Expression) -> exp.Expression:
+def _json_as_text(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.DataType) and node.is_type(exp.DataType.Type.JSON):
         return exp.DataType.build("STRING")
     return node
 
 
-def _removing_keys(target: exp.Expression, patch: exp.Expression) -> exp.Expression:
+def _removing_keys(target: exp.Expr, patch: exp.Expr) -> exp.Expr:
     removed = json.loads(patch.this) if isinstance(patch, exp.Literal) and patch.is_string else None
     if not isinstance(removed, dict) or any(value is not None for value in removed.values()):
         raise ValueError(f"json_merge_patch with {patch.sql()}: kiai translates only a patch that removes keys")
@@ -90,7 +90,7 @@ def _removing_keys(target: exp.Expression, patch: exp.Expression) -> exp.Express
     return exp.func("TO_JSON", exp.Anonymous(this="MAP_FILTER", expressions=[entries, keep]))
 
 
-def qualify_clause(tree: exp.Expression) -> exp.Expression:
+def qualify_clause(tree: exp.Expr) -> exp.Expr:
     """SELECT ... QUALIFY c -> SELECT <outputs> FROM (SELECT ..., <what c reads> AS _qN) WHERE c: Spark has no
     QUALIFY. sqlglot's own version loses columns c reads through a table name (`files.beatmap_id`)."""
     for select in list(tree.find_all(exp.Select)):
@@ -126,8 +126,8 @@ def qualify_clause(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _named_by(taken: dict[str, str]) -> Callable[[exp.Expression], exp.Expression]:
-    def rename(node: exp.Expression) -> exp.Expression:
+def _named_by(taken: dict[str, str]) -> Callable[[exp.Expr], exp.Expr]:
+    def rename(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Window | exp.Column) and node.sql() in taken:
             return exp.column(taken[node.sql()])
         return node
@@ -135,7 +135,7 @@ def _named_by(taken: dict[str, str]) -> Callable[[exp.Expression], exp.Expressio
     return rename
 
 
-def union_by_name(tree: exp.Expression) -> exp.Expression:
+def union_by_name(tree: exp.Expr) -> exp.Expr:
     """`a UNION ALL BY NAME b` -> a positional union: b's columns in a's order, a's missing ones NULL and b's new
     ones appended (NULL in a), as DuckDB pairs them."""
     for union in list(tree.find_all(exp.Union)):
@@ -160,7 +160,7 @@ def _project(select: exp.Select, names: list[str]) -> None:
     )
 
 
-def hugeint(tree: exp.Expression) -> exp.Expression:
+def hugeint(tree: exp.Expr) -> exp.Expr:
     """HUGEINT (128-bit integer, for exact sums) -> DECIMAL(38, 0), Spark's widest exact number."""
     for kind in tree.find_all(exp.DataType):
         if kind.is_type(exp.DataType.Type.INT128, exp.DataType.Type.UINT128):
@@ -168,7 +168,7 @@ def hugeint(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def quantiles(tree: exp.Expression) -> exp.Expression:
+def quantiles(tree: exp.Expr) -> exp.Expr:
     """quantile_cont(x, p) and quantile_cont(x, [p, q]) -> percentile(x, ...), Spark's exact interpolated one."""
     for node in list(tree.find_all(exp.PercentileCont)):
         if isinstance(node.parent, exp.WithinGroup):
@@ -177,7 +177,7 @@ def quantiles(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def regexp_flags(tree: exp.Expression) -> exp.Expression:
+def regexp_flags(tree: exp.Expr) -> exp.Expr:
     """regexp_matches(s, p, 'i') -> s RLIKE '(?i)p' (Java's inline flag; sqlglot drops DuckDB's option)."""
     for node in list(tree.find_all(exp.RegexpLike)):
         flag = node.args.get("flag")
@@ -196,7 +196,7 @@ def regexp_flags(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def ordered_aggregates(tree: exp.Expression) -> exp.Expression:
+def ordered_aggregates(tree: exp.Expr) -> exp.Expr:
     """sum/avg/min/max(x ORDER BY k) -> the aggregate of x: the order only decides the last bits of a float sum,
     which Spark adds in its own order (results agree to rounding)."""
     for order in list(tree.find_all(exp.Order)):
@@ -205,7 +205,7 @@ def ordered_aggregates(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def lists(tree: exp.Expression) -> exp.Expression:
+def lists(tree: exp.Expr) -> exp.Expr:
     """list(x [ORDER BY k, ...]) [FILTER (WHERE c)] as DuckDB means it: NULLs kept, in order, NULL for no rows.
 
     Spark: transform(array_sort(collect_list(struct(k..., x))), s -> s.x), NULL when empty. Keys sort
@@ -220,7 +220,7 @@ def lists(tree: exp.Expression) -> exp.Expression:
             value = value.this
         fields = [exp.alias_(k.copy(), f"k{i}", quoted=False) for i, k in enumerate(keys)]
         fields.append(exp.alias_(value.copy(), "v", quoted=False))
-        collected: exp.Expression = exp.func("COLLECT_LIST", exp.func("STRUCT", *fields))
+        collected: exp.Expr = exp.func("COLLECT_LIST", exp.func("STRUCT", *fields))
         owner = agg.parent if isinstance(agg.parent, exp.Filter) else agg
         if owner is not agg:
             collected = exp.Filter(this=collected, expression=owner.expression.copy())
@@ -238,7 +238,7 @@ def lists(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def one_based(tree: exp.Expression) -> exp.Expression:
+def one_based(tree: exp.Expr) -> exp.Expr:
     """DuckDB counts list positions from 1: `l[i]` -> try_element_at(l, i) (1-based, NULL out of range, as
     DuckDB; the tree must be read with `DuckDBAsWritten`), and a lambda's position argument (`lambda e, i`) -> i + 1
     in its body."""
@@ -261,7 +261,7 @@ def one_based(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def bigint_ranks(tree: exp.Expression) -> exp.Expression:
+def bigint_ranks(tree: exp.Expr) -> exp.Expr:
     """row_number(), rank(), dense_rank() are BIGINT in DuckDB and INT in Spark: cast, so results match in type."""
     for window in list(tree.find_all(exp.Window)):
         ranking = isinstance(window.this, exp.RowNumber | exp.Rank | exp.DenseRank)
@@ -270,7 +270,7 @@ def bigint_ranks(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-SPARK: list[Callable[[exp.Expression], exp.Expression]] = [
+SPARK: list[Callable[[exp.Expr], exp.Expr]] = [
     json_values,
     qualify_clause,
     union_by_name,
@@ -284,7 +284,7 @@ SPARK: list[Callable[[exp.Expression], exp.Expression]] = [
 ]
 
 
-def for_spark(tree: exp.Expression) -> exp.Expression:
+def for_spark(tree: exp.Expr) -> exp.Expr:
     """Every Spark rewrite, in order, on a qualified DuckDB tree."""
     for rewrite in SPARK:
         tree = rewrite(tree)
