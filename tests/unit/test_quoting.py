@@ -12,7 +12,7 @@ AWKWARD = ["plain", "it's", 'say "hi"', "both ' and \"", "semi; -- colon", "new\
 
 @pytest.mark.parametrize("text", AWKWARD)
 def test_a_literal_reads_back_as_the_text(text):
-    assert duckdb.sql(f"SELECT {literal(text)}").fetchall() == [(text,)]
+    assert duckdb.connect().sql(f"SELECT {literal(text)}").fetchall() == [(text,)]
 
 
 @pytest.mark.parametrize("name", [n for n in AWKWARD if n])
@@ -27,5 +27,5 @@ def test_an_identifier_names_the_column_and_the_table(name):
 
 def test_literals_of_other_values():
     values = [None, True, False, 3, -2.5, ["a'b", None], (1, 2)]
-    row = duckdb.sql("SELECT " + ", ".join(literal(v) for v in values)).fetchall()[0]
+    row = duckdb.connect().sql("SELECT " + ", ".join(literal(v) for v in values)).fetchall()[0]
     assert row == (None, True, False, 3, -2.5, ["a'b", None], [1, 2])

@@ -55,7 +55,7 @@ def test_every_table_and_model_lands_with_its_rows(demo_warehouse: Path, demo_la
         assert manifest["kiai_version"] and manifest["schema_version"] >= 1
         for relation, entry in manifest["tables"].items():
             (rows,) = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0]
-            (landed,) = duckdb.sql(f"SELECT count(*) FROM {_read(lake, relation)}").fetchall()[0]
+            (landed,) = duckdb.connect().sql(f"SELECT count(*) FROM {_read(lake, relation)}").fetchall()[0]
             assert entry["rows"] == rows == landed, relation
         assert manifest["tables"]["features.file_features"]["model"]["fingerprint"]
         # the same rows, value for value: hit objects (ENUM kinds as text) and scores (UBIGINT ids as BIGINT)
@@ -104,10 +104,14 @@ def test_partitions_are_hive_folders(demo_lake) -> None:
     entry = read_manifest(lake)["tables"]["parsed.hit_objects"]
     assert entry["partition_column"] == {"name": "file_id_range", "type": "BIGINT"}
     # the folder column is the range's lower bound: every file id falls in its range
-    (wrong,) = duckdb.sql(
-        f"SELECT count(*) FROM {_read(lake, 'parsed.hit_objects')} "
-        "WHERE NOT (file_id >= file_id_range AND file_id < file_id_range + 10000)"
-    ).fetchall()[0]
+    (wrong,) = (
+        duckdb.connect()
+        .sql(
+            f"SELECT count(*) FROM {_read(lake, 'parsed.hit_objects')} "
+            "WHERE NOT (file_id >= file_id_range AND file_id < file_id_range + 10000)"
+        )
+        .fetchall()[0]
+    )
     assert wrong == 0
 
 
@@ -171,7 +175,7 @@ def test_unchanged_tables_are_skipped_and_changed_ones_rewritten(db_path: Path, 
     assert status["ppy.small"] == "written" and status["ppy.odd"] == "unchanged"
     assert status["raw.blobs"] == "removed" and not (lake / "raw" / "blobs").exists()
     assert "raw.blobs" not in read_manifest(lake)["tables"]
-    assert duckdb.sql(f"SELECT count(*) FROM {_read(lake, 'ppy.small')}").fetchall()[0][0] == 4
+    assert duckdb.connect().sql(f"SELECT count(*) FROM {_read(lake, 'ppy.small')}").fetchall()[0][0] == 4
 
 
 def test_a_table_whose_files_were_damaged_is_written_again(db_path: Path, tmp_path: Path) -> None:
