@@ -44,6 +44,11 @@ class Config:
     def beatmaps_dir(self) -> Path:
         return self.data_dir / "beatmaps"
 
+    @property
+    def models_dir(self) -> Path:
+        """The folder of the run folders: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, else models/."""
+        return Path(self.setting("KIAI_MODELS_DIR", "paths", "models_dir", "models"))
+
     def section(self, name: str) -> dict[str, Any]:
         """A `[name]` table of kiai.toml, or an empty dict."""
         value = self.toml.get(name, {})

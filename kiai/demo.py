@@ -86,8 +86,8 @@ def demo_config(user: Config, base_url: str, world: World) -> Config:
     the demo's own kiai.toml and nothing from the environment (so no real credentials or base URLs leak in)."""
     from kiai.sample import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
-    models = Path(user.setting("KIAI_MODELS_DIR", "paths", "models_dir", "models"))
-    path = write_config(world.data_dir / "kiai.toml", base_url, world.sample.categories, world.data_dir, models)
+    sample = world.sample
+    path = write_config(world.data_dir / "kiai.toml", base_url, sample.categories, world.data_dir, user.models_dir)
     credentials = {"KIAI_OSU_CLIENT_ID": DEMO_CLIENT_ID, "KIAI_OSU_CLIENT_SECRET": DEMO_CLIENT_SECRET}
     return load_config(db_path=user.db_path, config_file=path, environ=credentials)
 

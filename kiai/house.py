@@ -583,8 +583,8 @@ class Warehouse:
 
     @property
     def models_dir(self) -> Path:
-        """The folder of the run folders: $KIAI_MODELS_DIR, kiai.toml [paths] models_dir, else models/."""
-        return Path(self.config.setting("KIAI_MODELS_DIR", "paths", "models_dir", "models"))
+        """The folder of the run folders (Config.models_dir)."""
+        return self.config.models_dir
 
     def train(
         self,

@@ -69,8 +69,10 @@ def _print_done(config: Config, sample: SampleWorld, seed: int, report: Path | N
     console.print(f"warehouse: {escape(str(db_path))}", highlight=False)
     if report is not None:
         console.print(f"report:    {escape(str(report))}", highlight=False)
-    models = config.setting("KIAI_MODELS_DIR", "paths", "models_dir")
-    console.print(f"sample world: {escape(str(sample.root))} (seed {seed}); models: {escape(models)}", highlight=False)
+    console.print(
+        f"sample world: {escape(str(sample.root))} (seed {seed}); models: {escape(str(config.models_dir))}",
+        highlight=False,
+    )
     console.print("try next:")
     for query in next_queries(sample.replay_query_user()):
         text = query if db_path == DEFAULT_DB else query.replace("kiai sql", f"kiai --db {db_path} sql", 1)
