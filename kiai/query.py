@@ -97,7 +97,7 @@ def run(
     """
     params = params or {}
     try:
-        statements = duckdb.extract_statements(sql)
+        statements = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise QueryError(explain(exc)) from None
     if not statements:

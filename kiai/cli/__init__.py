@@ -6,7 +6,6 @@ import sys
 
 try:  # these imports take a second or more: Ctrl-C meanwhile ends in one line too, with nothing done
     from pathlib import Path
-    from typing import Any
 
     import typer
     from rich.markup import escape
@@ -25,7 +24,7 @@ try:  # these imports take a second or more: Ctrl-C meanwhile ends in one line t
         sql_cmd,
         warehouse_cmd,
     )
-    from kiai.cli._common import RootGroup, err_console, state
+    from kiai.cli._common import RootGroup, state
     from kiai.cli._help import conventional_help
     from kiai.errors import KiaiError
 except KeyboardInterrupt:
@@ -87,26 +86,43 @@ def build_command() -> typer.main.TyperGroup:
 
 
 def main() -> None:
-    """Entry point: run the app; expected failures print one line, Ctrl-C one line and exit 130."""
+    """The console script: `run` the command line, with Ctrl-C handled (one line, exit 130)."""
+    _interrupt.install()  # here, not in run(): it takes over SIGINT for the rest of the process
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line in this process and return its exit code: 0, 2 for a usage error, a KiaiError's
+    code (1 unless it says otherwise) after one line on stderr, 130 after Ctrl-C (with `_interrupt` installed).
+    Each run starts from a fresh `state` (options, config, consoles for the streams as they are now)."""
+    state.reset()
     try:
-        _interrupt.install()
-        build_command()(prog_name="kiai")
+        build_command()(args=argv, prog_name="kiai")
     except SystemExit as exc:
         if exc.code == 130 or _interrupt.interrupted():
-            _exit_interrupted()
-        raise
+            return _exit_interrupted()
+        return _exit_code(exc.code)
     except KiaiError as exc:
         if _interrupt.interrupted():
-            _exit_interrupted()
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+            return _exit_interrupted()
+        state.err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return exc.exit_code
     except BaseException:
         if _interrupt.interrupted():
-            _exit_interrupted()
+            return _exit_interrupted()
         raise
+    return 0  # click ends in SystemExit; a command that returns without it succeeded
 
 
-def _exit_interrupted() -> Any:
+def _exit_code(code: object) -> int:
+    """SystemExit's code as the process's exit status, as Python has it: None is 0, other text is printed and 1."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _exit_interrupted() -> int:
     _interrupt.ignore_more()  # a second Ctrl-C does not break the one line
-    err_console.print(INTERRUPTED, highlight=False, soft_wrap=True)
-    sys.exit(130)
+    state.err_console.print(INTERRUPTED, highlight=False, soft_wrap=True)
+    return 130

@@ -17,18 +17,30 @@ from kiai.errors import KiaiError
 if TYPE_CHECKING:
     from kiai.house import Warehouse
 
-# Into a pipe or a file, lines are not wrapped at 80 columns (kiai.cli._tables prints tables at full width).
-console = Console()
-console.soft_wrap = not console.is_terminal
-err_console = Console(stderr=True)
-err_console.soft_wrap = not err_console.is_terminal
+
+def terminal(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr) as it is now: its width and whether it is a terminal are read here."""
+    console = Console(stderr=stderr)
+    # Into a pipe or a file, lines are not wrapped at 80 columns (kiai.cli._tables prints tables at full width).
+    console.soft_wrap = not console.is_terminal
+    return console
 
 
 @dataclass
 class State:
+    """One invocation's state: the root options, its config and its consoles. `kiai.cli.run` starts each
+    invocation with a fresh one (`reset`), so nothing of one command (a console's width, a --db) reaches the next
+    run in the same process."""
+
     db_override: Path | None = None
     wait: float | None = None  # --wait / KIAI_WAIT: seconds to wait for another process's lock (None: not given)
     _config: Config | None = field(default=None, repr=False)
+    console: Console = field(default_factory=terminal, repr=False)
+    err_console: Console = field(default_factory=lambda: terminal(stderr=True), repr=False)
+
+    def reset(self) -> None:
+        """Forget the last invocation: no options, no config, consoles for the streams and terminal as they are."""
+        vars(self).update(vars(State()))
 
     @property
     def config(self) -> Config:

@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from kiai.cli._common import console
+from kiai.cli._common import state
 from kiai.cli._tables import print_table, unlimited
 
 if TYPE_CHECKING:
@@ -37,10 +37,10 @@ def print_comparison(comparison: Comparison) -> None:
 
     paired = [view for view in comparison.views if view.pairing is not None]
     if paired:
-        console.print(
+        state.console.print(
             f"\nrun - baseline [bold]{comparison.baseline}[/] (95 % interval; better/worse: clear of zero; "
             "corrected resampled t-test over repeated folds, paired bootstrap over a holdout's test beatmapsets):",
-            highlight=False, soft_wrap=unlimited(console),
+            highlight=False, soft_wrap=unlimited(state.console),
         )  # fmt: skip
         rows = []
         for view in paired:
@@ -54,9 +54,9 @@ def print_comparison(comparison: Comparison) -> None:
         _print_table(("run", "model", "paired on", *(c.SHORT_TITLES[n] for n in c.SUMMARY)), rows, range(3, 8))
 
     labels = sorted({label for view in comparison.views for label in view.run.labels})
-    console.print(
+    state.console.print(
         "\nper class: F1 / recall over the test parts; most confused: true → predicted (share of the true class)",
-        soft_wrap=unlimited(console),
+        soft_wrap=unlimited(state.console),
     )
     rows = [[view.run.run_id, *(c.per_class_cell(view, label) for label in labels), c.confusions_cell(view)]
             for view in comparison.views]  # fmt: skip
@@ -65,6 +65,7 @@ def print_comparison(comparison: Comparison) -> None:
 
 def _print_table(headers: tuple[str, ...], cells: list[list[str]], numeric: range) -> None:
     """A row per run when the terminal is wide enough, else runs side by side in blocks (every run shown)."""
+    console = state.console
     table = Table(*headers)
     for column in table.columns:
         column.no_wrap = True

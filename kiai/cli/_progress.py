@@ -24,7 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from kiai.cli._common import console, err_console
+from kiai.cli._common import state
 from kiai.progress import Event, Notice, TaskAdvanced, TaskClosed, TaskNote, TaskStarted, Warned
 
 
@@ -33,7 +33,7 @@ class RichReporter:
 
     def __init__(self, on: dict[type, Callable[[Any], None]] | None = None, bars: Console | None = None) -> None:
         self.handlers = on or {}
-        self.bars = bars or err_console
+        self.bars = bars or state.err_console
         self._progress: Progress | None = None
         self._tasks: dict[int, tuple[TaskID, str, bool]] = {}  # event task id -> (rich id, description, transient)
         self._details: dict[int, str] = {}
@@ -65,9 +65,11 @@ class RichReporter:
         elif isinstance(event, TaskClosed) and event.task in self._tasks:
             self._close(event.task)
         elif isinstance(event, Notice):
-            (err_console if event.to_stderr else console).print(escape(event.text), highlight=False, soft_wrap=True)
+            (state.err_console if event.to_stderr else state.console).print(
+                escape(event.text), highlight=False, soft_wrap=True
+            )
         elif isinstance(event, Warned):
-            err_console.print(f"[yellow]warning:[/] {escape(event.text)}", highlight=False, soft_wrap=True)
+            state.err_console.print(f"[yellow]warning:[/] {escape(event.text)}", highlight=False, soft_wrap=True)
 
     def _live(self) -> Progress:
         if self._progress is None:

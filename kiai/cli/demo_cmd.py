@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from kiai.cli._common import console, state
+from kiai.cli._common import state
 from kiai.config import DEFAULT_DB
 from kiai.demo import QUICK_SETS
 
@@ -38,23 +38,23 @@ def demo(
     from kiai.cli.models_cmd import BUILD_EVENTS
 
     started = time.monotonic()
-    console.rule("[bold]Generate the sample world")
+    state.console.rule("[bold]Generate the sample world")
     world = pipeline.generate(state.config.data_dir / "sample", seed, sets or (QUICK_SETS if quick else 96))
     _print_world(world.sample, time.monotonic() - started)
     steps = pipeline.demo_steps(world, quick=quick, train=train, report=report_path)
     with pipeline.sandboxed(world) as server:
         config = pipeline.demo_config(state.config, server.base_url, world)
         house = state.house(config=config, FoldDone=print_fold, **BUILD_EVENTS)
-        console.print(f"sandbox for osu.ppy.sh and osucollector.com on {server.base_url}", highlight=False)
+        state.console.print(f"sandbox for osu.ppy.sh and osucollector.com on {server.base_url}", highlight=False)
         for number, step in enumerate(steps, start=1):
-            console.rule(f"[bold]{number}/{len(steps)} {step.title}")
+            state.console.rule(f"[bold]{number}/{len(steps)} {step.title}")
             _run(step, house)
-    console.rule(f"[bold]Done in {time.monotonic() - started:.0f} s")
+    state.console.rule(f"[bold]Done in {time.monotonic() - started:.0f} s")
     _print_done(config, world.sample, seed, report_path if train else None)
 
 
 def _print_world(sample: SampleWorld, seconds: float) -> None:
-    console.print(
+    state.console.print(
         f"{len(sample.osu_files)} maps in {len(sample.sets)} sets, {len(sample.categories)} collections, "
         f"{len(sample.plays)} scores of {len(sample.users)} players in {seconds:.1f} s -> {sample.root}",
         highlight=False,
@@ -66,17 +66,17 @@ def _print_done(config: Config, sample: SampleWorld, seed: int, report: Path | N
     from kiai.demo import next_queries
 
     db_path = config.db_path
-    console.print(f"warehouse: {escape(str(db_path))}", highlight=False)
+    state.console.print(f"warehouse: {escape(str(db_path))}", highlight=False)
     if report is not None:
-        console.print(f"report:    {escape(str(report))}", highlight=False)
-    console.print(
+        state.console.print(f"report:    {escape(str(report))}", highlight=False)
+    state.console.print(
         f"sample world: {escape(str(sample.root))} (seed {seed}); models: {escape(str(config.models_dir))}",
         highlight=False,
     )
-    console.print("try next:")
+    state.console.print("try next:")
     for query in next_queries(sample.replay_query_user()):
         text = query if db_path == DEFAULT_DB else query.replace("kiai sql", f"kiai --db {db_path} sql", 1)
-        console.print(f"  {escape(text)}", highlight=False, soft_wrap=True)
+        state.console.print(f"  {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def _run(step: Step, house: Warehouse) -> None:

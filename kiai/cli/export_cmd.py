@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from kiai.cli._common import console, state
+from kiai.cli._common import state
 
 if TYPE_CHECKING:
     from kiai.transform.replay_windows import WindowExport
@@ -38,11 +38,11 @@ def export_dataset(
 
     result = state.house().export_dataset(out, Split(folds, seed) if split else None)
     labels = ", ".join(f"{escape(label)} {count:,}" for label, count in result.labels.items()) or "no labels"
-    console.print(
+    state.console.print(
         f"wrote {result.rows:,} rows x {len(result.columns)} columns to {escape(result.path)} ({labels})",
         highlight=False,
     )
-    console.print(
+    state.console.print(
         f"dataset version {result.dataset_fingerprint} (feature version {result.dataset_code_fingerprint}); "
         f"manifest {escape(result.manifest)}",
         highlight=False,
@@ -73,7 +73,7 @@ def export_lake(
     seconds = sum(t.seconds for t in written)
     rate = f": {rows / seconds:,.0f} rows/s, {size / seconds / 1e6:,.1f} MB/s" if seconds > 0 else ""
     unchanged = sum(t.status == "unchanged" for t in report.tables)
-    console.print(
+    state.console.print(
         f"lake {escape(str(folder))}: {len(written)} tables written ({rows:,} rows, {size / 1e6:,.1f} MB in "
         f"{seconds:.1f} s{rate}), {unchanged} unchanged; manifest {escape(str(folder / 'manifest.json'))}",
         highlight=False,
@@ -85,7 +85,7 @@ def _print_table(result: Any) -> None:
         line = f"{result.rows:>12,} rows {result.bytes / 1e6:>9,.1f} MB {result.seconds:>6.1f} s"
     else:
         line = ""
-    console.print(f"  {result.status:<9} {escape(result.relation):<36} {line}", highlight=False)
+    state.console.print(f"  {result.status:<9} {escape(result.relation):<36} {line}", highlight=False)
 
 
 @app.command("replay-windows")
@@ -123,13 +123,13 @@ def print_windows(result: WindowExport) -> None:
     counts = result.counts
     left_out = ", ".join(f"{n:,} {why}" for why, n in counts["left_out"].items())
     reused = counts["shards_kept"]
-    console.print(
+    state.console.print(
         f"wrote {counts['windows']:,} windows of {counts['replays']:,} replays to {len(result.shards):,} shards in "
         f"{escape(result.out)} ({counts['too_short']:,} too short for a window"
         f"{'; left out: ' + left_out if left_out else ''}{f'; {reused:,} shards kept' if reused else ''})",
         highlight=False,
     )
-    console.print(f"manifest {escape(result.manifest)}", highlight=False)
+    state.console.print(f"manifest {escape(result.manifest)}", highlight=False)
 
 
 def register(root: typer.Typer) -> None:

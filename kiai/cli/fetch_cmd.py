@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from kiai.cli._common import console, state
+from kiai.cli._common import state
 from kiai.errors import KiaiError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def auth_check() -> None:
     """Get a token with the configured client credentials and print its expiry (never the token)."""
     result = state.house().auth_check()
     when = result.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-    console.print(f"osu! API credentials ok (client {result.client_id}): token valid until {when}")
+    state.console.print(f"osu! API credentials ok (client {result.client_id}): token valid until {when}")
 
 
 @fetch_app.command("collections")
@@ -38,7 +38,7 @@ def fetch_collections(
 
 
 def print_collections(result: CollectionsFetched) -> None:
-    console.print(
+    state.console.print(
         f"collections: {result.configured} configured, {result.fetched} fetched, {result.already_stored} already "
         f"stored, {result.not_found} not found; {result.beatmaps_listed} beatmaps listed"
     )
@@ -60,7 +60,7 @@ def fetch_beatmaps(
 
 
 def print_beatmaps(summary: BeatmapsSummary) -> None:
-    console.print(
+    state.console.print(
         f"beatmaps: {summary.requested} requested, {summary.found} found, {len(summary.missing)} unknown "
         f"to the API, {summary.skipped} already fetched"
     )
@@ -80,9 +80,9 @@ def fetch_user_scores(
 
 def print_user_scores(summary: UserScoresSummary) -> None:
     if summary.not_found:
-        console.print(f"user {summary.user_id}: not found (404)")
+        state.console.print(f"user {summary.user_id}: not found (404)")
     else:
-        console.print(
+        state.console.print(
             f"{summary.score_type} scores of user {summary.user_id}: {summary.seen} scores, {summary.pages} pages "
             "fetched"
         )
@@ -100,13 +100,13 @@ def print_downloaded(result: OsuFilesDownloaded) -> None:
     """The download's line and the ingest's; a download stopped for low disk space is an error."""
     summary = result.download
     failed = list(summary.failed.items())
-    console.print(
+    state.console.print(
         f".osu files: {summary.wanted} wanted, {summary.downloaded} downloaded, {summary.skipped} already there, "
         f"{len(failed)} failed" + (f" ({', '.join(f'{i}: {o}' for i, o in failed[:5])})" if failed else "")
     )
     if result.ingested is not None:
         added, unchanged = result.ingested.files_added, result.ingested.files_unchanged
-        console.print(f"ingested .osu files: {added} added, {unchanged} unchanged")
+        state.console.print(f"ingested .osu files: {added} added, {unchanged} unchanged")
     if summary.stopped_low_disk:
         raise KiaiError(summary.stopped_low_disk)
 

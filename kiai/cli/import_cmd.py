@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from kiai.cli._common import err_console, state
+from kiai.cli._common import state
 
 if TYPE_CHECKING:
     from kiai.house import DumpImported
@@ -42,7 +42,7 @@ def print_imported(result: DumpImported) -> None:
         same = " (unchanged: same sha256 as its last import, nothing logged)" if table.unchanged else ""
         if table.incomplete:
             same = f" kept of an incomplete dump ({table.incomplete}: --allow-incomplete)"
-        err_console.print(f"ppy.{table.name}: {table.rows:,} rows{same}", highlight=False)
-    err_console.print(
+        state.err_console.print(f"ppy.{table.name}: {table.rows:,} rows{same}", highlight=False)
+    state.err_console.print(
         f"imported {len(result.tables)} tables, {result.rows:,} rows in {result.seconds:.1f} s", highlight=False
     )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from kiai.cli._common import console, err_console, state
+from kiai.cli._common import state
 
 if TYPE_CHECKING:
     from kiai.load.osu_files import IngestSummary
@@ -27,15 +27,15 @@ def reparse() -> None:
     """Parse again, from the bytes kept in raw.osu_files, every file that an older kiai parser landed."""
     summary = state.house().reparse()
     if summary is None:
-        console.print("nothing to do: every file was parsed by this parser")
+        state.console.print("nothing to do: every file was parsed by this parser")
     else:
         print_summary(summary)
 
 
 def print_summary(summary: IngestSummary) -> None:
     """An ingest's summary line, and the first parse errors."""
-    console.print(summary.line())
+    state.console.print(summary.line())
     for example in summary.error_examples[:5]:
-        err_console.print(f"  parse error: {example}", highlight=False)
+        state.err_console.print(f"  parse error: {example}", highlight=False)
     if summary.parse_errors:
-        err_console.print('  (all parse errors: kiai sql "SELECT * FROM parsed.parse_errors")')
+        state.err_console.print('  (all parse errors: kiai sql "SELECT * FROM parsed.parse_errors")')

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kiai.cli._common import Folds, Format, ModelsDir, Seed, Var, check_format, console, err_console, state
+from kiai.cli._common import Folds, Format, ModelsDir, Seed, Var, check_format, state
 
 if TYPE_CHECKING:
     from kiai.ml.compare import Comparison
@@ -51,13 +51,13 @@ def print_run(run: Run) -> None:
     from kiai.ml.metrics import SUMMARY
 
     cells = ", ".join(f"{name} {format_metric(run.metrics.get(name), run.folds * run.repeats)}" for name in SUMMARY)
-    console.print(f"run {run.run_id} ({run.kind}): {cells}", highlight=False, soft_wrap=True)
-    console.print(f"stored in {escape(str(run.path))}", highlight=False, soft_wrap=True)
+    state.console.print(f"run {run.run_id} ({run.kind}): {cells}", highlight=False, soft_wrap=True)
+    state.console.print(f"stored in {escape(str(run.path))}", highlight=False, soft_wrap=True)
 
 
 def print_fold(event: FoldDone) -> None:
     m = event.metrics
-    err_console.print(
+    state.err_console.print(
         f"  {event.part}: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, log loss {m['log_loss']:.3f} "
         f"({m['train_seconds']:.1f} s)",
         highlight=False, soft_wrap=True,
@@ -147,7 +147,7 @@ def print_compared(comparison: Comparison) -> None:
     from kiai.cli._comparison import print_comparison
 
     if not comparison.views:
-        console.print("no training runs yet: run `kiai train lightgbm` or `kiai train keras`")
+        state.console.print("no training runs yet: run `kiai train lightgbm` or `kiai train keras`")
     else:
         print_comparison(comparison)
 
@@ -168,12 +168,12 @@ def predict(
     check_format(fmt)
     result = state.house().predict(target, run, parse_var_overrides(var or []))
     for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        state.err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if fmt == "json":
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
     what = f"beatmap {result.beatmap_id}" if result.beatmap_id is not None else f"md5 {result.md5}"
-    console.print(
+    state.console.print(
         f"{escape(what)} (features from {escape(result.source)}) · run {result.run_id} ({result.kind})",
         highlight=False,
         soft_wrap=True,
@@ -182,7 +182,7 @@ def predict(
     table.columns[1].justify = "right"
     for label, probability in result.probabilities:
         table.add_row(escape(label), f"{probability:.1%}", "█" * round(probability * 30))
-    console.print(table)
+    state.console.print(table)
 
 
 def report(
@@ -201,7 +201,7 @@ def report(
 
 
 def print_report(path: Path) -> None:
-    console.print(f"report written to {escape(str(path))}", highlight=False, soft_wrap=True)
+    state.console.print(f"report written to {escape(str(path))}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kiai.cli._common import Var, console, err_console, state
+from kiai.cli._common import Var, state
 from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
 from kiai.transform import runner
@@ -41,10 +41,10 @@ def build_features(
 def print_built(report: runner.BuildReport) -> None:
     """The build's summary line; failed models are an error (after the plan and results, printed as they came)."""
     if not report.todo:
-        console.print(f"nothing to do: {len(report.plan)} models up to date ({report.seconds:.2f} s)")
+        state.console.print(f"nothing to do: {len(report.plan)} models up to date ({report.seconds:.2f} s)")
         return
     built = sum(result.ok for result in report.results)
-    console.print(f"{built} of {len(report.todo)} models done in {report.seconds:.2f} s")
+    state.console.print(f"{built} of {len(report.todo)} models done in {report.seconds:.2f} s")
     if not report.ok:
         failed = [r.model for r in report.results if r.status in (Status.ERROR, Status.TESTS_FAILED)]
         skipped = [r.model for r in report.results if r.status == Status.SKIPPED]
@@ -53,12 +53,12 @@ def print_built(report: runner.BuildReport) -> None:
 
 def _print_plan(payload: runner.BuildReport) -> None:
     if payload.sources:
-        console.print(escape(payload.sources), highlight=False)
+        state.console.print(escape(payload.sources), highlight=False)
     for warning in payload.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        state.err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if payload.todo:
         up_to_date = len(payload.plan) - len(payload.todo)
-        console.print(f"plan: {len(payload.todo)} to do, {up_to_date} up to date")
+        state.console.print(f"plan: {len(payload.todo)} to do, {up_to_date} up to date")
         for item in payload.todo:
             _print_plan_item(item)
 
@@ -71,7 +71,7 @@ BUILD_EVENTS = {
 
 def _print_plan_item(item: PlanItem) -> None:
     why = escape("; ".join(item.reasons))
-    console.print(f"  {item.action:<7} {item.relation:<36} {item.fingerprint}  {why}", highlight=False)
+    state.console.print(f"  {item.action:<7} {item.relation:<36} {item.fingerprint}  {why}", highlight=False)
 
 
 def _print_result(result: runner.ModelResult) -> None:
@@ -80,16 +80,16 @@ def _print_result(result: runner.ModelResult) -> None:
     tests = f"tests {sum(t.passed for t in result.tests)}/{len(result.tests)}" if result.tests else ""
     counts = describe_vars(result.counts)
     line = "  ".join(p for p in (rows, tests, f"{result.seconds:.2f} s", counts) if p)
-    console.print(f"[{style}]{result.status:<12}[/] {result.model}  {escape(line)}", highlight=False)
+    state.console.print(f"[{style}]{result.status:<12}[/] {result.model}  {escape(line)}", highlight=False)
     if result.message:
-        err_console.print(f"  {escape(result.message)}", highlight=False)
+        state.err_console.print(f"  {escape(result.message)}", highlight=False)
     for test in result.tests:
         if test.passed or test.error:
             continue
         table = Table(*test.columns, title=f"{test.label}: {test.failures:,} failing rows (first few)")
         for row in test.samples:
             table.add_row(*(escape(str(v)) for v in row))
-        err_console.print(table)
+        state.err_console.print(table)
 
 
 @app.command("list")
@@ -113,7 +113,9 @@ def list_models(var: Var = None) -> None:
             ]
         )
     # the state early: on a narrow terminal the columns that do not fit are named, never dropped silently
-    print_rows(console, ["model", "from", "state", "version", "built at", "rows", "tests", "versions", "kind"], rows)
+    print_rows(
+        state.console, ["model", "from", "state", "version", "built at", "rows", "tests", "versions", "kind"], rows
+    )
 
 
 @app.command("show")
@@ -124,20 +126,20 @@ def show(
     """A model's rendered SQL, upstream and downstream, versions and column docs."""
     details = state.house().model(name, parse_var_overrides(var or []))
     model, versions = details.model, details.versions
-    console.print(
+    state.console.print(
         f"[bold]{model.relation}[/] ({model.materialized}, from {model.origin})  {model.path}", highlight=False
     )
     if model.replaces:
-        console.print(f"replaces {model.replaces.path}", highlight=False)
+        state.console.print(f"replaces {model.replaces.path}", highlight=False)
     if model.description:
-        console.print(escape(model.description))
+        state.console.print(escape(model.description))
     upstream, downstream = ", ".join(details.upstream) or "-", ", ".join(details.downstream) or "-"
-    console.print(f"upstream: {upstream}   downstream: {downstream}")
-    console.print(f"reads: {', '.join(details.sources) or '-'}")
+    state.console.print(f"upstream: {upstream}   downstream: {downstream}")
+    state.console.print(f"reads: {', '.join(details.sources) or '-'}")
     if details.vars:
-        console.print(f"vars: {escape(describe_vars(details.vars))}")
-    console.print("\n[bold]SQL[/] (rendered)")
-    console.print(escape(details.rendered_sql.strip()), highlight=False)
+        state.console.print(f"vars: {escape(describe_vars(details.vars))}")
+    state.console.print("\n[bold]SQL[/] (rendered)")
+    state.console.print(escape(details.rendered_sql.strip()), highlight=False)
     types = {col: kind for col, kind in next((v.columns for v in versions if v.current), [])}
     table = Table("column", "type", "description", "tests", title="columns")
     documented = {column.name: column for column in model.columns}
@@ -145,13 +147,13 @@ def show(
         doc = documented.get(col)
         tests = ", ".join(t.label(col) for t in doc.tests) if doc else ""
         table.add_row(col, types.get(col, "?"), escape(doc.description if doc else ""), escape(tests))
-    console.print(table)
+    state.console.print(table)
     table = Table("version", "feature version", "built at", "rows", "tests", "current", title="versions")
     for v in versions:
         tests = "passed" if v.tests_passed else "FAILED"
         when = f"{v.created_at:%Y-%m-%d %H:%M:%S}"
         table.add_row(v.relation, v.code_fingerprint or "?", when, f"{v.rows or 0:,}", tests, "*" * v.current)
-    console.print(table)
+    state.console.print(table)
 
 
 @app.command("diff")
@@ -162,25 +164,25 @@ def diff(
     """What changed on disk against the current version, and whether the change is breaking."""
     result = state.house().model_diff(name, parse_var_overrides(var or []))
     if result.old is None:
-        console.print(f"{name} has never been built: everything is new")
+        state.console.print(f"{name} has never been built: everything is new")
         return
     if not result.reasons:
-        console.print(f"{name}: no change against current version {result.old.fingerprint}")
+        state.console.print(f"{name}: no change against current version {result.old.fingerprint}")
         return
-    console.print(f"{name}: {result.old.fingerprint} -> {result.new.fingerprint}")
+    state.console.print(f"{name}: {result.old.fingerprint} -> {result.new.fingerprint}")
     for reason in result.reasons:
-        console.print(f"  {escape(reason)}", highlight=False)
+        state.console.print(f"  {escape(reason)}", highlight=False)
     for line in result.sql_diff:
         style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line), highlight=False)
+        state.console.print(f"[{style}]{escape(line)}[/]" if style else escape(line), highlight=False)
     for label, names in (("added", result.added), ("removed", result.removed), ("retyped", result.retyped)):
         if names:
-            console.print(f"columns {label}: {', '.join(names)}")
+            state.console.print(f"columns {label}: {', '.join(names)}")
     if result.note:
-        console.print(escape(result.note))
+        state.console.print(escape(result.note))
     else:
         verdict = "BREAKING (columns removed or retyped)" if result.breaking else "not breaking"
-        console.print(f"verdict: {verdict}")
+        state.console.print(f"verdict: {verdict}")
 
 
 @app.command("copy")
@@ -189,9 +191,9 @@ def copy(names: list[str] = typer.Argument(..., help="Shipped model names, e.g. 
     model). Files already in the project are kept."""
     result = state.house().copy_models(names)
     for path in result.copied:
-        console.print(f"copied {escape(str(path))}", highlight=False)
+        state.console.print(f"copied {escape(str(path))}", highlight=False)
     for path in result.kept:
-        console.print(f"kept {escape(str(path))} (already in the project)", highlight=False)
+        state.console.print(f"kept {escape(str(path))} (already in the project)", highlight=False)
 
 
 @app.command("compile")
@@ -212,10 +214,12 @@ def compile_models(
     models = state.house().compile_models(out, dialect, parse_var_overrides(var or []))
     for model in models:
         what = model.file_name if model.sql is not None else f"[yellow]DuckDB-only[/]: {escape(model.reason or '')}"
-        console.print(f"  {model.position:>2} {model.relation:<32} {what}", highlight=False)
+        state.console.print(f"  {model.position:>2} {model.relation:<32} {what}", highlight=False)
     compiled = sum(m.sql is not None for m in models)
-    console.print(f"compiled {compiled} of {len(models)} models to {escape(str(out))} ({dialect})", highlight=False)
-    console.print(
+    state.console.print(
+        f"compiled {compiled} of {len(models)} models to {escape(str(out))} ({dialect})", highlight=False
+    )
+    state.console.print(
         f"run them: spark-submit {escape(str(out / RUNNER_NAME))} --lake LAKE_DIR --out RESULTS_DIR", highlight=False
     )
 
@@ -225,8 +229,8 @@ def prune(keep: int = typer.Option(3, "--keep", min=1, help="Versions to keep pe
     """Drop old versions, keeping the newest N of each model (the current one always stays)."""
     dropped = state.house().prune(keep)
     for version in dropped:
-        console.print(f"dropped {version.relation} (built {version.created_at:%Y-%m-%d %H:%M})")
-    console.print(f"pruned {len(dropped)} version(s)")
+        state.console.print(f"dropped {version.relation} (built {version.created_at:%Y-%m-%d %H:%M})")
+    state.console.print(f"pruned {len(dropped)} version(s)")
 
 
 def register(root: typer.Typer) -> None:

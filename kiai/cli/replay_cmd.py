@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from kiai.cli import fetch_cmd, ingest_cmd
-from kiai.cli._common import console, err_console, state
+from kiai.cli._common import state
 from kiai.errors import KiaiError
 
 if TYPE_CHECKING:
@@ -27,12 +27,12 @@ def ingest_replays(
     """
     summary = state.house().ingest_replays(list(inputs))
     for line in summary.dumps:
-        console.print(line, highlight=False)
-    console.print(summary.line(), highlight=False)
+        state.console.print(line, highlight=False)
+    state.console.print(summary.line(), highlight=False)
     for example in summary.error_examples[:5]:
-        err_console.print(f"  parse error: {example}", highlight=False)
+        state.err_console.print(f"  parse error: {example}", highlight=False)
     if summary.parse_errors:
-        err_console.print('  (all of them: kiai sql "SELECT * FROM parsed.replay_errors")', highlight=False)
+        state.err_console.print('  (all of them: kiai sql "SELECT * FROM parsed.replay_errors")', highlight=False)
 
 
 def fetch_replays(
@@ -65,18 +65,18 @@ def fetch_replays(
 
 def print_queued(queued: ReplaysQueued) -> None:
     if queued.asked:
-        console.print(
+        state.console.print(
             f"queue: {queued.added:,} replays asked, {queued.asked - queued.added:,} already in it", highlight=False
         )
 
 
 def print_fetched(summary: FetchSummary) -> None:
     """The queue's outcome and its failures; a run stopped for low disk space is an error."""
-    console.print(summary.line(), highlight=False)
+    state.console.print(summary.line(), highlight=False)
     for failure in summary.failures:
-        err_console.print(f"  failed: {failure}", highlight=False)
+        state.err_console.print(f"  failed: {failure}", highlight=False)
     if summary.failed:
-        err_console.print("  (failed ones are asked again by the next run; every try: raw.download_attempts)")
+        state.err_console.print("  (failed ones are asked again by the next run; every try: raw.download_attempts)")
     if summary.stopped_low_disk:
         raise KiaiError(summary.stopped_low_disk)
 

@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperCommand
 
 from kiai import query
-from kiai.cli._common import console, err_console, state
+from kiai.cli._common import state
 from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
 
@@ -56,7 +56,7 @@ def sql(
 def _print_results(results: Iterator[Any], fmt: str, output: Path | None) -> None:
     for number, result in enumerate(results, start=1):
         if not isinstance(result, query.Result):  # an INTO OUTFILE
-            err_console.print(result.message, highlight=False)
+            state.err_console.print(result.message, highlight=False)
             continue
         if output is not None and number > 1:
             raise KiaiError("--output takes one statement that returns rows; this SQL has several")
@@ -65,7 +65,7 @@ def _print_results(results: Iterator[Any], fmt: str, output: Path | None) -> Non
         else:
             count = query.write_result(result, fmt, output)
             if output is not None:
-                err_console.print(f"wrote {count:,} row{'s' if count != 1 else ''} to {output}", highlight=False)
+                state.err_console.print(f"wrote {count:,} row{'s' if count != 1 else ''} to {output}", highlight=False)
 
 
 def _read_sql(sql_text: str | None, file: Path | None) -> str:
@@ -89,9 +89,9 @@ def _print_table(result: query.Result) -> None:
         if total <= TERMINAL_ROW_LIMIT:
             rows.append(row)
     hint = "widen the terminal, select fewer columns, or use --format csv, json or markdown"
-    print_rows(console, result.columns, query.render_rows(rows), note=err_console, hint=hint)
+    print_rows(state.console, result.columns, query.render_rows(rows), note=state.err_console, hint=hint)
     shown = "" if total <= TERMINAL_ROW_LIMIT else f" ({TERMINAL_ROW_LIMIT:,} shown; use --format/--output)"
-    err_console.print(f"{total:,} row{'s' if total != 1 else ''}{shown}")
+    state.err_console.print(f"{total:,} row{'s' if total != 1 else ''}{shown}")
 
 
 class PairedParams(TyperCommand):

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from kiai.cli._common import console, state
+from kiai.cli._common import state
 from kiai.config import DEFAULT_DB
 from kiai.errors import KiaiError
 
@@ -35,18 +35,18 @@ def init(
     if path is not None:
         result = init_project(path, copy_models=copy_models)
         verb = "wrote" if result.config_written else "kept the existing"
-        console.print(f"{verb} {escape(str(result.config))}; SQL models go in {escape(str(result.models))}/")
+        state.console.print(f"{verb} {escape(str(result.config))}; SQL models go in {escape(str(result.models))}/")
         if copy_models:
-            console.print(f"copied {len(result.copied)} shipped files, kept {len(result.kept)} already there")
+            state.console.print(f"copied {len(result.copied)} shipped files, kept {len(result.kept)} already there")
         db_path = state.db_override or path / DEFAULT_DB
     elif copy_models:
         raise KiaiError(
             "--copy-models copies into a project: give its folder, e.g. `kiai init myproject --copy-models`"
         )
     Warehouse(db_path, config=state.config).create()
-    console.print(f"warehouse ready: {escape(str(db_path))}", highlight=False)
+    state.console.print(f"warehouse ready: {escape(str(db_path))}", highlight=False)
     if path is not None:
-        console.print(f"next: cd {escape(str(path))} && kiai build-features", highlight=False)
+        state.console.print(f"next: cd {escape(str(path))} && kiai build-features", highlight=False)
 
 
 def migrate() -> None:
@@ -57,9 +57,9 @@ def migrate() -> None:
     """
     result, db_path = state.house().migrate(), escape(str(state.config.db_path))
     if not result.applied:
-        console.print(f"nothing to do: {db_path} is at schema version {result.schema_version}")
+        state.console.print(f"nothing to do: {db_path} is at schema version {result.schema_version}")
     for step in result.applied:
-        console.print(f"migrated {db_path} to {escape(step.line())}", highlight=False)
+        state.console.print(f"migrated {db_path} to {escape(step.line())}", highlight=False)
 
 
 def tables() -> None:
@@ -67,7 +67,7 @@ def tables() -> None:
     table = Table("schema", "name", "kind", "rows")
     for t in state.house().tables():
         table.add_row(t.schema, t.name, t.kind, "?" if t.rows is None else f"{t.rows:,}")
-    console.print(table)
+    state.console.print(table)
 
 
 def register(app: typer.Typer) -> None:

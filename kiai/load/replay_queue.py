@@ -47,7 +47,7 @@ def score_ids_from_sql(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[i
     from kiai.query import set_search_path
 
     try:
-        statements = duckdb.extract_statements(sql)
+        statements = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise KiaiError(f"--sql: {str(exc).splitlines()[0]}") from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
