@@ -18,7 +18,7 @@ import duckdb
 from kiai import warehouse
 from kiai.load import api_responses, ensure_tables
 from kiai.sources.http import Fetched
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import FIXTURES
 
 T0 = datetime(2026, 1, 1)
@@ -121,7 +121,7 @@ def make_world(folder: Path) -> Path:
     for name, text in texts.items():
         (files / f"{name}.osu").write_text(text, encoding="utf-8")
     db = folder / "kiai.duckdb"
-    run_kiai("ingest", "osu-files", str(files), db=db)
+    invoke("ingest", "osu-files", str(files), db=db)
     con = warehouse.connect(db)
     ensure_tables(con)
     land(con, "osu_api", "/api/v2/beatmaps", {"ids": [1]}, body("api/get_beatmaps_multi_4modes_2022_recorded.json"))

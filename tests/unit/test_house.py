@@ -23,7 +23,7 @@ from kiai.progress import (
     task,
 )
 from kiai.sandbox import SandboxServer
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import FIXTURES
 from tests.support.sandbox import project
 from tests.support.sandbox import server as sandbox
@@ -75,7 +75,7 @@ def test_fetch_download_and_ingest_through_the_facade(server, tmp_path, monkeypa
     assert advanced == list(range(1, len(server.world.osu_files) + 1))
     assert any("MB free" in text for text in recorded.texts(Notice))
     # every connection was closed: another process can write at once
-    run_kiai("sql", "--write", "SELECT 1", db=tmp_path / "wh.duckdb")
+    invoke("sql", "--write", "SELECT 1", db=tmp_path / "wh.duckdb")
 
 
 def test_a_server_asking_to_wait_is_a_note_on_the_task(server, tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from kiai import Warehouse
 from kiai.errors import KiaiError
 from kiai.progress import FoldDone, Notice, RecordingReporter
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.ml import make_dataset
 
 
@@ -70,11 +70,11 @@ def test_train_without_a_warehouse_says_what_to_run(tmp_path: Path) -> None:
 
 def test_the_cli_prints_each_fold_unless_quiet(synthetic: Path, tmp_path: Path) -> None:
     models = ["--models-dir", str(tmp_path / "models")]
-    loud = run_kiai("train", "majority", "--folds", "3", *models, db=synthetic)
+    loud = invoke("train", "majority", "--folds", "3", *models, db=synthetic)
     lines = [line.strip() for line in loud.stderr.splitlines() if line.strip().startswith("fold ")]
     assert [line.split(":")[0] for line in lines] == ["fold 1/3", "fold 2/3", "fold 3/3"]
     assert all("accuracy" in line and "macro-F1" in line and "log loss" in line for line in lines)
-    quiet = run_kiai("train", "majority", "--folds", "3", "-q", *models, db=synthetic)
+    quiet = invoke("train", "majority", "--folds", "3", "-q", *models, db=synthetic)
     assert quiet.stderr.strip() == ""
     assert quiet.stdout.startswith("run ") and "stored in" in quiet.stdout
 

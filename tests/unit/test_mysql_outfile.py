@@ -9,7 +9,7 @@ import pytest
 
 from kiai import mysql_dialect, query, warehouse
 from kiai.mysql_outfile import OutfileError, Written, double_text
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 
 TRICKY = "a\tb\nc\\d'e\"f\x00g"  # a tab, a newline, a backslash, both quotes, NUL
 
@@ -123,12 +123,12 @@ def test_a_failed_query_leaves_no_file(db: Path, tmp_path: Path) -> None:
 def test_cli_prints_query_ok_and_refuses_an_existing_file(db: Path, tmp_path: Path) -> None:
     target = tmp_path / "cli.tsv"
     sql = f"SELECT id FROM t ORDER BY id INTO OUTFILE '{target}'"
-    first = run_kiai("sql", "--dialect", "mysql", sql, db=db)
+    first = invoke("sql", "--dialect", "mysql", sql, db=db)
     assert "Query OK, 3 rows affected" in first.stderr and target.read_bytes() == b"1\n2\n3\n"
-    again = run_kiai("sql", "--dialect", "mysql", sql, db=db, check=False)
+    again = invoke("sql", "--dialect", "mysql", sql, db=db, check=False)
     assert again.returncode == 1 and f"File '{target}' already exists" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
-    forced = run_kiai("sql", "--dialect", "mysql", "--force", sql, db=db)
+    forced = invoke("sql", "--dialect", "mysql", "--force", sql, db=db)
     assert "Query OK, 3 rows affected" in forced.stderr
 
 

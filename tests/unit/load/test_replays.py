@@ -15,7 +15,7 @@ from kiai import warehouse
 from kiai.load import replays
 from kiai.load.replay_sources import ReplaySource
 from kiai.osu.replay import MODES, REPLAY_PARSER_VERSION, parse_replay
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.replays import distinct_copy, distinct_replays, fixture_replays, ordr_dump
 
 
@@ -92,7 +92,7 @@ def test_bad_replays_are_error_rows_and_the_run_goes_on(tmp_path, db_path, monke
         archive.writestr("Replays/readme.txt", "not a replay")
     (folder / "f-not-a-zip.zip").write_bytes(b"PK but not really")
     monkeypatch.setenv("KIAI_LIMIT_REPLAY_FILE_MB", "1")
-    result = run_kiai("ingest", "replays", str(folder), db=db_path)
+    result = invoke("ingest", "replays", str(folder), db=db_path)
     assert "6 replays: 2 added, 0 unchanged, 4 could not be parsed" in result.stdout, result.stdout
     assert "Traceback" not in result.stderr
     with duckdb.connect(str(db_path), read_only=True) as con:
@@ -104,7 +104,7 @@ def test_bad_replays_are_error_rows_and_the_run_goes_on(tmp_path, db_path, monke
         assert all("\n" not in e for e in errors.values())
         paths = [p for (p,) in con.execute("SELECT path FROM raw.replays ORDER BY path").fetchall()]
         assert paths[1].endswith("e-export.zip::Replays/one.osr")
-    again = run_kiai("ingest", "replays", str(folder), db=db_path, env={"KIAI_LIMIT_REPLAY_FILE_MB": "1"})
+    again = invoke("ingest", "replays", str(folder), db=db_path, env={"KIAI_LIMIT_REPLAY_FILE_MB": "1"})
     assert (
         "6 replays: 0 added, 6 unchanged, 0 could not be parsed" in again.stdout
     )  # errors are not recorded twice, again.stdout
@@ -141,7 +141,7 @@ def test_ids_a_fetch_brings_fill_those_an_ingest_lacked(db_path):
 
 def test_an_ordr_dump_lands_its_replays_maps_and_index(tmp_path, db_path):
     kinds = ordr_dump(tmp_path / "ordr-replay-dump")
-    result = run_kiai("ingest", "replays", str(tmp_path / "ordr-replay-dump"), db=db_path)
+    result = invoke("ingest", "replays", str(tmp_path / "ordr-replay-dump"), db=db_path)
     assert "5 replays: 4 added, 0 unchanged, 1 could not be parsed" in result.stdout, result.stdout
     assert "5 index rows in raw.replay_dump_index, beatmaps: 3 added" in result.stdout
     with duckdb.connect(str(db_path), read_only=True) as con:
@@ -157,7 +157,7 @@ def test_an_ordr_dump_lands_its_replays_maps_and_index(tmp_path, db_path):
             "SELECT count(*) FROM parsed.replays r JOIN parsed.beatmap_files b ON b.md5 = r.beatmap_md5"
         ).fetchall()[0][0]
         assert joined == sum(kind == "map" for kind in kinds.values())
-    again = run_kiai("ingest", "replays", str(tmp_path / "ordr-replay-dump" / "data"), db=db_path)
+    again = invoke("ingest", "replays", str(tmp_path / "ordr-replay-dump" / "data"), db=db_path)
     assert "Warning" not in result.stderr + again.stderr
     assert "0 added, 5 unchanged" in again.stdout and "beatmaps: 0 added, 3 unchanged" in again.stdout
     with duckdb.connect(str(db_path), read_only=True) as con:
@@ -166,7 +166,7 @@ def test_an_ordr_dump_lands_its_replays_maps_and_index(tmp_path, db_path):
 
 
 def test_missing_input_is_one_line(db_path):
-    result = run_kiai("ingest", "replays", "/nonexistent/replays", db=db_path, check=False)
+    result = invoke("ingest", "replays", "/nonexistent/replays", db=db_path, check=False)
     assert result.returncode == 1 and "no such file or folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 

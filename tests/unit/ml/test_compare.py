@@ -24,7 +24,7 @@ from kiai.ml.runs import list_runs
 from kiai.ml.train import train
 from kiai.schema import migrations
 from kiai.transform import store
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.ml import make_dataset
 
 
@@ -133,7 +133,7 @@ def test_majority_and_logistic_baselines(synthetic: Path, tmp_path: Path) -> Non
         z = np.nan_to_num((x - state["mean"]) / np.array(state["scale"]))
         reference = LogisticRegression(C=0.5, max_iter=500, random_state=0).fit(z, y)
         assert np.allclose(backend("logistic").predict(fitted.model, state, x), reference.predict_proba(z))
-    result = run_kiai("train", "logistic", "--param", "C=0", "--models-dir", str(tmp_path), db=synthetic, check=False)
+    result = invoke("train", "logistic", "--param", "C=0", "--models-dir", str(tmp_path), db=synthetic, check=False)
     assert result.returncode == 1 and "logistic parameter C must be above 0.0" in result.stderr
 
 
@@ -178,7 +178,7 @@ def test_compare_pairs_runs_on_the_same_parts_and_renders_every_format(synthetic
     holdout_majority = train(con, "majority", models_dir=tmp_path)
     con.close()
 
-    rows = json.loads(run_kiai("compare", "--baseline", majority.run_id, "--format", "json", db=synthetic).stdout)
+    rows = json.loads(invoke("compare", "--baseline", majority.run_id, "--format", "json", db=synthetic).stdout)
     by_id = {row["run_id"]: row for row in rows}
     assert [row["run_id"] for row in rows] == [majority.run_id, lgbm.run_id, holdout.run_id, holdout_majority.run_id]
     assert by_id[majority.run_id]["baseline"] is True and by_id[majority.run_id]["difference"] is None
@@ -203,25 +203,25 @@ def test_compare_pairs_runs_on_the_same_parts_and_renders_every_format(synthetic
 
     # a single holdout pairs with the holdout of the same seed by the bootstrap over test beatmapsets (a unique
     # prefix names the baseline: all but the last random digit)
-    rows = json.loads(run_kiai("compare", "-b", holdout_majority.run_id[:-1], "--format", "json", db=synthetic).stdout)
+    rows = json.loads(invoke("compare", "-b", holdout_majority.run_id[:-1], "--format", "json", db=synthetic).stdout)
     boot = next(row for row in rows if row["run_id"] == holdout.run_id)["difference"]
     assert boot["method"] == "paired bootstrap" and boot["parts"] == 1 and "test beatmapsets" in boot["over"]
     assert boot["metrics"]["accuracy"]["verdict"] == "better"
 
     # a model kind names its latest run
-    rows = json.loads(run_kiai("compare", "-b", "majority", "--format", "json", db=synthetic).stdout)
+    rows = json.loads(invoke("compare", "-b", "majority", "--format", "json", db=synthetic).stdout)
     assert [row["run_id"] for row in rows if row["baseline"]] == [holdout_majority.run_id]
     # default baseline: the best run among those that share their parts with another
-    rows = json.loads(run_kiai("compare", "--format", "json", db=synthetic).stdout)
+    rows = json.loads(invoke("compare", "--format", "json", db=synthetic).stdout)
     assert [row["run_id"] for row in rows if row["baseline"]] == [lgbm.run_id]
 
-    table = run_kiai("compare", "-b", majority.run_id, db=synthetic, env={"COLUMNS": "250"}).stdout
+    table = invoke("compare", "-b", majority.run_id, db=synthetic, env={"COLUMNS": "250"}).stdout
     assert (
         f"run - baseline {majority.run_id}" in table and "better" in table and "not paired: other test parts" in table
     )
     assert "F1 / recall" in table and "→" in table
     lines = list(
-        csv.DictReader(io.StringIO(run_kiai("compare", "-b", majority.run_id, "--format", "csv", db=synthetic).stdout))
+        csv.DictReader(io.StringIO(invoke("compare", "-b", majority.run_id, "--format", "csv", db=synthetic).stdout))
     )
     assert [line["run_id"] for line in lines] == [majority.run_id, lgbm.run_id, holdout.run_id, holdout_majority.run_id]
     line = lines[1]
@@ -229,13 +229,13 @@ def test_compare_pairs_runs_on_the_same_parts_and_renders_every_format(synthetic
     assert float(line["accuracy_low"]) == pytest.approx(interval["low"]) and line["pairing"].endswith("8 parts")
     assert lines[0]["pairing"] == "baseline" and lines[2]["pairing"] == "not paired: other test parts"
     assert line["f1_tech"] and line["recall_jump"]
-    markdown = run_kiai("compare", "-b", majority.run_id, "--format", "markdown", db=synthetic).stdout
+    markdown = invoke("compare", "-b", majority.run_id, "--format", "markdown", db=synthetic).stdout
     assert markdown.startswith("| run | model | split | accuracy |")
     assert f"| `{lgbm.run_id}` | lightgbm | corrected resampled t-test (Nadeau-Bengio), 8 parts |" in markdown
     assert "better" in markdown and "F1 / recall" in markdown
-    bad = run_kiai("compare", "--format", "xml", db=synthetic, check=False)
+    bad = invoke("compare", "--format", "xml", db=synthetic, check=False)
     assert bad.returncode == 1 and "choose one of table, json, csv, markdown" in bad.stderr
-    bad = run_kiai("compare", "--baseline", "nope", db=synthetic, check=False)
+    bad = invoke("compare", "--baseline", "nope", db=synthetic, check=False)
     assert bad.returncode == 1 and "no run 'nope'" in bad.stderr
 
 
@@ -284,15 +284,15 @@ def test_runs_registered_by_an_older_kiai_still_compare(synthetic: Path, tmp_pat
     con.close()
     _as_an_older_kiai_left_it(synthetic, 1)
 
-    refused = run_kiai("compare", db=synthetic, check=False)  # reading: one line saying what to run
+    refused = invoke("compare", db=synthetic, check=False)  # reading: one line saying what to run
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     assert "older kiai (schema version 1" in refused.stderr and f"run `kiai --db {synthetic} migrate`" in refused.stderr
-    migrated = run_kiai("migrate", db=synthetic).stdout
+    migrated = invoke("migrate", db=synthetic).stdout
     assert "to schema version 2 (replay downloads)" in migrated, migrated  # the others', then ours: in order
     assert "to schema version 4 (training run parts)" in migrated and "(2 runs kept)" in migrated, migrated
     assert migrated.index("version 2 (") < migrated.index("version 3 (") < migrated.index("version 4 (")
 
-    rows = json.loads(run_kiai("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
+    rows = json.loads(invoke("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
     old = next(row for row in rows if row["run_id"] == old_lgbm.run_id)
     assert old["repeats"] == 1 and old["difference"]["parts"] == 3, "per-part metrics read from metrics.json"
     assert old["difference"]["metrics"]["accuracy"]["verdict"] == "better"
@@ -305,13 +305,13 @@ def test_runs_registered_by_an_older_kiai_still_compare(synthetic: Path, tmp_pat
     assert list(listed) == [old_lgbm.run_id, old_majority.run_id, new.run_id]
     assert listed[old_lgbm.run_id].repeats == 1 and listed[old_lgbm.run_id].part_metrics == []
     assert len(listed[new.run_id].part_metrics) == 3
-    rows = json.loads(run_kiai("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
+    rows = json.loads(invoke("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
     assert all(row["difference"]["paired"] for row in rows if not row["baseline"])
     # without its folder an old run has no per-part metrics: said, not guessed
     import shutil
 
     shutil.rmtree(old_lgbm.path)
-    rows = json.loads(run_kiai("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
+    rows = json.loads(invoke("compare", "-b", old_majority.run_id, "--format", "json", db=synthetic).stdout)
     gone = next(row for row in rows if row["run_id"] == old_lgbm.run_id)
     assert gone["difference"]["paired"] is False and "run folder is missing" in gone["difference"]["reason"]
 
@@ -342,12 +342,10 @@ def test_an_older_registry_is_migrated_by_a_writing_connection(
 
 
 def test_train_repeats_on_the_command_line(synthetic: Path, tmp_path: Path) -> None:
-    result = run_kiai(
-        "train", "majority", "--folds", "3", "--repeats", "2", "--models-dir", str(tmp_path), db=synthetic
-    )
+    result = invoke("train", "majority", "--folds", "3", "--repeats", "2", "--models-dir", str(tmp_path), db=synthetic)
     assert "3-fold x 2 seeds 0-1" in result.stderr and "fold 3/3 of repeat 2/2 (seed 1)" in result.stderr
     assert "accuracy 0." in result.stdout and " ± " in result.stdout
-    bad = run_kiai("train", "logistic", "--repeats", "0", "--models-dir", str(tmp_path), db=synthetic, check=False)
+    bad = invoke("train", "logistic", "--repeats", "0", "--models-dir", str(tmp_path), db=synthetic, check=False)
     assert bad.returncode == 1 and "--repeats must be between 1 and 10" in bad.stderr
     assert "Traceback" not in bad.stderr
 

@@ -19,7 +19,7 @@ from kiai.ml.dataset import dataset_hash, load_dataset
 from kiai.ml.encoders import Encoder, fit_encoder
 from kiai.ml.metrics import evaluate, expected_calibration_error
 from kiai.ml.train import train
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.ml import make_dataset
 
 
@@ -150,13 +150,13 @@ def test_folds_give_mean_and_std_on_the_same_split_for_both_kinds(synthetic: Pat
 
 
 def test_train_errors(db_path: Path, tmp_path: Path) -> None:
-    result = run_kiai("train", "lightgbm", db=db_path, check=False)
+    result = invoke("train", "lightgbm", db=db_path, check=False)
     assert result.returncode == 1
     assert "no dataset yet" in result.stderr and "kiai build-features" in result.stderr
     assert "Traceback" not in result.stderr
 
     make_dataset(db_path, classes=("stream",), n_sets=10)
-    result = run_kiai("train", "lightgbm", db=db_path, check=False)
+    result = invoke("train", "lightgbm", db=db_path, check=False)
     assert result.returncode == 1 and "single class ('stream'" in result.stderr
 
     con = warehouse.connect(db_path)
@@ -164,13 +164,13 @@ def test_train_errors(db_path: Path, tmp_path: Path) -> None:
         "UPDATE features.dataset SET label = 'jump' WHERE beatmap_id = (SELECT min(beatmap_id) FROM features.dataset)"
     )
     con.close()
-    result = run_kiai("train", "keras", db=db_path, check=False)
+    result = invoke("train", "keras", db=db_path, check=False)
     assert result.returncode == 1 and "too few rows in class 'jump': 1 rows in 1 beatmapset" in result.stderr
 
     con = warehouse.connect(db_path)
     con.execute("DELETE FROM features.dataset")
     con.close()
-    result = run_kiai("train", "lightgbm", db=db_path, check=False)
+    result = invoke("train", "lightgbm", db=db_path, check=False)
     assert result.returncode == 1 and "the dataset is empty" in result.stderr
 
     con = warehouse.connect(db_path)
@@ -181,9 +181,9 @@ def test_train_errors(db_path: Path, tmp_path: Path) -> None:
 
 
 def test_compare_and_predict_need_a_run(synthetic: Path) -> None:
-    assert "no training runs yet" in run_kiai("compare", db=synthetic).stdout
-    assert json.loads(run_kiai("compare", "--format", "json", db=synthetic).stdout) == []
-    result = run_kiai("predict", "1001", db=synthetic, check=False)
+    assert "no training runs yet" in invoke("compare", db=synthetic).stdout
+    assert json.loads(invoke("compare", "--format", "json", db=synthetic).stdout) == []
+    result = invoke("predict", "1001", db=synthetic, check=False)
     assert result.returncode == 1 and "no training runs yet" in result.stderr
 
 
@@ -197,7 +197,7 @@ def test_cli_startup_does_not_import_the_ml_stack() -> None:
 def test_a_small_dataset_that_passes_the_class_check_trains(db_path: Path, tmp_path: Path) -> None:
     """2 classes x 3 beatmapsets: the holdout leaves 4-5 sets for training, fewer than the six validation parts."""
     make_dataset(db_path, n_sets=6, classes=("jump", "stream"), min_difficulties=3)
-    result = run_kiai("train", "lightgbm", "--models-dir", str(tmp_path), db=db_path, check=False)
+    result = invoke("train", "lightgbm", "--models-dir", str(tmp_path), db=db_path, check=False)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
 
@@ -217,7 +217,7 @@ def test_params_are_checked(synthetic: Path, tmp_path: Path) -> None:
         ("lightgbm", "num_leaves", "--param takes NAME=VALUE, not 'num_leaves'"),
     ]
     for kind, param, message in cases:
-        result = run_kiai("train", kind, "--param", param, "--models-dir", str(models), db=synthetic, check=False)
+        result = invoke("train", kind, "--param", param, "--models-dir", str(models), db=synthetic, check=False)
         assert result.returncode == 1 and message in result.stderr, (param, result.stderr)
         assert "Traceback" not in result.stderr
     assert not models.exists() or not list(models.iterdir()), "nothing stored for a refused parameter"
@@ -228,7 +228,7 @@ def test_params_are_checked(synthetic: Path, tmp_path: Path) -> None:
 
 
 def test_a_diverging_keras_run_is_a_clear_error(synthetic: Path, tmp_path: Path) -> None:
-    result = run_kiai(
+    result = invoke(
         "train", "keras", "--param", "learning_rate=1e12", "--epochs", "3", "--models-dir", str(tmp_path),
         db=synthetic, check=False,
     )  # fmt: skip
@@ -310,7 +310,7 @@ def test_compare_on_a_narrow_terminal_shows_every_run(synthetic: Path, tmp_path:
     con = warehouse.connect(synthetic)
     ids = [train(con, "lightgbm", models_dir=tmp_path, seed=seed, epochs=5).run_id for seed in range(3)]
     con.close()
-    narrow = run_kiai("compare", db=synthetic, env={"COLUMNS": "80"}).stdout
+    narrow = invoke("compare", db=synthetic, env={"COLUMNS": "80"}).stdout
     assert all(run_id in narrow for run_id in ids) and max(len(line) for line in narrow.splitlines()) <= 80
-    piped = run_kiai("compare", db=synthetic, env={"COLUMNS": ""}).stdout
+    piped = invoke("compare", db=synthetic, env={"COLUMNS": ""}).stdout
     assert all(run_id in piped for run_id in ids) and "accuracy" in piped.splitlines()[1]

@@ -16,7 +16,7 @@ from kiai.osu import KINDS, parse_batch
 from kiai.sample import CATEGORIES, generate_world
 from kiai.sample.mapgen import generate_map, plan_song
 from kiai.sandbox import SandboxServer
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 
 N_SETS = 24
 
@@ -168,7 +168,7 @@ def test_dump_imports_and_matches_the_api(world, tmp_path: Path) -> None:
         names = sorted(m.name for m in tar.getmembers())
     assert all(n.startswith(world.dump_path.name.removesuffix(".tar.bz2") + "/") for n in names)
     db = tmp_path / "wh.duckdb"
-    run_kiai("import", "ppy-dump", str(world.dump_path), db=db)
+    invoke("import", "ppy-dump", str(world.dump_path), db=db)
     con = duckdb.connect(str(db), read_only=True)
     try:
         maps = dict(con.execute("SELECT beatmap_id, checksum FROM ppy.osu_beatmaps").fetchall())

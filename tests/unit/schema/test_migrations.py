@@ -18,7 +18,7 @@ import pytest
 
 from kiai import warehouse
 from kiai.schema import migrations
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.legacy import write_version_0
 from tests.support.paths import OSU_FIXTURES, SAME_TIME_FIXTURES
 
@@ -31,7 +31,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("fresh")
     (folder / "broken.osu").write_bytes(b"<html>not a map</html>")
     db = folder / "kiai.duckdb"
-    run_kiai("ingest", "osu-files", str(OSU_FIXTURES), str(SAME_TIME_FIXTURES), str(folder / "broken.osu"), db=db)
+    invoke("ingest", "osu-files", str(OSU_FIXTURES), str(SAME_TIME_FIXTURES), str(folder / "broken.osu"), db=db)
     return db
 
 
@@ -76,12 +76,12 @@ def test_a_new_warehouse_is_created_at_the_latest_version(tmp_path):
     db = tmp_path / "new.duckdb"
     warehouse.connect(db).close()
     assert version_rows(db) == [(migrations.LATEST, migrations.MIGRATIONS[-1].name, "created")]
-    assert "nothing to do" in run_kiai("migrate", db=db).stdout
+    assert "nothing to do" in invoke("migrate", db=db).stdout
 
 
 def test_reading_an_older_warehouse_says_what_to_run(old):
     for command in (["sql", "SELECT 1"], ["tables"]):
-        result = run_kiai(*command, db=old, check=False)
+        result = invoke(*command, db=old, check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and f"run `kiai --db {old} migrate`" in lines[0], result.stderr
@@ -92,7 +92,7 @@ def test_reading_an_older_warehouse_says_what_to_run(old):
 
 
 def test_migrate_rebuilds_the_parsed_rows_from_the_kept_bytes(old, fresh):
-    result = run_kiai("migrate", db=old)
+    result = invoke("migrate", db=old)
     migrated = r"migrated .* to schema version 1 \(lean parsed schema\) in [\d.]+ s: 46 files parsed again"
     assert re.search(migrated, result.stdout)
     assert parsed_rows(old) == parsed_rows(fresh)  # every row, and the bytes and the parse error, as a new ingest
@@ -101,8 +101,8 @@ def test_migrate_rebuilds_the_parsed_rows_from_the_kept_bytes(old, fresh):
         left = con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_v0'").fetchall()
         assert left == []
         assert con.execute("SELECT DISTINCT parser_version FROM parsed.beatmap_files").fetchall() == [(3,)]
-    assert "nothing to do" in run_kiai("migrate", db=old).stdout
-    assert run_kiai("sql", "--format", "csv", "SELECT count(*) AS n FROM parsed.beatmap_files", db=old).stdout == (
+    assert "nothing to do" in invoke("migrate", db=old).stdout
+    assert invoke("sql", "--format", "csv", "SELECT count(*) AS n FROM parsed.beatmap_files", db=old).stdout == (
         "n\n46\n"
     )
 
@@ -110,7 +110,7 @@ def test_migrate_rebuilds_the_parsed_rows_from_the_kept_bytes(old, fresh):
 def test_a_writing_command_migrates_first_with_a_notice(old, tmp_path):
     extra = tmp_path / "extra.osu"
     extra.write_bytes((OSU_FIXTURES / "osu-1124896.osu").read_bytes() + b"\n// another copy\n")
-    result = run_kiai("ingest", "osu-files", str(extra), db=old)
+    result = invoke("ingest", "osu-files", str(extra), db=old)
     notice = [line for line in result.stderr.splitlines() if line.startswith("migrat")]
     assert len(notice) == 2 * len(MIGRATED) and "to schema version 1" in notice[0], notice
     assert "46 files parsed again" in notice[1], notice
@@ -166,7 +166,7 @@ def test_a_killed_migration_leaves_the_old_warehouse_and_running_again_finishes(
             data = re.sub(rb"(?m)^BeatmapID:.*$", f"BeatmapID:{beatmap_id}".encode(), path.read_bytes())
             (folder / f"{beatmap_id}.osu").write_bytes(data + f"\n// copy {copy}\n".encode())
     fresh, old = tmp_path / "fresh.duckdb", tmp_path / "old.duckdb"
-    run_kiai("ingest", "osu-files", str(folder), db=fresh)
+    invoke("ingest", "osu-files", str(folder), db=fresh)
     write_version_0(fresh, old)
     before = table_counts(old)
     process = subprocess.Popen(
@@ -183,8 +183,8 @@ def test_a_killed_migration_leaves_the_old_warehouse_and_running_again_finishes(
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert table_counts(old) == before
-    assert "older kiai (schema version 0" in run_kiai("sql", "SELECT 1", db=old, check=False).stderr
-    run_kiai("migrate", db=old)
+    assert "older kiai (schema version 0" in invoke("sql", "SELECT 1", db=old, check=False).stderr
+    invoke("migrate", db=old)
     assert parsed_rows(old) == parsed_rows(fresh)
 
 
@@ -200,12 +200,12 @@ def test_the_metadata_columns_are_added_once_and_every_row_kept(tmp_path):
     con.execute("INSERT INTO kiai.dataset_exports VALUES ('abc', 'd.csv')")
     con.execute("UPDATE kiai.schema_migrations SET version = ?", [metadata.version - 1])
     con.close()
-    result = run_kiai("migrate", db=db)
+    result = invoke("migrate", db=db)
     assert "added kiai.dataset_exports.split, ppy.import_log.complete" in result.stdout
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT * FROM ppy.import_log").fetchall() == [("2026_01_01_dump", "scores", True)]
         assert con.execute("SELECT * FROM kiai.dataset_exports").fetchall() == [("abc", "d.csv", None)]
-    assert "nothing to do" in run_kiai("migrate", db=db).stdout
+    assert "nothing to do" in invoke("migrate", db=db).stdout
 
 
 def test_a_warehouse_of_landed_api_answers_only_is_old_too(tmp_path):

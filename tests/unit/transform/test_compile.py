@@ -14,7 +14,7 @@ from kiai.errors import KiaiError
 from kiai.transform.compile import NotPortable, compile_models, to_spark, warehouse_schema
 from kiai.transform.project import load_project, model_folders
 from kiai.transform.runner import prepare
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import shipped_models
 
 
@@ -95,7 +95,7 @@ def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, 
     out = tmp_path / "spark"
     out.mkdir()
     (out / "99_features.gone.sql").write_text("-- a model compiled before and deleted since")
-    result = run_kiai("models", "compile", "--dialect", "spark", "--out", str(out), db=demo_warehouse)
+    result = invoke("models", "compile", "--dialect", "spark", "--out", str(out), db=demo_warehouse)
     compiled, total = map(int, re.search(r"compiled (\d+) of (\d+) models", result.stdout).groups())
     assert total == shipped_models() and 0 < compiled < total and "DuckDB-only" in result.stdout
     assert "spark-submit" in result.stdout

@@ -19,7 +19,7 @@ import pytest
 from kiai import warehouse
 from kiai.transform import store
 from kiai.transform.lake import LakeError, Progress, export_lake, read_manifest
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 
 SOURCE_TABLES = """SELECT schema_name || '.' || table_name FROM duckdb_tables()
     WHERE database_name = current_database() AND schema_name IN ('raw', 'parsed', 'ppy')"""
@@ -163,9 +163,9 @@ def test_unsigned_huge_enum_and_timestamps_become_portable_types(db_path: Path, 
 def test_unchanged_tables_are_skipped_and_changed_ones_rewritten(db_path: Path, tmp_path: Path) -> None:
     _odd_warehouse(db_path)
     lake = tmp_path / "lake"
-    first = run_kiai("export", "lake", str(lake), db=db_path)
+    first = invoke("export", "lake", str(lake), db=db_path)
     assert "written   ppy.odd" in first.stdout and "0 unchanged" in first.stdout
-    again = run_kiai("export", "lake", str(lake), db=db_path)
+    again = invoke("export", "lake", str(lake), db=db_path)
     assert "0 tables written" in again.stdout and "unchanged ppy.odd" in again.stdout
     con = warehouse.connect(db_path)
     con.execute("INSERT INTO ppy.small VALUES (3)")

@@ -17,7 +17,7 @@ from kiai.scaffold import copy_models, init_project
 from kiai.transform import build, current_fingerprints
 from kiai.transform.column_tests import COLUMN_TESTS
 from kiai.transform.project import ModelError, load_project, model_folders, shipped_sql_dir
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.features_world import copy_of, make_world, rows
 from tests.support.paths import OSU_FIXTURES, REPO, shipped_models
 
@@ -37,7 +37,7 @@ def readme_sql_blocks() -> list[str]:
 def labelled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The labelled feature world plus kiai's real maps (kiai sections with sliders), nothing built."""
     db = make_world(tmp_path_factory.mktemp("project"))
-    run_kiai("ingest", "osu-files", str(REAL_MAPS), db=db)
+    invoke("ingest", "osu-files", str(REAL_MAPS), db=db)
     return db
 
 
@@ -166,24 +166,24 @@ def test_clear_errors(tmp_path, monkeypatch):
 
 
 def test_the_cli_flow(tmp_path):
-    out = run_kiai("init", "proj", cwd=tmp_path).stdout
+    out = invoke("init", "proj", cwd=tmp_path).stdout
     assert "wrote proj/kiai.toml" in out and "warehouse ready: proj/warehouse/kiai.duckdb" in out
     project = tmp_path / "proj"
     assert (project / "warehouse" / "kiai.duckdb").is_file()
     env = {"KIAI_DB": "", "KIAI_CONFIG": "", "KIAI_SQL_DIR": ""}
-    run_kiai("ingest", "osu-files", str(OSU_FIXTURES / "Soleily-Renatus-Gamu-Insane.osu"), cwd=project, env=env)
+    invoke("ingest", "osu-files", str(OSU_FIXTURES / "Soleily-Renatus-Gamu-Insane.osu"), cwd=project, env=env)
     model, _ = readme_sql_blocks()
     (project / "models" / "features").mkdir()
     (project / "models" / "features" / "kiai_slider_share.sql").write_text(model)
-    assert "copied models/features/dataset.sql" in run_kiai("models", "copy", "dataset", cwd=project, env=env).stdout
-    built = run_kiai("build-features", cwd=project, env=env).stdout
+    assert "copied models/features/dataset.sql" in invoke("models", "copy", "dataset", cwd=project, env=env).stdout
+    built = invoke("build-features", cwd=project, env=env).stdout
     assert re.search(r"models: 13 from kiai \(.*\), 2 from project \(models; dataset replaces kiai's\)", built)
     assert re.search(r"build +features.dataset +\w+ +project model replaces kiai's; new model", built)
-    listed = run_kiai("models", "list", cwd=project, env=env).stdout
+    listed = invoke("models", "list", cwd=project, env=env).stdout
     assert re.search(r"features\.dataset +│ project \(replaces kiai\)", listed)
     assert re.search(r"features\.kiai_slider_share +│ project ", listed)
     assert re.search(r"features\.file_features +│ kiai ", listed)
-    failed = run_kiai("init", "--copy-models", cwd=project, env=env, check=False)
+    failed = invoke("init", "--copy-models", cwd=project, env=env, check=False)
     assert failed.returncode == 1 and "give its folder" in failed.stderr and "Traceback" not in failed.stderr
 
 

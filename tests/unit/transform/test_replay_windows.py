@@ -21,7 +21,7 @@ from kiai.osu.replay import parse_replay
 from kiai.sample import generate_world
 from kiai.transform import build, current_fingerprints
 from kiai.transform.replay_windows import Filters, WindowSpec, export_windows
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import SQL_DIR
 
 SPEC = WindowSpec(window=16, rate_ms=16, objects=3, shard_size=5)
@@ -166,9 +166,9 @@ def test_npz_shards_hold_the_same_windows_as_parquet(sample, tmp_path: Path):
 
 def test_the_command_prints_what_it_wrote_and_refuses_bad_options_in_one_line(sample, tmp_path: Path):
     _, _, db = sample
-    result = run_kiai("export", "replay-windows", "--out", str(tmp_path / "cli"), "--window", "16", db=db)
+    result = invoke("export", "replay-windows", "--out", str(tmp_path / "cli"), "--window", "16", db=db)
     assert "windows of 24 replays to 1 shards" in result.stdout and (tmp_path / "cli" / "manifest.json").is_file()
-    bad = run_kiai("export", "replay-windows", "--out", str(tmp_path / "x"), "--window", "0", db=db, check=False)
+    bad = invoke("export", "replay-windows", "--out", str(tmp_path / "x"), "--window", "0", db=db, check=False)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "--window" in bad.stderr
 
 

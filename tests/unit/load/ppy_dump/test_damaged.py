@@ -15,7 +15,7 @@ from kiai import warehouse
 from kiai.errors import KiaiError
 from kiai.load.ppy_dump import import_dump
 from kiai.load.ppy_dump.streams import available_decompressors
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.unit.load.ppy_dump.test_hostile import GOOD, HEADER, TRAILER
 
 UNLOCK, COMPLETED = b"UNLOCK TABLES;\n", b"-- Dump completed on 2026-11-01  2:31:39\n"
@@ -86,9 +86,9 @@ def test_allow_incomplete_keeps_the_rows_and_says_so(con: duckdb.DuckDBPyConnect
 def test_cli_allow_incomplete_says_how_many_rows_it_kept(tmp_path: Path) -> None:
     path = _write(tmp_path, HEADER + _inserts(10, 4))
     db = tmp_path / "cli.duckdb"
-    refused = run_kiai("import", "ppy-dump", str(path), db=db, check=False)
+    refused = invoke("import", "ppy-dump", str(path), db=db, check=False)
     assert refused.returncode == 1 and "--allow-incomplete" in refused.stderr and "Traceback" not in refused.stderr
-    kept = run_kiai("import", "ppy-dump", str(path), "--allow-incomplete", db=db)
+    kept = invoke("import", "ppy-dump", str(path), "--allow-incomplete", db=db)
     assert "ppy.t: 200 rows kept of an incomplete dump (table `t` has no UNLOCK TABLES" in kept.stderr
 
 
@@ -126,8 +126,8 @@ def test_a_truncated_archive_is_one_line(tmp_path: Path, method: str, keep: floa
     data = archive.read_bytes()
     archive.write_bytes(data[: int(len(data) * keep)] if keep > 0 else data[:keep])
     db = tmp_path / "w.duckdb"
-    run_kiai("import", "ppy-dump", str(_write(tmp_path, HEADER + GOOD + TRAILER)), db=db)
-    result = run_kiai("import", "ppy-dump", str(archive), db=db, check=False, env={"KIAI_BZ2": method})
+    invoke("import", "ppy-dump", str(_write(tmp_path, HEADER + GOOD + TRAILER)), db=db)
+    result = invoke("import", "ppy-dump", str(archive), db=db, check=False, env={"KIAI_BZ2": method})
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and ": the archive is truncated" in lines[0], result.stderr

@@ -13,7 +13,7 @@ from kiai import warehouse
 from kiai.errors import KiaiError
 from kiai.load.ppy_dump import import_dump
 from kiai.load.ppy_dump.streams import available_decompressors
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import FIXTURES
 
 HEADER = b"""-- MySQL dump 10.13  Distrib 8.0.30, for Linux (x86_64)
@@ -196,7 +196,7 @@ def test_archive_members_are_never_written_to_disk(tmp_path: Path) -> None:
 
 
 def test_cli_reports_one_line_errors(tmp_path: Path) -> None:
-    result = run_kiai(
+    result = invoke(
         "import", "ppy-dump", str(_dump(tmp_path, b"DROP DATABASE osu;\n")), db=tmp_path / "c.duckdb", check=False
     )
     assert result.returncode == 1

@@ -12,7 +12,7 @@ import pytest
 from kiai import warehouse
 from kiai.load.ppy_dump import import_dump
 from kiai.load.ppy_dump.streams import Meter, available_decompressors, bz2_stream
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import FIXTURES
 
 DUMP = FIXTURES / "ppy_dump"
@@ -111,9 +111,9 @@ def test_every_decompressor_gives_the_same_bytes(method: str) -> None:
 
 def test_cli_import_is_repeatable_and_filters_tables(tmp_path: Path) -> None:
     db_path = tmp_path / "dump.duckdb"  # a file named kiai.duckdb trips warehouse.bootstrap on reopen
-    run_kiai("import", "ppy-dump", str(ARCHIVE), "--tables", "scores,osu_beatmaps", db=db_path)
-    run_kiai("import", "ppy-dump", str(FOLDER), "--exclude", "osu_beatmap_failtimes", db=db_path)
-    again = run_kiai("import", "ppy-dump", str(FOLDER), "--exclude", "osu_beatmap_failtimes", db=db_path)
+    invoke("import", "ppy-dump", str(ARCHIVE), "--tables", "scores,osu_beatmaps", db=db_path)
+    invoke("import", "ppy-dump", str(FOLDER), "--exclude", "osu_beatmap_failtimes", db=db_path)
+    again = invoke("import", "ppy-dump", str(FOLDER), "--exclude", "osu_beatmap_failtimes", db=db_path)
     assert "ppy.scores: 61 rows" in again.stderr
     con = duckdb.connect(str(db_path), read_only=True)
     tables = {
@@ -123,5 +123,5 @@ def test_cli_import_is_repeatable_and_filters_tables(tmp_path: Path) -> None:
     assert "osu_beatmap_failtimes" not in tables and "scores" in tables
     for table in ("scores", "osu_beatmaps", "osu_beatmapsets"):
         _compare(con, table)  # no duplicates after three imports
-    out = run_kiai("sql", "--format", "csv", "SELECT count(*) AS n FROM scores WHERE user_id = 7562902", db=db_path)
+    out = invoke("sql", "--format", "csv", "SELECT count(*) AS n FROM scores WHERE user_id = 7562902", db=db_path)
     assert out.stdout.splitlines() == ["n", "13"]

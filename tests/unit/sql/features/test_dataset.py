@@ -15,7 +15,7 @@ import pytest
 from kiai import warehouse
 from kiai.schema import migrations
 from kiai.transform import build, current_code_fingerprints, current_fingerprints, store
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.features_world import copy_of, make_world, md5, osu_text, rows
 from tests.support.paths import SQL_DIR, shipped_models
 
@@ -25,7 +25,7 @@ NUMERIC = ("DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEI
 @pytest.fixture(scope="module")
 def world_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = make_world(tmp_path_factory.mktemp("dataset"))
-    run_kiai("build-features", db=db)
+    invoke("build-features", db=db)
     return db
 
 
@@ -92,7 +92,7 @@ def test_drop_policy_leaves_conflicts_out(world):
 
 
 def test_dataset_exists_empty_without_api_data_or_labels(db_path):
-    run_kiai("build-features", db=db_path)
+    invoke("build-features", db=db_path)
     con = warehouse.connect(db_path, read_only=True)
     assert con.execute("SELECT count(*) FROM features.dataset").fetchone() == (0,)
     assert [r[0] for r in con.execute("DESCRIBE features.dataset").fetchall()][:4] == [
@@ -105,7 +105,7 @@ def test_export_writes_file_manifest_and_warehouse_row(world, tmp_path, suffix):
     (db,) = world.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     world.close()
     out = tmp_path / "processed" / f"dataset{suffix}"
-    result = run_kiai("export", "dataset", "--out", str(out), db=db)
+    result = invoke("export", "dataset", "--out", str(out), db=db)
     assert "wrote 6 rows" in result.stdout
     reader = "read_csv" if suffix == ".csv" else "read_parquet"
     con = warehouse.connect(db)
@@ -131,11 +131,11 @@ def test_export_prints_paths_with_brackets_and_records_nothing_when_a_file_canno
     (db,) = world.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     world.close()
     out = tmp_path / "run [1]" / "dataset.csv"
-    result = run_kiai("export", "dataset", "--out", str(out), db=db)
+    result = invoke("export", "dataset", "--out", str(out), db=db)
     assert str(out) in result.stdout  # rich would eat "[1]" unescaped
     blocked = tmp_path / "blocked.csv"
     blocked.with_name(blocked.name + ".manifest.json").mkdir()  # the manifest cannot replace a folder
-    failed = run_kiai("export", "dataset", "--out", str(blocked), db=db, check=False)
+    failed = invoke("export", "dataset", "--out", str(blocked), db=db, check=False)
     assert failed.returncode != 0 and f"cannot write {blocked}.manifest.json" in failed.stderr
     assert "Traceback" not in failed.stderr
     con = warehouse.connect(db)
@@ -145,19 +145,19 @@ def test_export_prints_paths_with_brackets_and_records_nothing_when_a_file_canno
 
 
 def test_export_errors_are_one_line(db_path, tmp_path):
-    nowhere = run_kiai("export", "dataset", "--out", str(tmp_path / "d.csv"), db=db_path, check=False)
+    nowhere = invoke("export", "dataset", "--out", str(tmp_path / "d.csv"), db=db_path, check=False)
     assert nowhere.returncode != 0 and "no warehouse at" in nowhere.stderr
     assert not db_path.exists()  # a missing warehouse is reported, not created empty
-    run_kiai("init", db=db_path)
-    missing = run_kiai("export", "dataset", "--out", str(tmp_path / "d.csv"), db=db_path, check=False)
+    invoke("init", db=db_path)
+    missing = invoke("export", "dataset", "--out", str(tmp_path / "d.csv"), db=db_path, check=False)
     assert missing.returncode != 0 and "no dataset has been built yet" in missing.stderr
-    wrong = run_kiai("export", "dataset", "--out", str(tmp_path / "d.xlsx"), db=db_path, check=False)
+    wrong = invoke("export", "dataset", "--out", str(tmp_path / "d.xlsx"), db=db_path, check=False)
     assert wrong.returncode != 0 and ".csv or .parquet" in wrong.stderr
     assert not (tmp_path / "d.csv").exists()
 
 
 def test_code_fingerprints_ignore_data_but_not_sql_or_vars(world, db_path):
-    run_kiai("build-features", db=db_path)  # same SQL and vars, no data at all
+    invoke("build-features", db=db_path)  # same SQL and vars, no data at all
     empty = warehouse.connect(db_path)
     codes, empty_codes = current_code_fingerprints(world), current_code_fingerprints(empty)
     for model in ("beatmap_features", "dataset"):

@@ -14,7 +14,7 @@ import rosu_pp_py as rosu
 from kiai import warehouse
 from kiai.load import ensure_tables
 from kiai.transform import build
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.features_world import osu_map_text
 from tests.support.legacy import differing_md5s, packed_file_features_sql
 from tests.support.paths import OSU_FIXTURES, SAME_TIME_FIXTURES, SQL_DIR
@@ -25,7 +25,7 @@ FIXTURE_FILES = sorted(OSU_FIXTURES.glob("*.osu")) + sorted(SAME_TIME_FIXTURES.g
 
 def ingest_and_build(tmp: Path, *sources: Path) -> duckdb.DuckDBPyConnection:
     db = tmp / "kiai.duckdb"
-    run_kiai("ingest", "osu-files", *map(str, sources), db=db)
+    invoke("ingest", "osu-files", *map(str, sources), db=db)
     con = warehouse.connect(db)
     report = build(con, SQL_DIR, select=SELECT)
     assert report.ok, [(r.model, r.message) for r in report.failed]

@@ -10,7 +10,7 @@ import re
 import duckdb
 import pytest
 
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import OSU_FIXTURES, REPO
 
 MD5 = "8e68653623fbbb2f1fa0988d97e38e28"  # Soleily - Renatus (Gamu) [Insane]
@@ -19,22 +19,22 @@ MD5 = "8e68653623fbbb2f1fa0988d97e38e28"  # Soleily - Renatus (Gamu) [Insane]
 @pytest.fixture(scope="module")
 def warehouse_db(tmp_path_factory):
     db = tmp_path_factory.mktemp("sql") / "kiai.duckdb"
-    run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db)
+    invoke("ingest", "osu-files", str(OSU_FIXTURES), db=db)
     return db
 
 
 def test_version_and_help():
-    assert run_kiai("--version").stdout.startswith("kiai ")
-    assert "ingest" in run_kiai("--help").stdout
+    assert invoke("--version").stdout.startswith("kiai ")
+    assert "ingest" in invoke("--help").stdout
 
 
 def test_tables_lists_row_counts(warehouse_db):
-    out = run_kiai("tables", db=warehouse_db).stdout
+    out = invoke("tables", db=warehouse_db).stdout
     assert "hit_objects" in out and "21,328" in out
 
 
 def test_group_by_query_as_table(warehouse_db):
-    result = run_kiai(
+    result = invoke(
         "sql", "SELECT mode, count(*) AS n FROM parsed.beatmap_files GROUP BY ALL ORDER BY mode", db=warehouse_db
     )
     assert "4 rows" in result.stderr
@@ -43,7 +43,7 @@ def test_group_by_query_as_table(warehouse_db):
 
 def test_csv_output_with_parameter(warehouse_db, tmp_path):
     out = tmp_path / "out.csv"
-    run_kiai(
+    invoke(
         "sql",
         "--format",
         "csv",
@@ -62,7 +62,7 @@ def test_csv_output_with_parameter(warehouse_db, tmp_path):
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "markdown", "csv"])
 def test_stdout_formats(warehouse_db, fmt):
-    out = run_kiai(
+    out = invoke(
         "sql",
         "--format",
         fmt,
@@ -84,22 +84,22 @@ def test_stdout_formats(warehouse_db, fmt):
 
 def test_parquet_output_and_stdin_and_file(warehouse_db, tmp_path):
     parquet = tmp_path / "objects.parquet"
-    run_kiai("sql", "-o", str(parquet), "SELECT * FROM parsed.hit_objects", db=warehouse_db)
+    invoke("sql", "-o", str(parquet), "SELECT * FROM parsed.hit_objects", db=warehouse_db)
     assert duckdb.execute(f"SELECT count(*) FROM '{parquet}'").fetchone()[0] == 21_328
-    piped = run_kiai("sql", "--format", "csv", "-", input_text="SELECT 42 AS answer;", db=warehouse_db)
+    piped = invoke("sql", "--format", "csv", "-", input_text="SELECT 42 AS answer;", db=warehouse_db)
     assert piped.stdout.splitlines() == ["answer", "42"]
     query = tmp_path / "q.sql"
     query.write_text("SELECT count(*) AS n FROM parsed.breaks")
-    assert run_kiai("sql", "--format", "csv", "--file", str(query), db=warehouse_db).stdout.splitlines()[1] == "64"
+    assert invoke("sql", "--format", "csv", "--file", str(query), db=warehouse_db).stdout.splitlines()[1] == "64"
 
 
 def test_read_only_unless_write(warehouse_db, tmp_path):
-    refused = run_kiai("sql", "DELETE FROM parsed.breaks", db=warehouse_db, check=False)
+    refused = invoke("sql", "DELETE FROM parsed.breaks", db=warehouse_db, check=False)
     assert refused.returncode == 1 and "--write" in refused.stderr and "Traceback" not in refused.stderr
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(warehouse_db.read_bytes())
-    run_kiai("sql", "--write", "DELETE FROM parsed.breaks", db=copy)
-    assert run_kiai("sql", "--format", "csv", "SELECT count(*) n FROM parsed.breaks", db=copy).stdout.endswith("0\n")
+    invoke("sql", "--write", "DELETE FROM parsed.breaks", db=copy)
+    assert invoke("sql", "--format", "csv", "SELECT count(*) n FROM parsed.breaks", db=copy).stdout.endswith("0\n")
 
 
 @pytest.mark.parametrize(
@@ -112,16 +112,16 @@ def test_read_only_unless_write(warehouse_db, tmp_path):
     ],
 )
 def test_errors_are_one_line(warehouse_db, args, message):
-    result = run_kiai(*args, db=warehouse_db, check=False)
+    result = invoke(*args, db=warehouse_db, check=False)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_and_locked_warehouse(tmp_path, warehouse_db):
-    missing = run_kiai("sql", "SELECT 1", db=tmp_path / "none.duckdb", check=False)
+    missing = invoke("sql", "SELECT 1", db=tmp_path / "none.duckdb", check=False)
     assert missing.returncode == 1 and "no warehouse at" in missing.stderr
     holder = duckdb.connect(str(warehouse_db))  # another process holds the write lock
     try:
-        locked = run_kiai("sql", "SELECT 1", db=warehouse_db, check=False)
+        locked = invoke("sql", "SELECT 1", db=warehouse_db, check=False)
     finally:
         holder.close()
     assert locked.returncode == 1 and "in use by another process" in locked.stderr
@@ -129,8 +129,8 @@ def test_missing_and_locked_warehouse(tmp_path, warehouse_db):
 
 def test_bare_ppy_names_resolve(tmp_path):
     db = tmp_path / "k.duckdb"
-    run_kiai("sql", "--write", "CREATE TABLE ppy.scores AS SELECT 1 AS id", db=db)
-    assert run_kiai("sql", "--format", "csv", "SELECT count(*) AS n FROM scores", db=db).stdout == "n\n1\n"
+    invoke("sql", "--write", "CREATE TABLE ppy.scores AS SELECT 1 AS id", db=db)
+    assert invoke("sql", "--format", "csv", "SELECT count(*) AS n FROM scores", db=db).stdout == "n\n1\n"
 
 
 def test_first_row_leaves_the_connection_free_for_register():
@@ -162,7 +162,7 @@ def test_first_row_leaves_the_connection_free_for_register():
 )
 def test_output_format_comes_from_the_suffix(warehouse_db, tmp_path, name, check):
     out = tmp_path / name
-    run_kiai(
+    invoke(
         "sql",
         "SELECT md5, title FROM parsed.beatmap_files WHERE md5 = $m",
         "-p",
@@ -185,29 +185,29 @@ def test_output_format_comes_from_the_suffix(warehouse_db, tmp_path, name, check
     ],
 )
 def test_output_format_conflicts_are_refused(warehouse_db, tmp_path, args, message):
-    result = run_kiai("sql", "SELECT 1", *args, db=warehouse_db, cwd=tmp_path, check=False)
+    result = invoke("sql", "SELECT 1", *args, db=warehouse_db, cwd=tmp_path, check=False)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_csv_with_an_explicit_format_into_any_suffix(warehouse_db, tmp_path):
-    run_kiai("sql", "SELECT 1 AS one", "--format", "csv", "-o", str(tmp_path / "x.txt"), db=warehouse_db)
+    invoke("sql", "SELECT 1 AS one", "--format", "csv", "-o", str(tmp_path / "x.txt"), db=warehouse_db)
     assert (tmp_path / "x.txt").read_text() == "one\n1\n"
 
 
 def test_json_writes_nan_and_infinity_as_null(warehouse_db):
     sql = "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, '-inf'::FLOAT AS c, [1.5, 'nan'::DOUBLE] AS d, 2.5 AS e"
     for fmt in ("json", "jsonl"):
-        out = run_kiai("sql", "--format", fmt, sql, db=warehouse_db).stdout
+        out = invoke("sql", "--format", fmt, sql, db=warehouse_db).stdout
         assert "NaN" not in out and "Infinity" not in out
         record = json.loads(out)[0] if fmt == "json" else json.loads(out)
         assert record == {"a": None, "b": None, "c": None, "d": [1.5, None], "e": 2.5}
 
 
 def test_duckdb_hints_survive(warehouse_db):
-    table = run_kiai("sql", "SELECT * FROM beatmap_file", db=warehouse_db, check=False).stderr
+    table = invoke("sql", "SELECT * FROM beatmap_file", db=warehouse_db, check=False).stderr
     assert 'Did you mean "' in table.splitlines()[0] and "beatmap_files" in table.splitlines()[0]
-    column = run_kiai("sql", "SELECT titel FROM parsed.beatmap_files", db=warehouse_db, check=False).stderr
+    column = invoke("sql", "SELECT titel FROM parsed.beatmap_files", db=warehouse_db, check=False).stderr
     lines = column.splitlines()
     assert "Candidate bindings" in lines[0] and '"title"' in lines[0]
     assert lines[1] == "LINE 1: SELECT titel FROM parsed.beatmap_files"
@@ -215,10 +215,10 @@ def test_duckdb_hints_survive(warehouse_db):
 
 
 def test_db_after_the_command(warehouse_db, tmp_path):
-    result = run_kiai("sql", "--db", str(warehouse_db), "--format", "csv", "SELECT count(*) AS n FROM parsed.breaks")
+    result = invoke("sql", "--db", str(warehouse_db), "--format", "csv", "SELECT count(*) AS n FROM parsed.breaks")
     assert result.stdout == "n\n64\n"
     other = tmp_path / "none.duckdb"  # given after the command, it wins over the one before
-    result = run_kiai("sql", "SELECT 1", "--db", str(other), db=warehouse_db, check=False)
+    result = invoke("sql", "SELECT 1", "--db", str(other), db=warehouse_db, check=False)
     assert result.returncode == 1 and f"no warehouse at {other}" in result.stderr
 
 
@@ -226,30 +226,30 @@ WIDE = "SELECT * FROM parsed.beatmap_files WHERE mode = 0 ORDER BY md5 LIMIT 3"
 
 
 def test_a_wide_result_shows_the_columns_that_fit_and_names_the_rest(warehouse_db):
-    result = run_kiai("sql", WIDE, db=warehouse_db, env={"COLUMNS": "80"})
+    result = invoke("sql", WIDE, db=warehouse_db, env={"COLUMNS": "80"})
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     header = result.stdout.splitlines()[1]
     assert "md5" in header and "…" not in header  # whole columns, not every column squeezed to an ellipsis
     (note,) = [line for line in result.stderr.splitlines() if "hidden" in line]
     shown, hidden = re.search(r"(\d+) shown; (\d+) hidden", note).groups()
-    columns = len(run_kiai("sql", "--format", "csv", WIDE, db=warehouse_db).stdout.splitlines()[0].split(","))
+    columns = len(invoke("sql", "--format", "csv", WIDE, db=warehouse_db).stdout.splitlines()[0].split(","))
     assert int(shown) + int(hidden) == columns and int(shown) >= 2 and "3 rows" in result.stderr
     assert len([line for line in result.stdout.splitlines() if line.startswith("│")]) == 3  # no row dropped
 
 
 def test_a_wide_single_row_is_shown_vertically(warehouse_db):
-    result = run_kiai("sql", WIDE.replace("LIMIT 3", "LIMIT 1"), db=warehouse_db, env={"COLUMNS": "80"})
+    result = invoke("sql", WIDE.replace("LIMIT 3", "LIMIT 1"), db=warehouse_db, env={"COLUMNS": "80"})
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     assert re.search(r"│ title\s+│ \S", result.stdout) and "hidden" not in result.stderr
 
 
 def test_into_a_pipe_a_table_is_not_squeezed(warehouse_db):
-    result = run_kiai("sql", WIDE, db=warehouse_db, env={"COLUMNS": ""})
+    result = invoke("sql", WIDE, db=warehouse_db, env={"COLUMNS": ""})
     assert max(len(line) for line in result.stdout.splitlines()) > 200 and "hidden" not in result.stderr
     assert "format_version" in result.stdout.splitlines()[1]
 
 
 def test_text_into_a_pipe_is_not_wrapped_at_80_columns(warehouse_db):
-    result = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=warehouse_db, env={"COLUMNS": ""})
+    result = invoke("ingest", "osu-files", str(OSU_FIXTURES), db=warehouse_db, env={"COLUMNS": ""})
     (line,) = result.stdout.splitlines()
     assert len(line) > 80 and "could not be parsed" in line

@@ -14,7 +14,7 @@ import pytest
 
 from kiai import warehouse
 from kiai.load.osu_files import ingest_paths
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import OSU_FIXTURES
 
 N_FIXTURES = len(list(OSU_FIXTURES.glob("*.osu")))
@@ -34,12 +34,12 @@ def counts_of(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def test_ingest_fixtures_is_idempotent(db_path):
-    first = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
+    first = invoke("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
     assert f"{N_FIXTURES} files: {N_FIXTURES} added" in first.stdout
     before = counts(db_path)
     assert before["raw.osu_files"] == before["parsed.beatmap_files"] == N_FIXTURES
     assert before["parsed.hit_objects"] == 21_328
-    second = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
+    second = invoke("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
     assert f"0 added, {N_FIXTURES} unchanged" in second.stdout
     assert counts(db_path) == before
     with duckdb.connect(str(db_path), read_only=True) as con:
@@ -62,12 +62,12 @@ def test_new_version_of_a_beatmap_replaces_the_old(tmp_path, db_path):
     folder.mkdir()
     original = (OSU_FIXTURES / "osu-1124896.osu").read_bytes()
     (folder / "1124896.osu").write_bytes(original)
-    run_kiai("ingest", "osu-files", str(folder), db=db_path)
+    invoke("ingest", "osu-files", str(folder), db=db_path)
     updated = original.replace(b"[HitObjects]\r\n", b"[HitObjects]\r\n256,192,5,1,0,0:0:0:0:\r\n", 1)
     updated = updated if updated != original else original.replace(b"[HitObjects]\n", b"[HitObjects]\n256,192,5,1,0\n")
     assert updated != original
     (folder / "1124896.osu").write_bytes(updated)
-    result = run_kiai("ingest", "osu-files", str(folder / "1124896.osu"), db=db_path)
+    result = invoke("ingest", "osu-files", str(folder / "1124896.osu"), db=db_path)
     assert "1 replaced" in result.stdout
     after = counts(db_path)
     assert after["raw.osu_files"] == after["parsed.beatmap_files"] == 1
@@ -83,7 +83,7 @@ def _age(con: duckdb.DuckDBPyConnection, md5s: list[str]) -> None:
 
 
 def test_files_of_an_older_parser_are_parsed_again_from_their_kept_bytes(db_path):
-    run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
+    invoke("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
     fresh = counts(db_path)
     with duckdb.connect(str(db_path)) as con:
         first, second = (row[0] for row in con.execute(
@@ -96,11 +96,11 @@ def test_files_of_an_older_parser_are_parsed_again_from_their_kept_bytes(db_path
         con.execute(f"DELETE FROM parsed.hit_objects WHERE {of} AND object_index % 2 = 0", [first])
         con.execute(f"UPDATE parsed.timing_points SET beat_length = 1 WHERE {of}", [second])
         con.execute(f"INSERT INTO parsed.breaks SELECT * FROM parsed.breaks WHERE {of}", [second])
-    assert "3 files were parsed by an older kiai parser" in run_kiai("build-features", db=db_path).stderr
-    again = run_kiai("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
+    assert "3 files were parsed by an older kiai parser" in invoke("build-features", db=db_path).stderr
+    again = invoke("ingest", "osu-files", str(OSU_FIXTURES), db=db_path)
     assert f"0 added, {N_FIXTURES} unchanged" in again.stdout  # the files are known: reparse is its own step
 
-    result = run_kiai("ingest", "reparse", db=db_path)
+    result = invoke("ingest", "reparse", db=db_path)
     assert "0 added" in result.stdout and "3 parsed again by the new parser, 0 could not be parsed" in result.stdout
     assert counts(db_path) == fresh  # every row back, none twice
     with duckdb.connect(str(db_path), read_only=True) as con:
@@ -108,12 +108,12 @@ def test_files_of_an_older_parser_are_parsed_again_from_their_kept_bytes(db_path
         assert con.execute("SELECT count(DISTINCT parser_version) FROM parsed.beatmap_files").fetchone() == (1,)
         # a file parsed again keeps its file id
         assert con.execute("SELECT md5, file_id FROM parsed.beatmap_files ORDER BY md5").fetchall() == file_ids
-    assert "nothing to do" in run_kiai("ingest", "reparse", db=db_path).stdout
-    assert "older kiai parser" not in run_kiai("build-features", db=db_path).stderr
+    assert "nothing to do" in invoke("ingest", "reparse", db=db_path).stdout
+    assert "older kiai parser" not in invoke("build-features", db=db_path).stderr
 
 
 def test_reparse_on_a_new_warehouse_has_nothing_to_do(db_path):
-    assert "nothing to do" in run_kiai("ingest", "reparse", db=db_path).stdout
+    assert "nothing to do" in invoke("ingest", "reparse", db=db_path).stdout
 
 
 def test_reparse_in_batches_keeps_the_bytes_of_a_file_the_new_parser_rejects(db_path, monkeypatch):
@@ -158,14 +158,14 @@ def test_bad_files_are_recorded_and_the_run_goes_on(tmp_path, db_path):
     shutil.copy(OSU_FIXTURES / "old-stacking.osu", folder / "a.osu")
     (folder / "404.osu").write_bytes(b"<html><body>Not found</body></html>")
     (folder / "mode.osu").write_bytes(b"osu file format v14\n[General]\nMode: 9\n")
-    result = run_kiai("ingest", "osu-files", str(folder), db=db_path)
+    result = invoke("ingest", "osu-files", str(folder), db=db_path)
     assert "2 could not be parsed" in result.stdout
     assert "not an .osu file" in result.stderr
     with duckdb.connect(str(db_path), read_only=True) as con:
         errors = con.execute("SELECT path, error FROM parsed.parse_errors ORDER BY path").fetchall()
     assert [Path(p).name for p, _ in errors] == ["404.osu", "mode.osu"]
     assert counts(db_path)["raw.osu_files"] == 1
-    again = run_kiai("ingest", "osu-files", str(folder), db=db_path)  # known failures are not re-recorded
+    again = invoke("ingest", "osu-files", str(folder), db=db_path)  # known failures are not re-recorded
     assert "0 added, 3 unchanged" in again.stdout and counts(db_path)["parsed.parse_errors"] == 2
 
 
@@ -179,8 +179,8 @@ def test_osz_glob_and_streamed_tarball(tmp_path, db_path):
     tarball = tmp_path / "2026_11_01_osu_files.tar.bz2"
     with tarfile.open(tarball, "w:bz2") as archive:
         archive.add(OSU_FIXTURES / names[2], arcname="2026_11_01_osu_files/129891.osu")
-    run_kiai("ingest", "osu-files", str(osz), str(tarball), db=db_path)
-    run_kiai("ingest", "osu-files", str(OSU_FIXTURES / "osu-1*.osu"), db=db_path)
+    invoke("ingest", "osu-files", str(osz), str(tarball), db=db_path)
+    invoke("ingest", "osu-files", str(OSU_FIXTURES / "osu-1*.osu"), db=db_path)
     with duckdb.connect(str(db_path), read_only=True) as con:
         paths = [row[0] for row in con.execute("SELECT path FROM raw.osu_files ORDER BY path").fetchall()]
         from_name = con.execute("SELECT beatmap_id FROM raw.osu_files WHERE path LIKE '%129891.osu'").fetchone()
@@ -198,14 +198,14 @@ def test_truncated_tarball_keeps_what_was_read_and_the_run_goes_on(tmp_path, db_
     broken = tmp_path / "broken.tar"
     broken.write_bytes(data[: len(data) * 2 // 3])
     after = OSU_FIXTURES / "Soleily-Renatus-Gamu-Insane.osu"
-    result = run_kiai("ingest", "osu-files", str(broken), str(after), db=db_path)
+    result = invoke("ingest", "osu-files", str(broken), str(after), db=db_path)
     assert "broken or truncated archive after" in result.stderr and "Traceback" not in result.stderr
     with duckdb.connect(str(db_path), read_only=True) as con:
         assert con.execute("SELECT path FROM parsed.parse_errors").fetchall() == [(str(broken),)]
         kept = con.execute("SELECT count(*) FROM raw.osu_files WHERE path LIKE '%broken.tar::%'").fetchone()[0]
         assert kept > 0
         assert con.execute("SELECT count(*) FROM raw.osu_files WHERE path = ?", [str(after)]).fetchone() == (1,)
-    again = run_kiai("ingest", "osu-files", str(broken), str(after), db=db_path)
+    again = invoke("ingest", "osu-files", str(broken), str(after), db=db_path)
     assert f"0 added, {kept + 2} unchanged" in again.stdout and counts(db_path)["parsed.parse_errors"] == 1
 
 
@@ -235,7 +235,7 @@ def test_ingest_in_worker_processes_matches_inline(tmp_path):
 
 
 def test_missing_input_is_a_clean_error(db_path):
-    result = run_kiai("ingest", "osu-files", "no/such/folder", db=db_path, check=False)
+    result = invoke("ingest", "osu-files", "no/such/folder", db=db_path, check=False)
     assert result.returncode == 1 and "no such file or folder" in result.stderr and "Traceback" not in result.stderr
 
 
