@@ -116,17 +116,6 @@ def test_errors_are_one_line(warehouse_db, args, message):
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_missing_and_locked_warehouse(tmp_path, warehouse_db):
-    missing = invoke("sql", "SELECT 1", db=tmp_path / "none.duckdb", check=False)
-    assert missing.returncode == 1 and "no warehouse at" in missing.stderr
-    holder = duckdb.connect(str(warehouse_db))  # another process holds the write lock
-    try:
-        locked = invoke("sql", "SELECT 1", db=warehouse_db, check=False)
-    finally:
-        holder.close()
-    assert locked.returncode == 1 and "in use by another process" in locked.stderr
-
-
 def test_bare_ppy_names_resolve(tmp_path):
     db = tmp_path / "k.duckdb"
     invoke("sql", "--write", "CREATE TABLE ppy.scores AS SELECT 1 AS id", db=db)
