@@ -9,7 +9,7 @@ import pytest
 
 from kiai.errors import KiaiError
 from kiai.mysql_dialect import to_duckdb
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import FIXTURES
 
 ARCHIVE = FIXTURES / "ppy_dump" / "2026_11_01_performance_osu_top_1000.tar.bz2"
@@ -18,12 +18,12 @@ ARCHIVE = FIXTURES / "ppy_dump" / "2026_11_01_performance_osu_top_1000.tar.bz2"
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("mysql") / "dump.duckdb"
-    run_kiai("import", "ppy-dump", str(ARCHIVE), db=path)
+    invoke("import", "ppy-dump", str(ARCHIVE), db=path)
     return path
 
 
 def mysql(db: Path, sql: str, *extra: str, check: bool = True):
-    return run_kiai("sql", "--dialect", "mysql", "--format", "csv", *extra, sql, db=db, check=check)
+    return invoke("sql", "--dialect", "mysql", "--format", "csv", *extra, sql, db=db, check=check)
 
 
 def test_the_guide_query_counts_mrekks_replays(db: Path) -> None:

@@ -1,6 +1,6 @@
 """Hostile inputs never stop an ingest: bytes that are not text, huge numbers, oversized files, broken and
 bombed archives and any mutation of a real file each end as a row (landed, or in parsed.parse_errors) while
-the other files of the batch land. Real files, a real DuckDB file, the real CLI."""
+the other files of the batch land. Real files, a real DuckDB file, the CLI in-process."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from kiai import warehouse
 from kiai.load.osu_files import NO_BYTES_MD5, ingest_sources
 from kiai.load.osu_sources import OsuSource
-from tests.support.cli import run_kiai
+from tests.support.cli import invoke
 from tests.support.paths import OSU_FIXTURES
 
 SLIDERS = OSU_FIXTURES / "osu-1124896.osu"
@@ -44,7 +44,7 @@ def test_bytes_that_are_not_text_and_a_huge_version_never_cost_the_batch(tmp_pat
     if sys.platform == "linux":  # a file name that is not UTF-8
         with open(os.fsencode(folder) + b"/caf\xe9.osu", "wb") as handle:
             handle.write(GOOD[2].read_bytes())
-    result = run_kiai("ingest", "osu-files", str(folder), db=db_path)
+    result = invoke("ingest", "osu-files", str(folder), db=db_path)
     landed = 4 if sys.platform == "linux" else 3
     assert f"{landed} added" in result.stdout and "1 could not be parsed" in result.stdout
     assert "format version '9999" in result.stderr and "out of range" in result.stderr
@@ -93,7 +93,7 @@ def test_oversized_broken_and_bombed_inputs_are_parse_errors_and_the_run_goes_on
     _zip(folder / "e-big-member.osz", {"big.osu": base + b"// padding\n" * 150_000, "ok.osu": GOOD[2].read_bytes()})
     (folder / "f-last.osu").write_bytes(TITLED.read_bytes())  # sorted after every bad input
     env = {"KIAI_LIMIT_OSU_FILE_MB": "1"}
-    result = run_kiai("ingest", "osu-files", str(folder), db=db_path, env=env)
+    result = invoke("ingest", "osu-files", str(folder), db=db_path, env=env)
     assert "Traceback" not in result.stderr
     assert "2 added" in result.stdout and "5 could not be parsed" in result.stdout
     errors = {Path(p).name: e for p, e in rows(db_path, "SELECT path, error FROM parsed.parse_errors")}
@@ -106,9 +106,9 @@ def test_oversized_broken_and_bombed_inputs_are_parse_errors_and_the_run_goes_on
     landed = {Path(p).name for (p,) in rows(db_path, "SELECT path FROM raw.osu_files")}
     assert landed == {"e-big-member.osz::ok.osu", "f-last.osu"}
 
-    again = run_kiai("ingest", "osu-files", str(folder), db=db_path, env=env)
+    again = invoke("ingest", "osu-files", str(folder), db=db_path, env=env)
     assert "0 added, 7 unchanged" in again.stdout and len(rows(db_path, "SELECT * FROM parsed.parse_errors")) == 5
-    raised = run_kiai("ingest", "osu-files", str(folder / "a-big.osu"), db=db_path, env={"KIAI_LIMIT_OSU_FILE_MB": "4"})
+    raised = invoke("ingest", "osu-files", str(folder / "a-big.osu"), db=db_path, env={"KIAI_LIMIT_OSU_FILE_MB": "4"})
     assert "1 added" in raised.stdout  # under a higher limit it lands, and its refusal is no longer listed
     assert ("a-big.osu",) not in {(Path(p).name,) for (p,) in rows(db_path, "SELECT path FROM parsed.parse_errors")}
 
@@ -119,10 +119,10 @@ def test_objects_per_file_limit(tmp_path, db_path):
     (folder / "many.osu").write_bytes(SLIDERS.read_bytes())  # 1,044 hit objects
     (folder / "few.osu").write_bytes(GOOD[1].read_bytes())
     limit = {"KIAI_LIMIT_OBJECTS_PER_FILE": "1000"}
-    result = run_kiai("ingest", "osu-files", str(folder), db=db_path, env=limit)
+    result = invoke("ingest", "osu-files", str(folder), db=db_path, env=limit)
     assert "1 added" in result.stdout and "more than 1,000 lines in [HitObjects]" in result.stderr
     nonsense = {"KIAI_LIMIT_OBJECTS_PER_FILE": "lots"}
-    bad = run_kiai("ingest", "osu-files", str(folder), db=db_path, env=nonsense, check=False)
+    bad = invoke("ingest", "osu-files", str(folder), db=db_path, env=nonsense, check=False)
     assert bad.returncode == 1 and "[limits] objects_per_file must be a number" in bad.stderr
 
 
