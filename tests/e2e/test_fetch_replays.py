@@ -1,6 +1,6 @@
-"""`kiai fetch replays` end to end: `python -m kiai` in a subprocess against the sample world served by the
-sandbox on 127.0.0.1 (its dump imported, so `--sql` over `scores` works as a user's would), with faults
-injected, secrets searched for, and kill -9 in the middle; plus the replay endpoint's own pacing."""
+"""`kiai fetch replays` end to end against the sample world served by the sandbox on 127.0.0.1 (its dump
+imported, so `--sql` over `scores` works as a user's would), with faults injected, secrets searched for, and
+kill -9 in the middle of `python -m kiai` in a subprocess; plus the replay endpoint's own pacing."""
 
 from __future__ import annotations
 

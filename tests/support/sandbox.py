@@ -1,5 +1,6 @@
 """The sandbox world of tests/fixtures with two collections on 127.0.0.1, a working folder whose kiai.toml points
-at it, and `kiai` run there in a subprocess (plain, or killed with SIGKILL once a condition holds)."""
+at it, and `kiai` run there: in this process (`kiai`), or in a subprocess killed with SIGKILL once a condition holds
+(`kill_when`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from kiai.sandbox import SandboxServer, world_from_fixtures
 from kiai.sandbox.world import collection_body
-from tests.support.cli import run_kiai
+from tests.support.cli import Invoked, invoke
 from tests.support.paths import FIXTURES
 
 SECRET = "kiai-TEST-secret-5f0c9e1d"
@@ -64,8 +65,8 @@ timeout = 1.0
     return tmp_path, env
 
 
-def kiai(cwd: Path, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run_kiai(*args, cwd=cwd, env=env, check=check)
+def kiai(cwd: Path, env: dict, *args: str, check: bool = True) -> Invoked:
+    return invoke(*args, cwd=cwd, env=env, check=check)
 
 
 def kill_when(cwd: Path, env: dict, args: list[str], ready) -> None:
