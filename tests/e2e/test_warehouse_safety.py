@@ -1,6 +1,7 @@
-"""Nothing a user types loses work: `kiai sql` is read-only for real, outputs never land on a database file,
-writers wait for a busy warehouse (--wait / KIAI_WAIT), and a finished training run is registered even when
-another process holds the warehouse. On real warehouse files, with a real second process holding the lock."""
+"""Nothing a user types loses work: writers wait for a busy warehouse (--wait / KIAI_WAIT), and a finished training
+run is registered even when another process holds the warehouse. On real warehouse files, with a real second process
+holding the lock. (`kiai sql` is read-only for real and its outputs never land on a database file:
+tests/unit/cli/test_sql_cmd.py.)"""
 
 from __future__ import annotations
 
@@ -14,11 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from kiai import warehouse
-from kiai.files import is_duckdb_file
 from kiai.ml.runs import UNREGISTERED, list_runs, unregistered_runs
 from tests.support.cli import run_kiai
 from tests.support.ml import make_dataset
@@ -105,72 +104,6 @@ class Lines:
             lines.append(line)
         self.seen += lines
         return "".join(lines)
-
-
-# --- kiai sql is read-only for real ---------------------------------------------------------------------------
-
-
-def test_detach_attach_drop_bypass_fails_and_the_table_stays(scores_db: Path) -> None:
-    bypass = f"USE memory; DETACH warehouse; ATTACH '{scores_db}' AS warehouse; DROP TABLE warehouse.ppy.scores"
-    for sql in (bypass, f"ATTACH '{scores_db}' AS again", "DETACH warehouse", "SELECT 1; DETACH warehouse"):
-        result = run_kiai("sql", sql, db=scores_db, check=False)
-        assert result.returncode == 1 and "Traceback" not in result.stderr
-        assert result.stderr.count("\n") == 1 and "--write" in result.stderr, result.stderr
-    assert _count(scores_db) == SCORES
-    moved = run_kiai("sql", "USE memory; DROP TABLE ppy.scores", db=scores_db, check=False)
-    assert moved.returncode == 1 and _count(scores_db) == SCORES  # there is no other catalog to switch to
-
-
-def test_a_read_only_connection_cannot_be_made_writable_by_any_statement(scores_db: Path) -> None:
-    """Below kiai sql's own refusal: the connection itself is read-only, whatever is detached and attached."""
-    con = warehouse.connect(scores_db, read_only=True)
-    assert con.execute("SELECT database_name FROM duckdb_databases() WHERE NOT internal").fetchall() == [("warehouse",)]
-    con.execute(f"ATTACH '{scores_db}' AS again")
-    with pytest.raises(duckdb.Error, match="read-only"):
-        con.execute("DROP TABLE again.ppy.scores")
-    with pytest.raises(duckdb.Error, match="read-only"):
-        con.execute("ATTACH ':memory:' AS scratch")
-    with pytest.raises(duckdb.Error, match="read-only"):
-        con.execute("DROP TABLE ppy.scores")
-    con.close()
-    assert _count(scores_db) == SCORES
-
-
-def test_write_still_attaches_and_writes(scores_db: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other.duckdb"
-    run_kiai("sql", "--write", f"ATTACH '{other}' AS other; CREATE TABLE other.t AS SELECT 1 AS x", db=scores_db)
-    assert duckdb.connect(str(other), read_only=True).execute("SELECT x FROM t").fetchall() == [(1,)]
-
-
-# --- outputs never onto a database file, written atomically --------------------------------------------------
-
-
-@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "markdown", "parquet"])
-def test_output_onto_the_warehouse_or_its_wal_is_refused(scores_db: Path, tmp_path: Path, fmt: str) -> None:
-    wal = scores_db.with_name(scores_db.name + ".wal")
-    wal.write_bytes(b"")  # a WAL beside the warehouse (DuckDB leaves one until a checkpoint)
-    another = tmp_path / "another.db"
-    duckdb.connect(str(another)).close()
-    before = scores_db.read_bytes()
-    for target in (scores_db, wal, another):
-        result = run_kiai("sql", "SELECT * FROM scores", "--format", fmt, "-o", str(target), db=scores_db, check=False)
-        assert result.returncode == 1 and "DuckDB database file" in result.stderr, result.stderr
-        assert "Traceback" not in result.stderr
-    assert scores_db.read_bytes() == before and wal.read_bytes() == b"" and is_duckdb_file(another)
-    assert _count(scores_db) == SCORES
-
-
-def test_a_failed_query_leaves_an_existing_output_as_it_was(scores_db: Path, tmp_path: Path) -> None:
-    failing = "SELECT range, CASE WHEN range < 60000 THEN 'x' ELSE error('boom') END AS v FROM range(100000)"
-    for name in ("out.csv", "out.json", "out.parquet"):
-        out = tmp_path / name
-        out.write_text("precious\n")
-        result = run_kiai("sql", failing, "-o", str(out), db=scores_db, check=False)
-        assert result.returncode == 1 and "boom" in result.stderr and "Traceback" not in result.stderr
-        assert out.read_text() == "precious\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kiai.duckdb", "out.csv", "out.json", "out.parquet"]
-    run_kiai("sql", "SELECT id FROM scores ORDER BY id", "-o", str(tmp_path / "out.csv"), db=scores_db)
-    assert (tmp_path / "out.csv").read_text().splitlines()[:3] == ["id", "0", "1"]
 
 
 # --- writers wait (--wait / KIAI_WAIT); readers blocked by a writer get a hint ---------------------------------
