@@ -88,7 +88,8 @@ def test_stdout_formats(warehouse_db, fmt):
 def test_parquet_output_and_stdin_and_file(warehouse_db, tmp_path):
     parquet = tmp_path / "objects.parquet"
     invoke("sql", "-o", str(parquet), "SELECT * FROM parsed.hit_objects", db=warehouse_db)
-    assert duckdb.execute(f"SELECT count(*) FROM '{parquet}'").fetchone()[0] == 21_328
+    with duckdb.connect() as con:  # its own connection: the module default is shared by every test in a worker
+        assert con.execute(f"SELECT count(*) FROM '{parquet}'").fetchone()[0] == 21_328
     piped = invoke("sql", "--format", "csv", "-", input_text="SELECT 42 AS answer;", db=warehouse_db)
     assert piped.stdout.splitlines() == ["answer", "42"]
     query = tmp_path / "q.sql"
