@@ -368,7 +368,8 @@ class Warehouse:
         limits = self.limits
         total = None if any(is_archive(p) for p in found) else len(found)
         with self.connect(write=True) as con, self._ingest_task("ingest .osu", total) as update:
-            return ingest_sources(con, read_sources(found, limits.osu_file_bytes), on_progress=update, limits=limits)
+            sources = read_sources(found, limits.osu_file_bytes)
+            return ingest_sources(con, sources, on_progress=update, limits=limits, read_ahead_sources=True)
 
     def reparse(self) -> IngestSummary | None:
         """Parse again, from the bytes kept in raw.osu_files, every file an older parser landed (None: none)."""

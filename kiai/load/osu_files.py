@@ -35,6 +35,7 @@ from kiai.load.pipeline import (
     error_rows,
     insert,
     known_refusals,
+    read_ahead,
     run_batches,
     start_worker,
 )
@@ -87,7 +88,8 @@ def ingest_paths(
 ) -> IngestSummary:
     """Ingest files, folders, globs, `.osz` archives and tarballs."""
     limits = limits or Limits()
-    return ingest_sources(con, read_sources(expand(paths), limits.osu_file_bytes), on_progress, limits=limits)
+    sources = read_sources(expand(paths), limits.osu_file_bytes)
+    return ingest_sources(con, sources, on_progress, limits=limits, read_ahead_sources=True)
 
 
 def ingest_sources(
@@ -98,6 +100,7 @@ def ingest_sources(
     reparse: bool = False,
     limits: Limits | None = None,
     in_transaction: bool = False,
+    read_ahead_sources: bool = False,
 ) -> IngestSummary:
     """Ingest `.osu` bytes batch by batch.
 
@@ -107,7 +110,8 @@ def ingest_sources(
     than DuckDB's inserts. Batches are bounded in files, bytes
     and lines, and DuckDB gets a memory limit, so peak memory does not grow with the corpus nor with
     what a file holds. The workers exit with this process (also on kill -9), and their spool lives
-    beside the warehouse, where the next run sweeps it if this one could not.
+    beside the warehouse, where the next run sweeps it if this one could not. With `read_ahead_sources`
+    a thread reads and hashes the next batches while this one lands (the sources must not use `con`).
     """
     max_objects = (limits or Limits()).objects_per_file
     schema.create_osu_tables(con)
@@ -124,10 +128,13 @@ def ingest_sources(
         if on_progress:
             on_progress(summary)
 
+    batches = cut_batches(sources, BATCH_FILES, BATCH_BYTES, BATCH_LINES)
+    if read_ahead_sources:
+        batches = read_ahead(batches, touch=_hash_batch)
     try:
         run_batches(
             con,
-            cut_batches(sources, BATCH_FILES, BATCH_BYTES, BATCH_LINES),
+            batches,
             prepare,
             land,
             default_workers() if workers is None else workers,
@@ -137,6 +144,12 @@ def ingest_sources(
     finally:
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _hash_batch(cut: tuple[list[OsuSource], bool]) -> None:
+    for source in cut[0]:
+        if source.refused is None:
+            source.md5  # noqa: B018 - computed here, in the reading thread, and kept
 
 
 def stale_md5s(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -247,7 +260,7 @@ def _prepare_batch(
     refused = {(source.path, source.refused) for source in batch if source.refused is not None}
     for source in batch:
         if source.refused is None:
-            md5 = hashlib.md5(source.data).hexdigest()
+            md5 = source.md5
             if md5 not in submitted:
                 by_md5.setdefault(md5, source)
     known = _known_md5s(con, list(by_md5)) if by_md5 and not reparse else set()

@@ -8,7 +8,9 @@ declares 1 KB but inflates to gigabytes is read up to the limit and refused.
 
 from __future__ import annotations
 
+import functools
 import glob
+import hashlib
 import lzma
 import re
 import tarfile
@@ -36,6 +38,11 @@ class OsuSource:
     path: str
     data: bytes
     refused: str | None = None
+
+    @functools.cached_property
+    def md5(self) -> str:
+        """The md5 of the bytes (hex): a file's key in the warehouse."""
+        return hashlib.md5(self.data).hexdigest()
 
     @property
     def id_from_name(self) -> int | None:
