@@ -181,8 +181,9 @@ def read_ahead(
         return False
 
     def produce() -> None:
+        iterator = iter(items)
         try:
-            for item in items:
+            for item in iterator:
                 if touch is not None:
                     touch(item)
                 if not put((item, None)):
@@ -190,6 +191,10 @@ def read_ahead(
             put((_DONE, None))
         except BaseException as exc:  # handed to the consumer, which raises it
             put((None, exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:  # a generator's open files (an archive) close now, not when collected
+                close()
 
     threading.Thread(target=produce, name="kiai-read-ahead", daemon=True).start()
     try:
