@@ -143,6 +143,7 @@ def ingest_sources(
         )
     finally:
         summary.seconds = time.perf_counter() - started
+        batches.close()  # stops the reading thread now, also when a batch failed or Ctrl-C
     return summary
 
 

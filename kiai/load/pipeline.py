@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
@@ -159,7 +159,7 @@ _DONE = object()
 
 def read_ahead(
     items: Iterable[Item], depth: int = READ_AHEAD, touch: Callable[[Item], object] | None = None
-) -> Iterator[Item]:
+) -> Generator[Item, None, None]:
     """The items of `items`, made by a thread of its own up to `depth` items ahead of the consumer, each
     `touch`ed there first (e.g. hashed).
 
@@ -219,7 +219,7 @@ Source = TypeVar("Source", bound=HasData)
 
 def cut_batches(
     sources: Iterable[Source], max_files: int, max_bytes: int, max_lines: int | None = None
-) -> Iterator[tuple[list[Source], bool]]:
+) -> Generator[tuple[list[Source], bool], None, None]:
     """Batches of at most `max_files` files, `max_bytes` bytes or `max_lines` lines (whichever comes first;
     a single bigger file is a batch of its own), each with whether it is full: only the last one is not."""
     batch: list[Source] = []
