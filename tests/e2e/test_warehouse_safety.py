@@ -21,8 +21,8 @@ from kiai import warehouse
 from kiai.ml.runs import UNREGISTERED, list_runs, unregistered_runs
 from tests.support.cli import run_kiai
 from tests.support.ml import make_dataset
+from tests.support.scores import SCORES, count_rows, make_scores_db
 
-SCORES = 1_000
 HOLDER = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "read")
@@ -33,17 +33,7 @@ sys.stdin.readline()
 
 @pytest.fixture
 def scores_db(tmp_path: Path) -> Path:
-    db = tmp_path / "kiai.duckdb"
-    run_kiai("sql", "--write", f"CREATE TABLE ppy.scores AS SELECT range AS id FROM range({SCORES})", db=db)
-    return db
-
-
-def _count(db: Path, table: str = "ppy.scores") -> int:
-    con = warehouse.connect(db, read_only=True)
-    try:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    finally:
-        con.close()
+    return make_scores_db(tmp_path / "kiai.duckdb", run_kiai)
 
 
 @contextmanager
@@ -117,7 +107,7 @@ def test_wait_succeeds_when_the_holder_exits_in_time(scores_db: Path) -> None:
         assert f"process {holder.pid}" in line
         release(holder)
         assert proc.wait(timeout=60) == 0, stderr.rest()
-    assert _count(scores_db) == SCORES + 1
+    assert count_rows(scores_db) == SCORES + 1
 
 
 @pytest.mark.parametrize("how", ["option", "env"])

@@ -15,6 +15,7 @@ from kiai import warehouse
 from kiai.files import is_duckdb_file
 from tests.support.cli import invoke
 from tests.support.paths import OSU_FIXTURES, REPO
+from tests.support.scores import SCORES, count_rows, make_scores_db
 
 MD5 = "8e68653623fbbb2f1fa0988d97e38e28"  # Soleily - Renatus (Gamu) [Insane]
 
@@ -250,22 +251,10 @@ def test_text_into_a_pipe_is_not_wrapped_at_80_columns(warehouse_db):
 
 # --- on a warehouse of scores (as in tests/e2e/test_warehouse_safety.py, whose lock tests need a second process) ---
 
-SCORES = 1_000
-
 
 @pytest.fixture
 def scores_db(tmp_path: Path) -> Path:
-    db = tmp_path / "kiai.duckdb"
-    invoke("sql", "--write", f"CREATE TABLE ppy.scores AS SELECT range AS id FROM range({SCORES})", db=db)
-    return db
-
-
-def _count(db: Path, table: str = "ppy.scores") -> int:
-    con = warehouse.connect(db, read_only=True)
-    try:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    finally:
-        con.close()
+    return make_scores_db(tmp_path / "kiai.duckdb", invoke)
 
 
 # --- kiai sql is read-only for real ---------------------------------------------------------------------------
@@ -277,9 +266,9 @@ def test_detach_attach_drop_bypass_fails_and_the_table_stays(scores_db: Path) ->
         result = invoke("sql", sql, db=scores_db, check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert result.stderr.count("\n") == 1 and "--write" in result.stderr, result.stderr
-    assert _count(scores_db) == SCORES
+    assert count_rows(scores_db) == SCORES
     moved = invoke("sql", "USE memory; DROP TABLE ppy.scores", db=scores_db, check=False)
-    assert moved.returncode == 1 and _count(scores_db) == SCORES  # there is no other catalog to switch to
+    assert moved.returncode == 1 and count_rows(scores_db) == SCORES  # there is no other catalog to switch to
 
 
 def test_a_read_only_connection_cannot_be_made_writable_by_any_statement(scores_db: Path) -> None:
@@ -294,7 +283,7 @@ def test_a_read_only_connection_cannot_be_made_writable_by_any_statement(scores_
     with pytest.raises(duckdb.Error, match="read-only"):
         con.execute("DROP TABLE ppy.scores")
     con.close()
-    assert _count(scores_db) == SCORES
+    assert count_rows(scores_db) == SCORES
 
 
 def test_write_still_attaches_and_writes(scores_db: Path, tmp_path: Path) -> None:
@@ -318,7 +307,7 @@ def test_output_onto_the_warehouse_or_its_wal_is_refused(scores_db: Path, tmp_pa
         assert result.returncode == 1 and "DuckDB database file" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     assert scores_db.read_bytes() == before and wal.read_bytes() == b"" and is_duckdb_file(another)
-    assert _count(scores_db) == SCORES
+    assert count_rows(scores_db) == SCORES
 
 
 def test_a_failed_query_leaves_an_existing_output_as_it_was(scores_db: Path, tmp_path: Path) -> None:
