@@ -10,7 +10,8 @@ that holds them (UBIGINT: BIGINT while its values fit, else DECIMAL(20,0)), HUGE
 38 digits), ENUM, JSON
 and UUID text, timestamps UTC microseconds (TIMESTAMPTZ; kiai's naive timestamps are UTC).
 
-Each table is written by DuckDB's streaming `COPY` into a temp folder in DIR and renamed into place, and only
+Each table is written by DuckDB's streaming `COPY` (one per partition) into a temp folder in DIR and renamed
+into place, and only
 then recorded in the manifest (itself replaced atomically): a killed export leaves at most a temp folder,
 swept by the next run, and a table the manifest does not vouch for is written again. A table whose
 fingerprint (its data watermark, columns, partitioning and options) and files are unchanged is skipped.
@@ -52,6 +53,7 @@ LAKE_FORMAT = 1  # bump when the layout or a type rule changes: every table is w
 MANIFEST = "manifest.json"
 FILE_SIZE = "256MB"  # Parquet files are rolled over at about this size: units of work for a cluster
 TEMP_PREFIX, OLD_PREFIX = ".tmp-", ".old-"
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 BIGINT_MAX = 2**63 - 1
 DECIMAL_MAX = 10**38 - 1
 
@@ -73,9 +75,25 @@ class Partitioning:
         return f"{self.column}_range" if self.key_range else self.column
 
     def expression(self) -> str:
-        """The folder column of a key range: the range's lower bound."""
+        """The folder column: the range's lower bound (DuckDB's `//` truncates toward zero), or the value."""
         quoted = identifier(self.column)
-        return f"({quoted} // {self.key_range}) * {self.key_range}"
+        return f"({quoted} // {self.key_range}) * {self.key_range}" if self.key_range else quoted
+
+    def folder(self, value: int | None) -> str:
+        """The Hive folder of one partition (a NULL key in Hive's default partition, as Spark and DuckDB name it)."""
+        return f"{self.folder_column}={HIVE_NULL if value is None else value}"
+
+    def condition(self, value: int | None) -> str:
+        """The rows of one partition, as bounds on the column itself (so that DuckDB skips the row groups whose
+        zone maps lie outside them)."""
+        quoted = identifier(self.column)
+        if value is None:
+            return f"{quoted} IS NULL"
+        if not self.key_range:
+            return f"{quoted} = {value}"
+        width = self.key_range - 1  # truncation: the range 0 holds -(w-1) .. w-1, a negative one v-(w-1) .. v
+        low, high = (value, value + width) if value > 0 else (value - width, value) if value < 0 else (-width, width)
+        return f"{quoted} BETWEEN {low} AND {high}"
 
     def describe(self) -> dict[str, Any]:
         return {"folder_column": self.folder_column, "column": self.column, "key_range": self.key_range}
@@ -294,18 +312,20 @@ def _write_table(
     started = time.perf_counter()
     target = lake / table.folder
     temp = lake / f"{TEMP_PREFIX}{table.relation}-{uuid.uuid4().hex[:12]}"
-    ((rows,),) = con.execute(f"SELECT count(*) FROM {_relation_sql(table.relation)}").fetchall()
-    select = ", ".join(c.expression for c in table.columns)
-    options = f"FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '{FILE_SIZE}'"
     partitioning = table.partitioning
-    if partitioning and partitioning.key_range:
-        select += f", {partitioning.expression()} AS {identifier(partitioning.folder_column)}"
-    if partitioning and rows:  # an empty table: one file without rows, so that readers still find its schema
-        options += f", PARTITION_BY ({identifier(partitioning.folder_column)})"
-    sql = f"COPY (SELECT {select} FROM {_relation_sql(table.relation)}) TO {literal(str(temp))} ({options})"
+    parts = _partitions(con, table)
+    rows = sum(n for _, n in parts)
     try:
-        with _reporting(con, table.relation, rows, temp, started, on_progress):
-            con.execute(sql)
+        temp.mkdir()
+        with _reporting(con, table.relation, rows, temp, started, on_progress) as meter:
+            for value, part_rows in parts:
+                meter.start(part_rows)
+                if partitioning is None:
+                    con.execute(_copy(table, temp))
+                else:
+                    con.execute(_copy(table, temp / partitioning.folder(value), (partitioning, value)))
+            if not parts:  # an empty table: one file without rows, so that readers still find its schema
+                con.execute(_copy(table, temp))
         files = _file_list(temp)
         _swap(lake, temp, target)
     except duckdb.Error as exc:
@@ -339,6 +359,41 @@ def _write_table(
             "materialized": table.model.materialized,
         }
     return entry, TableResult(table.relation, "written", rows, size, time.perf_counter() - started)
+
+
+def _partitions(con: duckdb.DuckDBPyConnection, table: Table) -> list[tuple[int | None, int]]:
+    """Each partition's folder value and rows, in order (an unpartitioned table: one part, value None); an
+    empty table has none."""
+    relation_sql = _relation_sql(table.relation)
+    if table.partitioning is None:
+        ((rows,),) = con.execute(f"SELECT count(*) FROM {relation_sql}").fetchall()
+        return [(None, rows)] if rows else []
+    found = con.execute(
+        f"SELECT {table.partitioning.expression()} AS v, count(*) FROM {relation_sql} GROUP BY v ORDER BY v"
+    ).fetchall()
+    return [(int(v) if v is not None else None, n) for v, n in found]
+
+
+def _copy(table: Table, folder: Path, part: tuple[Partitioning, int | None] | None = None) -> str:
+    """The COPY of the table into `folder`, or of one partition's rows (`part`: the partitioning and the
+    partition's folder value) without a value partition's column, which the folder names (as PARTITION_BY
+    writes it).
+
+    One COPY per partition rather than PARTITION_BY: that writer buffers up to half a million rows per thread
+    and per partition before it flushes (10 M hit objects in 3 ranges: 755 MB peak RSS against 262 MB one
+    range at a time, and twice the time)."""
+    columns = [c.expression for c in table.columns]
+    where = ""
+    if part is not None:
+        partitioning, value = part
+        if not partitioning.key_range:
+            columns = [c.expression for c in table.columns if c.name != partitioning.column]
+        where = f" WHERE {partitioning.condition(value)}"
+    elif table.partitioning is not None and table.partitioning.key_range:  # an empty table's file: the schema
+        columns.append(f"{table.partitioning.expression()} AS {identifier(table.partitioning.folder_column)}")
+    options = f"FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '{FILE_SIZE}'"
+    select = f"SELECT {', '.join(columns)} FROM {_relation_sql(table.relation)}{where}"
+    return f"COPY ({select}) TO {literal(str(folder))} ({options})"
 
 
 def _partition_type(table: Table, partitioning: Partitioning) -> str:
@@ -445,6 +500,18 @@ def _save_manifest(con: duckdb.DuckDBPyConnection, lake: Path, entries: dict[str
     atomic_write(lake / MANIFEST, json.dumps(manifest, indent=1) + "\n")
 
 
+class _Meter:
+    """Rows written by the COPYs of a table so far: those of the finished ones, and the one running."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.current = 0
+
+    def start(self, rows: int) -> None:
+        self.done += self.current
+        self.current = rows
+
+
 @contextmanager
 def _reporting(
     con: duckdb.DuckDBPyConnection,
@@ -453,10 +520,12 @@ def _reporting(
     folder: Path,
     started: float,
     on_progress: ProgressCallback | None,
-) -> Iterator[None]:
-    """While a COPY runs, report its progress every 0.25 s from DuckDB's query progress and the bytes on disk."""
+) -> Iterator[_Meter]:
+    """While a table's COPYs run, report its progress every 0.25 s from DuckDB's query progress and the bytes on
+    disk."""
+    meter = _Meter()
     if on_progress is None:
-        yield
+        yield meter
         return
     stop = threading.Event()
 
@@ -467,12 +536,13 @@ def _reporting(
         while not stop.wait(0.25):
             with suppress(Exception):  # the query may end while we ask
                 share = max(con.query_progress(), 0.0) / 100
-                on_progress(Progress(relation, int(rows * share), rows, written(), time.perf_counter() - started))
+                done = meter.done + int(meter.current * share)
+                on_progress(Progress(relation, done, rows, written(), time.perf_counter() - started))
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     try:
-        yield
+        yield meter
     finally:
         stop.set()
         thread.join()

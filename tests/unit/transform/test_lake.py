@@ -115,6 +115,57 @@ def test_partitions_are_hive_folders(demo_lake) -> None:
     assert wrong == 0
 
 
+def test_each_row_lands_in_its_partition_folder(db_path: Path, tmp_path: Path) -> None:
+    """Range bounds as DuckDB's `//` draws them (truncating: -1 is in the range 0), and a NULL key in Hive's
+    default partition."""
+    con = warehouse.connect(db_path)
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE parsed.beatmap_files AS SELECT 1 AS file_id;  -- what hit objects' watermark reads
+        CREATE OR REPLACE TABLE parsed.hit_objects AS
+            SELECT * FROM (VALUES (-10000), (-9999), (-1), (0), (1), (9999), (10000), (19999), (20000)) t(file_id);
+        CREATE OR REPLACE TABLE ppy.scores AS
+            SELECT * FROM (VALUES (1, 0::UTINYINT), (2, 3::UTINYINT), (3, NULL), (4, 3::UTINYINT)) t(id, ruleset_id);
+        """
+    )
+    con.close()
+    lake = tmp_path / "lake"
+    con = warehouse.connect(db_path, read_only=True)
+    try:
+        export_lake(con, lake)
+    finally:
+        con.close()
+    objects = lake / "parsed" / "hit_objects"
+    assert sorted(p.name for p in objects.iterdir()) == [
+        "file_id_range=-10000",
+        "file_id_range=0",
+        "file_id_range=10000",
+        "file_id_range=20000",
+    ]
+    read = duckdb.connect()
+    rows = read.sql(f"SELECT file_id, file_id_range FROM {_read(lake, 'parsed.hit_objects')} ORDER BY 1").fetchall()
+    assert (
+        rows
+        == read.sql(
+            "SELECT file_id, (file_id // 10000) * 10000 FROM (VALUES (-10000), (-9999), (-1), (0), "
+            "(1), (9999), (10000), (19999), (20000)) t(file_id) ORDER BY 1"
+        ).fetchall()
+    )
+    scores = lake / "ppy" / "scores"
+    assert sorted(p.name for p in scores.iterdir()) == [
+        "ruleset_id=0",
+        "ruleset_id=3",
+        "ruleset_id=__HIVE_DEFAULT_PARTITION__",
+    ]
+    assert pq.read_table(scores / "ruleset_id=3").column_names == ["id"]  # the folder names the ruleset
+    assert read.sql(f"SELECT id, ruleset_id FROM {_read(lake, 'ppy.scores')} ORDER BY 1").fetchall() == [
+        (1, 0),
+        (2, 3),
+        (3, None),
+        (4, 3),
+    ]
+
+
 def _odd_warehouse(db: Path) -> None:
     con = warehouse.connect(db)
     con.execute(
