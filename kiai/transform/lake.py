@@ -55,6 +55,9 @@ FILE_SIZE = "256MB"  # Parquet files are rolled over at about this size: units o
 TEMP_PREFIX, OLD_PREFIX = ".tmp-", ".old-"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 BIGINT_MAX = 2**63 - 1
+# DuckDB's Parquet writer already writes an ENUM as a String column, the same as a VARCHAR: without the cast it
+# writes from the ENUM's dictionary (10 M hit objects, two ENUM columns: 2.5 -> 1.6 s of CPU)
+WRITTEN_AS_TEXT = {"enum"}
 DECIMAL_MAX = 10**38 - 1
 
 
@@ -214,7 +217,7 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[Column]:
     for name, kind in zip(described.columns, described.types, strict=True):
         target = lake_type(kind, fits.get(name, True))
         quoted = identifier(name)
-        if target == str(kind):
+        if target == str(kind) or kind.id in WRITTEN_AS_TEXT:
             expression = quoted
         elif target == "TIMESTAMPTZ" and kind.id != "timestamp with time zone":
             expression = f"timezone('UTC', {quoted}::TIMESTAMP)"  # the naive timestamp read as UTC
