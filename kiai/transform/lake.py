@@ -30,7 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
@@ -51,7 +51,11 @@ except ImportError:  # Windows: no lock against a second export into the same fo
 
 LAKE_FORMAT = 1  # bump when the layout or a type rule changes: every table is written again
 MANIFEST = "manifest.json"
+MEMORY_FLOOR = 64 << 20  # DuckDB's memory while exporting a table (_Memory): this, and per column and thread
+MEMORY_PER_COLUMN = 1 << 20  # two pinned 256 kB blocks (the column's, its validity's) and what is buffered
+T = TypeVar("T")
 FILE_SIZE = "256MB"  # Parquet files are rolled over at about this size: units of work for a cluster
+ROW_GROUP_BYTES = "32MB"  # at most this much of a row group buffered per thread (a wide table: fewer rows a group)
 TEMP_PREFIX, OLD_PREFIX = ".tmp-", ".old-"
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 BIGINT_MAX = 2**63 - 1
@@ -280,19 +284,21 @@ def export_lake(
         refuse_database_target(path)
         raise LakeError(f"{path} is a file, not a lake folder")
     path.mkdir(parents=True, exist_ok=True)
-    with _locked(path), _unordered(con):
+    with _locked(path), _settings(con) as memory:
         _sweep(path)
         manifest = read_manifest(path)
         entries: dict[str, Any] = manifest.get("tables", {})
-        tables = lake_tables(con, with_bytes)
+        memory.fit(_widest(con))
+        tables = memory.run(lambda: lake_tables(con, with_bytes))
         marks: dict[str, str] = {}
         for table in tables:
-            fp = fingerprint(con, table, marks)
+            memory.fit(len(table.columns) + len(table.dropped))  # the watermark reads dropped BLOBs too
+            fp = memory.run(lambda: fingerprint(con, table, marks))  # noqa: B023 (run at once)
             entry = entries.get(table.relation)
             if entry and entry.get("fingerprint") == fp and _files_intact(path, entry):
                 result = TableResult(table.relation, "unchanged", entry["rows"], entry["bytes"])
             else:
-                entry, result = _write_table(con, path, table, fp, on_progress)
+                entry, result = _write_table(con, path, table, fp, memory, on_progress)
                 entries[table.relation] = entry
                 _save_manifest(con, path, entries)
             report.tables.append(result)
@@ -310,23 +316,27 @@ def export_lake(
 
 
 def _write_table(
-    con: duckdb.DuckDBPyConnection, lake: Path, table: Table, fp: str, on_progress: ProgressCallback | None
+    con: duckdb.DuckDBPyConnection,
+    lake: Path,
+    table: Table,
+    fp: str,
+    memory: _Memory,
+    on_progress: ProgressCallback | None,
 ) -> tuple[dict[str, Any], TableResult]:
     started = time.perf_counter()
     target = lake / table.folder
     temp = lake / f"{TEMP_PREFIX}{table.relation}-{uuid.uuid4().hex[:12]}"
     partitioning = table.partitioning
-    parts = _partitions(con, table)
+    parts = memory.run(lambda: _partitions(con, table))
     rows = sum(n for _, n in parts)
     try:
         temp.mkdir()
         with _reporting(con, table.relation, rows, temp, started, on_progress) as meter:
             for value, part_rows in parts:
                 meter.start(part_rows)
-                if partitioning is None:
-                    con.execute(_copy(table, temp))
-                else:
-                    con.execute(_copy(table, temp / partitioning.folder(value), (partitioning, value)))
+                folder = temp if partitioning is None else temp / partitioning.folder(value)
+                sql = _copy(table, folder, None if partitioning is None else (partitioning, value))
+                memory.run(lambda: con.execute(sql), lambda: _empty(folder))  # noqa: B023 (run at once)
             if not parts:  # an empty table: one file without rows, so that readers still find its schema
                 con.execute(_copy(table, temp))
         files = _file_list(temp)
@@ -394,7 +404,9 @@ def _copy(table: Table, folder: Path, part: tuple[Partitioning, int | None] | No
         where = f" WHERE {partitioning.condition(value)}"
     elif table.partitioning is not None and table.partitioning.key_range:  # an empty table's file: the schema
         columns.append(f"{table.partitioning.expression()} AS {identifier(table.partitioning.folder_column)}")
-    options = f"FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '{FILE_SIZE}'"
+    options = (
+        f"FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES '{FILE_SIZE}', ROW_GROUP_SIZE_BYTES '{ROW_GROUP_BYTES}'"
+    )
     select = f"SELECT {', '.join(columns)} FROM {_relation_sql(table.relation)}{where}"
     return f"COPY ({select}) TO {literal(str(folder))} ({options})"
 
@@ -446,16 +458,68 @@ def _sweep(lake: Path) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
+class _Memory:
+    """DuckDB's memory limit while exporting a table: one that grows with the table's width, not its rows.
+
+    DuckDB keeps every block it has read cached up to its limit (80% of RAM by default): without a small one,
+    peak RSS grows with the table (bench/export_lake.py, 12.1 M rows against a quarter of them: 295 MB against
+    184 MB; with it 202 MB against 175 MB), as in kiai's ingest and dump import. A scan pins a block of each
+    column and its validity per thread, so the limit grows with the columns; a step that still runs out of it
+    (long strings: a vector of 2,048 BLOBs of 20 kB is 40 MB) is run again under the connection's own limit."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, own: str) -> None:
+        self.con = con
+        self.own = own
+        ((threads,),) = con.execute("SELECT current_setting('threads')").fetchall()
+        self.threads = int(threads)
+
+    def fit(self, columns: int) -> None:
+        """A limit for reading and writing `columns` columns."""
+        limit = MEMORY_FLOOR + self.threads * columns * MEMORY_PER_COLUMN
+        self.con.execute(f"SET memory_limit = '{limit >> 20}MiB'")
+
+    def run(self, step: Callable[[], T], undo: Callable[[], object] | None = None) -> T:
+        """`step`; once more under the connection's own limit (after `undo`) when it runs out of memory."""
+        try:
+            return step()
+        except duckdb.OutOfMemoryException:
+            if undo is not None:
+                undo()
+            self.con.execute(f"SET memory_limit = {literal(self.own)}")
+            return step()
+
+
+def _empty(folder: Path) -> None:
+    """Remove what a failed COPY wrote into `folder`."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 @contextmanager
-def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """The lake promises no row order, so COPY may write rows as its threads finish them (a quarter faster on
-    10 M hit objects, and no buffering to keep the order)."""
-    (before,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0]
+def _settings(con: duckdb.DuckDBPyConnection) -> Iterator[_Memory]:
+    """The export's DuckDB settings (the memory limit: `_Memory`), the connection's own restored after it.
+
+    No insertion order: the lake promises no row order, so COPY may write rows as its threads finish them (a
+    quarter faster on 10 M hit objects, and no buffering to keep the order)."""
+    names = ("preserve_insertion_order", "memory_limit")
+    before = {n: con.execute(f"SELECT current_setting('{n}')").fetchall()[0][0] for n in names}
     con.execute("SET preserve_insertion_order = false")
     try:
-        yield
+        yield _Memory(con, before["memory_limit"])
     finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if before else 'false'}")
+        con.execute(f"SET preserve_insertion_order = {'true' if before['preserve_insertion_order'] else 'false'}")
+        con.execute("RESET memory_limit")  # the default exactly: current_setting() shows it rounded
+        if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != before["memory_limit"]:
+            con.execute(f"SET memory_limit = {literal(before['memory_limit'])}")
+
+
+def _widest(con: duckdb.DuckDBPyConnection) -> int:
+    """The most columns of any table or view of the warehouse."""
+    ((widest,),) = con.execute(
+        """SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM duckdb_columns()
+        WHERE database_name = current_database() GROUP BY schema_name, table_name)"""
+    ).fetchall()
+    return int(widest)
 
 
 @contextmanager

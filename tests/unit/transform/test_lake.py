@@ -166,6 +166,27 @@ def test_each_row_lands_in_its_partition_folder(db_path: Path, tmp_path: Path) -
     ]
 
 
+def test_long_values_outgrow_the_small_memory_limit_and_still_export(db_path: Path, tmp_path: Path) -> None:
+    """A vector of 2,048 BLOBs of 40 kB is beyond the export's memory limit for a table of two columns: that
+    step runs again under the connection's own limit, which the connection has again afterwards."""
+    con = warehouse.connect(db_path)
+    con.execute(
+        "CREATE TABLE raw.long_blobs AS SELECT range AS id, repeat(md5(range::VARCHAR), 1250)::BLOB AS content "
+        "FROM range(2100)"
+    )
+    con.close()
+    con = warehouse.connect(db_path, read_only=True)
+    try:
+        limit = "SELECT current_setting('memory_limit')"
+        before = con.execute(limit).fetchall()
+        export_lake(con, tmp_path / "lake", with_bytes=True)
+        assert con.execute(limit).fetchall() == before
+    finally:
+        con.close()
+    table = pq.read_table(tmp_path / "lake" / "raw" / "long_blobs")
+    assert table.num_rows == 2100 and len(table.column("content")[0].as_py()) == 40_000
+
+
 def _odd_warehouse(db: Path) -> None:
     con = warehouse.connect(db)
     con.execute(
