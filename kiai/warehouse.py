@@ -114,6 +114,9 @@ def _connect_once(path: Path, read_only: bool, migrate: bool) -> duckdb.DuckDBPy
             con.execute(f"USE {CATALOG}")
             if read_only:
                 con.execute(f"DETACH {ANCHOR}")
+                # spill where a writable connection would (DuckDB's default is beside the first database,
+                # the anchor, whose folder is gone once the warehouse is open)
+                con.execute(f"SET temp_directory = {literal(str(path) + '.tmp')}")
         except duckdb.Error as exc:
             con.close()
             raise _explain(path, exc, read_only) from None
