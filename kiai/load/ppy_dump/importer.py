@@ -325,13 +325,14 @@ class _Import:
             return
         self.files += 1
         path = self.workdir / f"batch{self.files}.csv"
-        with path.open("wb") as handle:
-            for _, csv in batch.lines:
-                handle.write(csv)
         sql = _insert_sql(batch, str(path))
 
         def job() -> None:
             try:
+                # written here, not by the rewriting thread: writes release the GIL, and the rewrite is the slower
+                # side (the job holds the batch's lines until it is done either way, for _locate)
+                with path.open("wb") as handle:
+                    handle.writelines(csv for _, csv in batch.lines)
                 self.con.execute(sql)
             except duckdb.Error as exc:
                 raise DumpError(_locate(batch, exc)) from None

@@ -102,7 +102,7 @@ def fast_csv(values: bytes, plain: bool | None = None) -> tuple[bytes, int] | No
     if len(parts) % 2 == 0:
         return None  # an unterminated string
     skeleton = b"''".join(parts[::2])  # the text outside strings, each string shown as ''
-    rows = skeleton.count(b"),(") + 1
+    rows = _occurrences(skeleton, b"),(") + 1
     if not _only_literals(skeleton, rows, len(parts) // 2):
         return None
     if not plain:
@@ -148,14 +148,14 @@ def _only_literals(skeleton: bytes, rows: int, strings: int) -> bool:
     values = skeleton.translate(_DELIMITERS, b"UL")
     if values.count(b",,") != rows - 1:
         return False  # an empty value: only the "),(" between rows makes two delimiters meet
-    if values.count(b",''") != strings:
+    if _occurrences(values, b",''") != strings:
         return False  # a string in the middle of a value
     nulls = skeleton.count(b"N")
     if nulls and not (
-        skeleton.count(b"NULL") == nulls
+        _occurrences(skeleton, b"NULL") == nulls
         and len(skeleton) - len(values) == 3 * nulls  # no U or L but those of NULL
-        and values.count(b",N") == nulls
-        and values.count(b"N,") == nulls
+        and _occurrences(values, b",N") == nulls
+        and _occurrences(values, b"N,") == nulls
     ):
         return False
     if b"e" in skeleton or b"E" in skeleton:
@@ -164,6 +164,20 @@ def _only_literals(skeleton: bytes, rows: int, strings: int) -> bool:
         if digits.count(b"0e") + digits.count(b"0E") != exponents or _BIG_EXPONENT.search(skeleton):
             return False  # an exponent after no digit; or 1e999, out of range: the exact path says where
     return True
+
+
+def _occurrences(text: bytes, pattern: bytes) -> int:
+    """`text.count(pattern)` for a pattern that cannot overlap itself (no proper prefix is also a suffix: then every
+    occurrence is counted either way), by NumPy: bytes.count of a 2-4 byte pattern whose first byte is as common
+    as `,` in a skeleton takes ~0.25 ms per 300 kB, this ~0.06 ms (1 MB statements: 1.38 -> 0.41 ms for the five)."""
+    data = np.frombuffer(text, dtype=np.uint8)
+    starts = len(data) - len(pattern) + 1
+    if starts <= 0:
+        return 0
+    found = data[:starts] == pattern[0]
+    for offset in range(1, len(pattern)):
+        found &= data[offset : offset + starts] == pattern[offset]
+    return int(np.count_nonzero(found))
 
 
 def _sliced_csv(

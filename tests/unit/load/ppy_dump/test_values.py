@@ -103,6 +103,13 @@ def test_slices_decode_to_the_original_values(
     assert _read(duckdb.connect(), csv, width, tmp_path_factory.mktemp("slices")) == expected
 
 
+@given(st.lists(st.sampled_from([*"(),'NUL0.e", "),(", ",''", "NULL", ",N,"]), max_size=40).map("".join))
+def test_pattern_counts_agree_with_bytes_count(text: str) -> None:
+    data = text.encode()
+    for pattern in (b"),(", b",''", b"NULL", b",N", b"N,"):  # those the fast path counts: none overlaps itself
+        assert values._occurrences(data, pattern) == data.count(pattern)
+
+
 def test_a_few_hard_rows_are_cut_out_and_the_rest_stays_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     clean = b"(1,'{\\\"a\\\": 1}',NULL)"
     rows = [clean] * 500
