@@ -342,8 +342,8 @@ class _Import:
 
         def job() -> None:
             try:
-                # written here, not by the rewriting thread: writes release the GIL, and the rewrite is the slower
-                # side (the job holds the batch's lines until it is done either way, for _locate)
+                # written here, not by the rewriting thread: writes release the GIL (the job holds the batch's
+                # lines until it is done either way, for _locate)
                 with path.open("wb") as handle:
                     handle.writelines(csv for _, csv in batch.lines)
                 self.con.execute(sql)
