@@ -170,6 +170,24 @@ def bootstrap(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @contextmanager
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> Iterator[str]:
+    """DuckDB's memory limit set to `limit` (if given) for the block, and the connection's own put back after it,
+    as near as DuckDB shows it: `current_setting()` rounds a limit (1 GB as 953.6 MiB), so a default is restored
+    exactly, by RESET, and a limit the user set to within 0.1 MiB.
+    Yields the connection's own limit as `current_setting()` shows it."""
+    ((own,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    if limit is not None:
+        con.execute(f"SET memory_limit = {literal(limit)}")
+    try:
+        yield own
+    finally:
+        con.execute("RESET memory_limit")
+        ((default,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        if default != own:
+            con.execute(f"SET memory_limit = {literal(own)}")
+
+
+@contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN … COMMIT, rolled back on any exception (Ctrl-C included)."""
     con.execute("BEGIN TRANSACTION")

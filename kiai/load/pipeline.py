@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
+from kiai.warehouse import memory_limit
 
 READ_AHEAD = 2  # batches a reading thread keeps ready (read and hashed) ahead of the one handed out
 IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: they never wait for the main process to hand out work
@@ -63,30 +64,28 @@ def run_batches(
     pending: deque[Prepared] = deque()
     pool: ProcessPoolExecutor | None = None
     spool: Path | None = None
-    ((memory_limit,),) = con.execute("SELECT current_setting('memory_limit')").fetchall()
     try:
-        con.execute(f"SET memory_limit = '{INGEST_MEMORY_LIMIT}'")
-        for batch, full in batches:
-            starting = pool is None and workers > 1 and full
-            if spool is None and (always_spool or starting):
-                spool = make_scratch(database_file(con), scratch)
-            if starting:
-                pool = ProcessPoolExecutor(
-                    workers, mp_context=process_context(), initializer=worker_init, initargs=(os.getpid(),)
-                )
-            pending.append(prepare(batch, pool, spool))
-            # land at most one batch per batch handed out, so the workers never run dry while this
-            # process lands a run of finished batches
-            if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
+        with memory_limit(con, INGEST_MEMORY_LIMIT):
+            for batch, full in batches:
+                starting = pool is None and workers > 1 and full
+                if spool is None and (always_spool or starting):
+                    spool = make_scratch(database_file(con), scratch)
+                if starting:
+                    pool = ProcessPoolExecutor(
+                        workers, mp_context=process_context(), initializer=worker_init, initargs=(os.getpid(),)
+                    )
+                pending.append(prepare(batch, pool, spool))
+                # land at most one batch per batch handed out, so the workers never run dry while this
+                # process lands a run of finished batches
+                if len(pending) > max(IN_FLIGHT_PER_WORKER * workers, 1) or pending[0].ready():
+                    land(pending.popleft())
+            while pending:
                 land(pending.popleft())
-        while pending:
-            land(pending.popleft())
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         if spool is not None:
             remove_scratch(spool)
-        con.execute(f"SET memory_limit = '{memory_limit}'")
 
 
 def default_workers() -> int:

@@ -43,6 +43,7 @@ from kiai.transform import store
 from kiai.transform.materialization import MATERIALIZATIONS
 from kiai.transform.plan import table_watermark
 from kiai.transform.render import digest
+from kiai.warehouse import memory_limit
 
 try:
     import fcntl
@@ -501,16 +502,13 @@ def _settings(con: duckdb.DuckDBPyConnection) -> Iterator[_Memory]:
 
     No insertion order: the lake promises no row order, so COPY may write rows as its threads finish them (a
     quarter faster on 10 M hit objects, and no buffering to keep the order)."""
-    names = ("preserve_insertion_order", "memory_limit")
-    before = {n: con.execute(f"SELECT current_setting('{n}')").fetchall()[0][0] for n in names}
+    ((ordered,),) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
     con.execute("SET preserve_insertion_order = false")
     try:
-        yield _Memory(con, before["memory_limit"])
+        with memory_limit(con) as own:
+            yield _Memory(con, own)
     finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if before['preserve_insertion_order'] else 'false'}")
-        con.execute("RESET memory_limit")  # the default exactly: current_setting() shows it rounded
-        if con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] != before["memory_limit"]:
-            con.execute(f"SET memory_limit = {literal(before['memory_limit'])}")
+        con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
 
 
 def _widest(con: duckdb.DuckDBPyConnection) -> int:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import pytest
+
 from kiai import warehouse
 
 
@@ -21,3 +24,21 @@ def test_a_read_only_connection_spills_beside_the_warehouse(tmp_path: Path) -> N
     finally:
         con.close()
     assert not Path(f"{db}.tmp").exists()  # DuckDB removes its spill folder when the instance closes
+
+
+def test_memory_limit_is_set_for_the_block_and_put_back_after_it_also_after_an_error() -> None:
+    with duckdb.connect() as con:
+        shown = "SELECT current_setting('memory_limit')"
+        (default,) = con.execute(shown).fetchall()
+        with pytest.raises(RuntimeError), warehouse.memory_limit(con, "64MB") as own:
+            assert own == default[0]
+            assert con.execute(shown).fetchall() == [("61.0 MiB",)]
+            raise RuntimeError("a failed import")
+        assert con.execute(shown).fetchall() == [default]
+        con.execute("SET memory_limit = '1GB'")
+        (users,) = con.execute(shown).fetchall()
+        with warehouse.memory_limit(con, "64MB"):
+            pass
+        ((after,),) = con.execute(shown).fetchall()
+        # a limit the user set stays theirs, as near as current_setting() shows it (0.1 MiB steps)
+        assert after.endswith(" MiB") and round(abs(float(after[:-4]) - float(users[0][:-4])), 6) <= 0.1

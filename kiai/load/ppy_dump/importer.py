@@ -33,7 +33,7 @@ from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, rows_csv
 from kiai.quoting import literal
 from kiai.schema import ddl
-from kiai.warehouse import first_row, table_exists, utc_now
+from kiai.warehouse import first_row, memory_limit, table_exists, utc_now
 
 SCHEMA = DUMP_SCHEMA
 READ_CHUNK = 8 << 20
@@ -556,38 +556,33 @@ def import_dump(
 
     meter = Meter()
     workdir = make_scratch(database_file(con), "dump")  # beside the warehouse; swept after a kill -9
-    (memory_limit,) = con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    con.execute("BEGIN TRANSACTION")
-    job = _Import(con, keep, workdir, allow_incomplete)
-    seen: dict[str, str] = {}
-    try:
-        ensure_tables(con)
-        for dump in dump_files(paths, meter):
-            started = utc_now()
-            results = job.read_file(
-                dump.source, dump.name, _Progress(dump.stream, meter, job.stats, on_progress), started
-            )
-            for result in results:
-                if result.name.lower() in seen:
-                    raise DumpError(f"table {result.name} is in both {seen[result.name.lower()]} and {dump.name}")
-                seen[result.name.lower()] = dump.name
-            job.stats.tables.extend(results)
-        job.loader.finish()
-        missing = (allow or set()) - {r.name.lower() for r in job.stats.tables}
-        if missing:
-            raise DumpError(f"the dump has no table named {', '.join(sorted(missing))}; nothing was imported")
-    except BaseException:
-        job.loader.abort()
-        con.execute("ROLLBACK")
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-        raise
-    finally:
-        remove_scratch(workdir)
-    try:
+    with memory_limit(con, MEMORY_LIMIT):
+        con.execute("BEGIN TRANSACTION")
+        job = _Import(con, keep, workdir, allow_incomplete)
+        seen: dict[str, str] = {}
+        try:
+            ensure_tables(con)
+            for dump in dump_files(paths, meter):
+                started = utc_now()
+                results = job.read_file(
+                    dump.source, dump.name, _Progress(dump.stream, meter, job.stats, on_progress), started
+                )
+                for result in results:
+                    if result.name.lower() in seen:
+                        raise DumpError(f"table {result.name} is in both {seen[result.name.lower()]} and {dump.name}")
+                    seen[result.name.lower()] = dump.name
+                job.stats.tables.extend(results)
+            job.loader.finish()
+            missing = (allow or set()) - {r.name.lower() for r in job.stats.tables}
+            if missing:
+                raise DumpError(f"the dump has no table named {', '.join(sorted(missing))}; nothing was imported")
+        except BaseException:
+            job.loader.abort()
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            remove_scratch(workdir)
         con.execute("COMMIT")
-    finally:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
     return job.stats.tables
 
 
