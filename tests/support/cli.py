@@ -10,7 +10,7 @@ import sys
 import traceback
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +57,7 @@ def invoke(
     exception: BaseException | None = None
     with (
         _environment({"COLUMNS": COLUMNS, **(env or {})}),
-        _working_directory(cwd),
+        chdir(cwd) if cwd is not None else nullcontext(),
         _streams(input_text) as captured,
         warnings.catch_warnings(),
     ):
@@ -87,17 +87,6 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-@contextmanager
-def _working_directory(cwd: Path | None) -> Iterator[None]:
-    saved = os.getcwd()
-    if cwd is not None:
-        os.chdir(cwd)
-    try:
-        yield
-    finally:
-        os.chdir(saved)
 
 
 @dataclass
