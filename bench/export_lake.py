@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import suppress
 from pathlib import Path
 
 from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+from _process import measure  # bench/_process.py: a child's seconds, CPU seconds and true peak RSS
 from build_features import synthesise  # the same synthetic parsed.* corpus
 
 from kiai import warehouse
@@ -78,19 +76,8 @@ def peer_copy(con, folder: Path, relations: list[str]) -> int:
 
 def run_export(which: str, db: Path, out: Path) -> dict:
     """One export (`kiai` or `peer`) in a fresh process: its seconds, bytes written, tables skipped, peak RSS."""
-    command = [sys.executable, __file__, "--child", which, str(db), str(out)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.splitlines()[-1])
-
-
-def peak_rss_mb() -> float:
-    """This process' peak RSS. Linux' VmHWM, not ru_maxrss: that one survives exec, so a child's was at least the
-    bench's own RSS when it forked (330 MB after synthesising: every export under that read 330 MB)."""
-    with suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    run = measure([sys.executable, __file__, "--child", which, str(db), str(out)])
+    return {**json.loads(run.stdout.splitlines()[-1]), "rss_mb": run.peak_rss_mib}
 
 
 def child(which: str, db: Path, out: Path) -> None:
@@ -105,9 +92,7 @@ def child(which: str, db: Path, out: Path) -> None:
         tables = [(t.relation, t.rows, t.bytes, t.seconds) for t in report.written]
     seconds = time.perf_counter() - started
     con.close()
-    rss = peak_rss_mb()
-    result = {"seconds": seconds, "bytes": written, "skipped": skipped, "tables": tables, "rss_mb": rss}
-    print(json.dumps(result))
+    print(json.dumps({"seconds": seconds, "bytes": written, "skipped": skipped, "tables": tables}))
 
 
 def main() -> None:

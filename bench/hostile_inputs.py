@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+from _process import measure  # bench/_process.py: a child's seconds, CPU seconds and true peak RSS
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -35,7 +35,7 @@ PARSE_BAR_SECONDS = 1.0  # linear code takes milliseconds per MB; the old BREAK_
 RSS_BAR_MB = 600.0  # bounded whatever the files hold: main needed 1,558 MB for the dense folder
 
 DOWNLOAD = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from kiai.sandbox import SandboxServer, world_from_fixtures
 from kiai.sources.http import HttpClient, SourceError
@@ -50,7 +50,7 @@ with SandboxServer(world_from_fixtures(Path(sys.argv[3]))) as server:
         outcome = f"{len(http.request('GET', f'{server.base_url}/osu/1028484', max_bytes=16 << 20).content)} bytes"
     except SourceError as exc:
         outcome = type(exc).__name__
-    print(json.dumps({"outcome": outcome, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(outcome)
 """
 
 
@@ -81,27 +81,19 @@ def time_parse(cases: dict[str, bytes]) -> list[tuple[str, float, float]]:
 
 
 def download(fault: str, options: dict, deadline: float = 300.0) -> tuple[dict, float]:
-    started = time.perf_counter()
+    """The outcome of one download in a child process (its size, or the error's type), its peak RSS (MiB) and the
+    child's wall seconds."""
     command = [sys.executable, "-c", DOWNLOAD, fault, json.dumps(options), str(FIXTURES), str(deadline)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return json.loads(out.splitlines()[-1]), time.perf_counter() - started
+    run = measure(command, cwd=ROOT)
+    return {"outcome": run.stdout.splitlines()[-1], "rss_mb": run.peak_rss_mib}, run.seconds
 
 
 def ingest_rss(tmp: Path, name: str, inputs: list[Path]) -> tuple[float, str]:
-    """Peak RSS (MB) of the largest process of one `kiai ingest` run, and its summary line."""
-    script = (
-        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
-        "print(r.stdout.strip().splitlines()[-1]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
+    """Peak RSS (MiB) of the largest process of one `kiai ingest` run, and its summary line."""
     command = [sys.executable, "-m", "kiai", "--db", str(tmp / f"{name}.duckdb"), "ingest", "osu-files"]
-    out = subprocess.run(
-        [sys.executable, "-c", script, *command, *map(str, inputs)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "250"},
-    ).stdout.splitlines()
-    return int(out[-1]) / 1024, out[-2]
+    # check=False: what matters is its memory, whatever its exit status says of the hostile files
+    run = measure([*command, *map(str, inputs)], env={**os.environ, "COLUMNS": "250"}, check=False)
+    return run.peak_rss_mib, run.stdout.strip().splitlines()[-1]
 
 
 def zip_bomb(path: Path, inflated: int) -> Path:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+from _process import measure  # bench/_process.py: a child's seconds, CPU seconds and true peak RSS
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "ppy_dump" / "2026_11_01_performance_osu_top_1000"
@@ -193,14 +194,9 @@ def run_import(db: Path, target: Path, env: dict[str, str] | None = None) -> tup
     for suffix in ("", ".wal"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     command = [sys.executable, "-m", "kiai", "--db", str(db), "import", "ppy-dump", str(target)]
-    started = time.monotonic()
-    proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.monotonic() - started
-    stderr = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"import failed:\n{stderr}")
-    return seconds, usage.ru_maxrss / 1024
+    run = measure(command, env={**os.environ, **(env or {})})
+    sys.stdout.write(run.stdout)  # the import's own summary, as before
+    return run.seconds, run.peak_rss_mib
 
 
 def read_csv_ceiling(folder: Path, db: Path) -> float:
@@ -265,13 +261,6 @@ def main() -> None:
         for dump in runs:
             runs[dump].append(run_import(work / "import.duckdb", dump))
     (seconds, rss), (hard_seconds, hard_rss) = ((min(t for t, _ in r), max(m for _, m in r)) for r in runs.values())
-    # The big import runs before the ceiling: Linux gives a child started later this process's peak RSS (read_csv's)
-    # as its own starting high-water mark, so wait4 would report it (a 600 MB peak here made a child read 611 MiB).
-    if args.memory:
-        big_rows = 4 * args.rows
-        big = work / f"2026_11_01_bench_{big_rows}"
-        generate(big, big_rows, args.beatmaps)
-        big_seconds, big_rss = run_import(work / "import.duckdb", big)
     ceiling = read_csv_ceiling(folder, work / "csv.duckdb")
 
     load = os.getloadavg()[0]  # the machine is shared: a busy neighbour slows both measurements
@@ -306,6 +295,10 @@ def main() -> None:
         ),
     ]  # fmt: skip
     if args.memory:
+        big_rows = 4 * args.rows
+        big = work / f"2026_11_01_bench_{big_rows}"
+        generate(big, big_rows, args.beatmaps)
+        big_seconds, big_rss = run_import(work / "import.duckdb", big)
         print(
             f"memory: peak RSS {rss:,.0f} MiB at {args.rows:,} scores, {big_rss:,.0f} MiB at {big_rows:,} scores",
             end="",

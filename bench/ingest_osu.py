@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+from _process import measure  # bench/_process.py: a child's seconds, CPU seconds and true peak RSS
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "osu"
@@ -48,26 +47,12 @@ def build_corpus(folder: Path, n_files: int) -> list[Path]:
     return paths
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_kiai(folder: Path, db: Path) -> tuple[float, int, float]:
-    """Seconds, peak RSS (bytes) and CPU seconds (its process and its workers) of one `kiai ingest osu-files`
-    run in a child process."""
+    """Seconds, peak RSS (bytes, of the ingest or its largest worker) and CPU seconds (its process and its workers)
+    of one `kiai ingest osu-files` run in a child process."""
     db.unlink(missing_ok=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    cpu_before = _children_cpu()
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "kiai", "--db", str(db), "ingest", "osu-files", str(folder)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) * 1024, _children_cpu() - cpu_before
+    run = measure([sys.executable, "-m", "kiai", "--db", str(db), "ingest", "osu-files", str(folder)])
+    return run.seconds, int(run.peak_rss_mib * 2**20), run.cpu_seconds
 
 
 def count_objects(db: Path) -> int:

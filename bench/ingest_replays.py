@@ -25,13 +25,13 @@ import hashlib
 import lzma
 import os
 import shutil
-import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from _figures import emit, figure  # bench/_figures.py: figures for `python -m bench`
+from _process import measure  # bench/_process.py: a child's seconds, CPU seconds and true peak RSS
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "osr"
@@ -73,14 +73,8 @@ def run_ingest(folder: Path, db: Path) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds and peak RSS (bytes, of the ingest or its largest worker) of one
     `kiai ingest replays` in a child process on a fresh warehouse."""
     db.unlink(missing_ok=True)
-    started = time.perf_counter()
-    command = [sys.executable, "-m", "kiai", "--db", str(db), "ingest", "replays", str(folder)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"kiai ingest replays failed ({status})")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+    run = measure([sys.executable, "-m", "kiai", "--db", str(db), "ingest", "replays", str(folder)])
+    return run.seconds, run.cpu_seconds, int(run.peak_rss_mib * 2**20)
 
 
 def count_frames(db: Path) -> int:
