@@ -10,7 +10,6 @@ try:  # these imports take a second or more: Ctrl-C meanwhile ends in one line t
     import typer
     from rich.markup import escape
 
-    from kiai import __version__
     from kiai.cli import (
         _interrupt,
         demo_cmd,
@@ -49,6 +48,8 @@ INTERRUPTED = "interrupted: nothing half-written was kept; run the same command 
 
 def _version(value: bool) -> None:
     if value:
+        from kiai import __version__
+
         typer.echo(f"kiai {__version__}")
         raise typer.Exit()
 

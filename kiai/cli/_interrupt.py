@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 from types import FrameType
-
-from kiai import warehouse
 
 HANDLER_GRACE_SECONDS = 0.5
 
@@ -50,7 +49,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
         _state["interrupted"] = _state["handled"] = True
         if _state["watcher_acted"]:
             return  # the interrupted query is already raising
-    warehouse.interrupt_queries()  # inside DuckDB's own signal check: stop the query this raise interrupts
+    _interrupt_queries()  # inside DuckDB's own signal check: stop the query this raise interrupts
     signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as Python does
 
 
@@ -71,4 +70,14 @@ def _interrupt_if_unhandled() -> None:
         if _state["handled"] or _state["watcher_acted"]:
             return
         _state["watcher_acted"] = True
-    warehouse.interrupt_queries()
+    _interrupt_queries()
+
+
+def _interrupt_queries() -> None:
+    """Interrupt the warehouse's running queries. None runs before kiai.warehouse is imported, so it is looked up,
+    not imported: importing it (and DuckDB, ~0.05 s) at start-up would slow every command, `kiai --help` too, and
+    importing it in a signal handler could meet an import under way in the main thread."""
+    warehouse = sys.modules.get("kiai.warehouse")
+    interrupt = getattr(warehouse, "interrupt_queries", None)  # None too while the module is being imported
+    if interrupt is not None:
+        interrupt()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -11,10 +12,10 @@ from rich.table import Table
 from kiai.cli._common import Var, state
 from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
-from kiai.transform import runner
-from kiai.transform.plan import PlanItem, describe_vars
-from kiai.transform.project import parse_var_overrides
-from kiai.transform.runner import Status
+
+if TYPE_CHECKING:  # kiai.transform is imported when a command runs: it brings jinja2 and sqlglot, ~0.1 s
+    from kiai.transform import runner
+    from kiai.transform.plan import PlanItem
 
 app = typer.Typer(help="Inspect and tidy the versioned SQL models.", no_args_is_help=True)
 
@@ -22,7 +23,15 @@ SELECT_HELP = (
     "Models to build: NAME, NAME+ (and downstream), +NAME (and upstream); repeat or comma-separate "
     "[default: every model]."
 )
-STATUS_STYLE = {Status.BUILT: "green", Status.REUSED: "green", Status.RETESTED: "green", Status.SKIPPED: "yellow"}
+# by runner.Status, a StrEnum: its members look up as their values
+STATUS_STYLE = {"built": "green", "reused": "green", "retested": "green", "skipped": "yellow"}
+
+
+def _vars(var: list[str] | None) -> dict[str, Any]:
+    """The --var overrides, parsed."""
+    from kiai.transform.project import parse_var_overrides
+
+    return parse_var_overrides(var or [])
 
 
 def build_features(
@@ -35,7 +44,7 @@ def build_features(
     Prints the plan first. A failing column test stops the models downstream of it and exits non-zero.
     """
     house = state.house(**BUILD_EVENTS)
-    print_built(house.build(select or None, full_refresh, parse_var_overrides(var or [])))
+    print_built(house.build(select or None, full_refresh, _vars(var)))
 
 
 def print_built(report: runner.BuildReport) -> None:
@@ -43,6 +52,8 @@ def print_built(report: runner.BuildReport) -> None:
     if not report.todo:
         state.console.print(f"nothing to do: {len(report.plan)} models up to date ({report.seconds:.2f} s)")
         return
+    from kiai.transform.runner import Status
+
     built = sum(result.ok for result in report.results)
     state.console.print(f"{built} of {len(report.todo)} models done in {report.seconds:.2f} s")
     if not report.ok:
@@ -75,6 +86,8 @@ def _print_plan_item(item: PlanItem) -> None:
 
 
 def _print_result(result: runner.ModelResult) -> None:
+    from kiai.transform.plan import describe_vars
+
     style = STATUS_STYLE.get(result.status, "bold red")
     rows = f"{result.rows:,} rows" if result.rows is not None else ""
     tests = f"tests {sum(t.passed for t in result.tests)}/{len(result.tests)}" if result.tests else ""
@@ -97,7 +110,7 @@ def list_models(var: Var = None) -> None:
     """Every model: where it comes from, current version, when it was built, rows, tests, and whether it is up to
     date."""
     rows = []
-    for status in state.house().model_statuses(parse_var_overrides(var or [])):
+    for status in state.house().model_statuses(_vars(var)):
         cur = status.current
         rows.append(
             [
@@ -124,7 +137,7 @@ def show(
     var: Var = None,
 ) -> None:
     """A model's rendered SQL, upstream and downstream, versions and column docs."""
-    details = state.house().model(name, parse_var_overrides(var or []))
+    details = state.house().model(name, _vars(var))
     model, versions = details.model, details.versions
     state.console.print(
         f"[bold]{model.relation}[/] ({model.materialized}, from {model.origin})  {model.path}", highlight=False
@@ -137,6 +150,8 @@ def show(
     state.console.print(f"upstream: {upstream}   downstream: {downstream}")
     state.console.print(f"reads: {', '.join(details.sources) or '-'}")
     if details.vars:
+        from kiai.transform.plan import describe_vars
+
         state.console.print(f"vars: {escape(describe_vars(details.vars))}")
     state.console.print("\n[bold]SQL[/] (rendered)")
     state.console.print(escape(details.rendered_sql.strip()), highlight=False)
@@ -162,7 +177,7 @@ def diff(
     var: Var = None,
 ) -> None:
     """What changed on disk against the current version, and whether the change is breaking."""
-    result = state.house().model_diff(name, parse_var_overrides(var or []))
+    result = state.house().model_diff(name, _vars(var))
     if result.old is None:
         state.console.print(f"{name} has never been built: everything is new")
         return
@@ -211,7 +226,7 @@ def compile_models(
     """
     from kiai.transform.compile import RUNNER_NAME
 
-    models = state.house().compile_models(out, dialect, parse_var_overrides(var or []))
+    models = state.house().compile_models(out, dialect, _vars(var))
     for model in models:
         what = model.file_name if model.sql is not None else f"[yellow]DuckDB-only[/]: {escape(model.reason or '')}"
         state.console.print(f"  {model.position:>2} {model.relation:<32} {what}", highlight=False)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperCommand
 
-from kiai import query
 from kiai.cli._common import state
 from kiai.cli._tables import print_rows
 from kiai.errors import KiaiError
+
+if TYPE_CHECKING:  # kiai.query is imported when the command runs: it brings DuckDB, ~0.05 s of every start-up
+    from kiai import query
 
 TERMINAL_ROW_LIMIT = 1000
 PAIR = "\0"
@@ -46,6 +48,8 @@ def sql(
 
     Example: kiai sql "SELECT mode, count(*) FROM parsed.beatmap_files GROUP BY ALL"
     """
+    from kiai import query
+
     fmt = query.output_format(fmt, output)
     text = _read_sql(sql_text, file)
     params = dict(pair.split(PAIR, 1) for pair in param)
@@ -54,6 +58,8 @@ def sql(
 
 
 def _print_results(results: Iterator[Any], fmt: str, output: Path | None) -> None:
+    from kiai import query
+
     for number, result in enumerate(results, start=1):
         if not isinstance(result, query.Result):  # an INTO OUTFILE
             state.err_console.print(result.message, highlight=False)
@@ -82,6 +88,8 @@ def _read_sql(sql_text: str | None, file: Path | None) -> str:
 
 
 def _print_table(result: query.Result) -> None:
+    from kiai import query
+
     rows = []
     total = 0
     for row in result.rows():

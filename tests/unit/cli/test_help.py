@@ -4,6 +4,8 @@ and the README names every command."""
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 
 import pytest
 import typer
@@ -52,3 +54,14 @@ def test_the_readme_names_every_command():
     leaves = [path for path, command in COMMANDS if path and not getattr(command, "commands", None)]
     missing = [path for path in leaves if f"kiai {path}" not in README]
     assert not missing, f"not in README.md: {missing}"
+
+
+def test_help_leaves_duckdb_and_the_model_runner_to_the_commands_that_use_them():
+    """Start-up and `kiai --help` import no DuckDB, kiai.transform (jinja2, sqlglot) or importlib.metadata (speed
+    itself: `python -X importtime -c 'import kiai.cli'`)."""
+    heavy = ("duckdb", "jinja2", "sqlglot", "kiai.transform", "kiai.query", "importlib.metadata")
+    script = (
+        f"import sys\nfrom kiai.cli import run\nrun(['--help'])\nprint(sorted(m for m in {heavy} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert "Commands" in out and out.strip().endswith("[]"), out
