@@ -140,6 +140,7 @@ def ingest_sources(
             default_workers() if workers is None else workers,
             "ingest",
             _quiet_worker,
+            in_transaction=in_transaction,
         )
     finally:
         summary.seconds = time.perf_counter() - started

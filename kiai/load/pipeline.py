@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from kiai.files import database_file, make_scratch, remove_scratch, scratch_root, sweep_scratch
-from kiai.warehouse import memory_limit
+from kiai.warehouse import appending, memory_limit
 
 READ_AHEAD = 2  # batches a reading thread keeps ready (read and hashed) ahead of the one handed out
 IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: they never wait for the main process to hand out work
@@ -56,16 +56,18 @@ def run_batches(
     scratch: str,
     worker_init: Callable[[int], None],
     always_spool: bool = False,
+    in_transaction: bool = False,
 ) -> None:
     """Prepare each (batch, full) and land them in order. Workers start with the first full batch (only the
     last one can be short: a full one means more follow, worth starting them for); the spool folder with
-    them, or at once with `always_spool` (a parse in this process writes there too)."""
+    them, or at once with `always_spool` (a parse in this process writes there too). The batches land in the
+    caller's transaction (`in_transaction`) or in their own, checkpointed at the end (kiai.warehouse.appending)."""
     sweep_scratch(scratch_root(database_file(con)))  # spools of runs killed before they could remove them
     pending: deque[Prepared] = deque()
     pool: ProcessPoolExecutor | None = None
     spool: Path | None = None
     try:
-        with memory_limit(con, INGEST_MEMORY_LIMIT):
+        with memory_limit(con, INGEST_MEMORY_LIMIT), appending(con, checkpoint=not in_transaction):
             for batch, full in batches:
                 starting = pool is None and workers > 1 and full
                 if spool is None and (always_spool or starting):

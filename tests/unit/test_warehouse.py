@@ -42,3 +42,28 @@ def test_memory_limit_is_set_for_the_block_and_put_back_after_it_also_after_an_e
         ((after,),) = con.execute(shown).fetchall()
         # a limit the user set stays theirs, as near as current_setting() shows it (0.1 MiB steps)
         assert after.endswith(" MiB") and round(abs(float(after[:-4]) - float(users[0][:-4])), 6) <= 0.1
+
+
+def test_appending_keeps_the_row_groups_each_transaction_wrote_and_puts_the_vacuum_setting_back(
+    tmp_path: Path,
+) -> None:
+    """Three transactions of 130,000 rows write two row groups each (122,880 rows, then the rest); a vacuum at a
+    checkpoint would rewrite them into fewer, nearly all of the rows again."""
+    db = str(tmp_path / "kiai.duckdb")
+    shown = "SELECT current_setting('max_vacuum_tasks')"
+    with duckdb.connect(db) as con:
+        (default,) = con.execute(shown).fetchall()
+        con.execute("CREATE TABLE t (i BIGINT)")
+        with warehouse.appending(con):
+            assert con.execute(shown).fetchall() == [(0,)]
+            for _ in range(3):
+                with warehouse.transaction(con):
+                    con.execute("INSERT INTO t SELECT range FROM range(130000)")
+        assert con.execute(shown).fetchall() == [default]
+        with pytest.raises(RuntimeError), warehouse.appending(con):
+            raise RuntimeError("an interrupted ingest")
+        assert con.execute(shown).fetchall() == [default]
+    with duckdb.connect(db) as con:
+        row_groups = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('t')"
+        assert con.execute(row_groups).fetchall() == [(6,)]
+        assert con.execute("SELECT count(*), count(DISTINCT i) FROM t").fetchall() == [(390_000, 130_000)]
