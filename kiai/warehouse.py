@@ -188,6 +188,18 @@ def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> It
 
 
 @contextmanager
+def setting(con: duckdb.DuckDBPyConnection, name: str, value: int) -> Iterator[None]:
+    """A DuckDB setting of a whole number (threads, max_vacuum_tasks) set for the block, the connection's own put
+    back after it, also after an error."""
+    ((own,),) = con.execute("SELECT current_setting(?)", [name]).fetchall()
+    con.execute(f"SET {name} = {int(value)}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET {name} = {int(own)}")
+
+
+@contextmanager
 def appending(con: duckdb.DuckDBPyConnection, checkpoint: bool = True) -> Iterator[None]:
     """Row groups stored as the block's appends wrote them: no vacuum at checkpoints (DuckDB's max_vacuum_tasks)
     for the block, and at its end (`checkpoint`; not inside a transaction) a checkpoint before the connection's
@@ -199,14 +211,10 @@ def appending(con: duckdb.DuckDBPyConnection, checkpoint: bool = True) -> Iterat
     file 10% larger for the blocks it left free. The cost of leaving them: about one part-full row group per
     batch of ~250 k rows, and space of deleted rows (replaced files) reclaimed by a later vacuum.
     """
-    ((own,),) = con.execute("SELECT current_setting('max_vacuum_tasks')").fetchall()
-    con.execute("SET max_vacuum_tasks = 0")
-    try:
+    with setting(con, "max_vacuum_tasks", 0):
         yield
         if checkpoint:
             con.execute("CHECKPOINT")
-    finally:
-        con.execute(f"SET max_vacuum_tasks = {int(own)}")
 
 
 @contextmanager

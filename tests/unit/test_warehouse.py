@@ -67,3 +67,12 @@ def test_appending_keeps_the_row_groups_each_transaction_wrote_and_puts_the_vacu
         row_groups = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('t')"
         assert con.execute(row_groups).fetchall() == [(6,)]
         assert con.execute("SELECT count(*), count(DISTINCT i) FROM t").fetchall() == [(390_000, 130_000)]
+
+
+def test_a_setting_is_set_for_the_block_and_the_connections_own_put_back_also_after_an_error() -> None:
+    with duckdb.connect() as con:
+        con.execute("SET threads = 3")
+        with pytest.raises(RuntimeError), warehouse.setting(con, "threads", 1):
+            assert con.execute("SELECT current_setting('threads')").fetchall() == [(1,)]
+            raise RuntimeError("an interrupted ingest")
+        assert con.execute("SELECT current_setting('threads')").fetchall() == [(3,)]
