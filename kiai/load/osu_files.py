@@ -35,6 +35,7 @@ from kiai.load.pipeline import (
     error_rows,
     insert,
     known_refusals,
+    landing_threads,
     read_ahead,
     run_batches,
     start_worker,
@@ -131,16 +132,18 @@ def ingest_sources(
     batches = cut_batches(sources, BATCH_FILES, BATCH_BYTES, BATCH_LINES)
     if read_ahead_sources:
         batches = read_ahead(batches, touch=_hash_batch)
+    workers = default_workers() if workers is None else workers
     try:
         run_batches(
             con,
             batches,
             prepare,
             land,
-            default_workers() if workers is None else workers,
+            workers,
             "ingest",
             _quiet_worker,
             in_transaction=in_transaction,
+            duckdb_threads=landing_threads(workers),
         )
     finally:
         summary.seconds = time.perf_counter() - started

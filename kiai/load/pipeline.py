@@ -9,6 +9,7 @@ Workers leave Ctrl-C to this process and die with it, also on kill -9.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import datetime as dt
 import os
@@ -57,11 +58,13 @@ def run_batches(
     worker_init: Callable[[int], None],
     always_spool: bool = False,
     in_transaction: bool = False,
+    duckdb_threads: int | None = None,
 ) -> None:
     """Prepare each (batch, full) and land them in order. Workers start with the first full batch (only the
     last one can be short: a full one means more follow, worth starting them for); the spool folder with
     them, or at once with `always_spool` (a parse in this process writes there too). The batches land in the
-    caller's transaction (`in_transaction`) or in their own, checkpointed at the end (kiai.warehouse.appending)."""
+    caller's transaction (`in_transaction`) or in their own, checkpointed at the end (kiai.warehouse.appending);
+    DuckDB runs `duckdb_threads` threads meanwhile (default: its own setting)."""
     sweep_scratch(scratch_root(database_file(con)))  # spools of runs killed before they could remove them
     pending: deque[Prepared] = deque()
     pool: ProcessPoolExecutor | None = None
@@ -69,7 +72,7 @@ def run_batches(
     try:
         with (
             memory_limit(con, INGEST_MEMORY_LIMIT),
-            setting(con, "threads", landing_threads(workers)),
+            setting(con, "threads", duckdb_threads) if duckdb_threads else contextlib.nullcontext(),
             appending(con, checkpoint=not in_transaction),
         ):
             for batch, full in batches:
@@ -99,11 +102,12 @@ def default_workers() -> int:
 
 
 def landing_threads(workers: int) -> int:
-    """DuckDB's threads while batches land: half the cores when workers parse (at least one), else all of them.
+    """DuckDB's threads while `.osu` batches land: half the cores when workers parse (at least one), else all.
 
     Storing the rows takes about as much CPU as parsing them (2.1 vs 1.9 CPU-s on the ingest bench), so the
     two halves keep pace; DuckDB's threads beyond that only contend with the workers: on 2 cores, one thread
     stores the bench's rows in 0.35 CPU-s less than two (2.55 vs 2.92 CPU-s for the whole main process).
+    Not for replays: there parsing is the critical path, and bench/ingest_replays.py was no faster with it.
     """
     cores = os.cpu_count() or 1
     return max(1, cores // 2) if workers > 1 else cores
