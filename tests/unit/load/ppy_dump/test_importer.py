@@ -125,3 +125,13 @@ def test_cli_import_is_repeatable_and_filters_tables(tmp_path: Path) -> None:
         _compare(con, table)  # no duplicates after three imports
     out = invoke("sql", "--format", "csv", "SELECT count(*) AS n FROM scores WHERE user_id = 7562902", db=db_path)
     assert out.stdout.splitlines() == ["n", "13"]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_the_connection_keeps_its_insertion_order_setting(tmp_path: Path, ordered: bool) -> None:
+    """The import inserts without insertion order (kiai.load.ppy_dump.importer._unordered), and only while it runs."""
+    con = warehouse.connect(tmp_path / "dump.duckdb")
+    con.execute(f"SET preserve_insertion_order = {ordered}")
+    import_dump(con, [FOLDER])
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(ordered,)]
+    _compare(con, "scores")
