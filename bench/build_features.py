@@ -2,7 +2,7 @@
 
 Synthesises a corpus straight into parsed.* with SQL (default 20,000 osu!standard maps, 500 hit
 objects each = 10 M hit objects, 6 timing points each with kiai toggles, and at every object the
-timing context the parser records), then times:
+timing context and the step from the object before it that the parser records), then times:
   * a full build of every model (the tier-2 kiai_sections and file_features do the work; the API-side
     models, beatmap_features and the dataset run on empty landing tables) -> hit objects/s (bar: >= 5 M/s)
   * the floor of any tier-2 feature in the same run: one lag() window per file over parsed.hit_objects
@@ -33,6 +33,9 @@ from kiai.transform import build
 from kiai.transform.runner import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support.steps import with_steps  # noqa: E402 - the step columns as SQL computes them
+
 SQL_DIR = ROOT / "sql"
 FULL_BAR = 5_000_000  # hit objects/s
 NOOP_BAR = 1.0  # s
@@ -52,7 +55,8 @@ GROUP BY file_id
 def synthesise(con, maps: int, per_map: int) -> int:
     """Maps alternate streams (1/4), jumps (1/2) and mixed rhythm at 120-239 BPM; 1 in 50 is taiko. Timing points
     at 1000 + k * 20 s: uninherited at k = 0 and 3 (one BPM per map), inherited (SV 1) between, kiai on at odd k;
-    each object carries the beat length, velocity and kiai state active at it, as the parser records them."""
+    each object carries the beat length, velocity and kiai state active at it and the step into it from the
+    object before it, as the parser records them."""
     con.execute(
         """
         INSERT INTO parsed.beatmap_files
@@ -73,24 +77,20 @@ def synthesise(con, maps: int, per_map: int) -> int:
         FROM parsed.beatmap_files f, range(6) r(p)
         """
     )
-    con.execute(
-        """
-        INSERT INTO parsed.hit_objects
-            (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip, end_time_ms, beat_length,
-             slider_velocity, kiai)
-        SELECT file_id, j, time_ms, x, y, kind, j % 8 = 0, 0, time_ms, beat_length, 1.0,
-               least((time_ms - 1000) // 20000, 5) % 2 = 1
+    objects = f"""
+        SELECT file_id, j::INTEGER AS object_index, time_ms, x, y, kind, j % 8 = 0 AS new_combo, 0 AS combo_skip,
+               time_ms AS end_time_ms, beat_length, 1.0 AS slider_velocity,
+               least((time_ms - 1000) // 20000, 5) % 2 = 1 AS kiai
         FROM (
             SELECT f.file_id, j, 60000 / (120 + f.beatmap_id % 120) AS beat_length,
                    (1000 + j * beat_length / (4 - 2 * (f.beatmap_id % 2)))::INTEGER AS time_ms,
                    (256 + 200 * sin(j * (1 + f.beatmap_id % 3)))::INTEGER AS x,
                    (192 + 150 * cos(j * 0.7))::INTEGER AS y,
                    CASE WHEN j % 10 = 9 THEN 'slider' ELSE 'circle' END AS kind
-            FROM parsed.beatmap_files f, range($per_map) r(j)
+            FROM parsed.beatmap_files f, range({int(per_map)}) r(j)
         )
-        """,
-        {"per_map": per_map},
-    )
+    """
+    con.execute(f"INSERT INTO parsed.hit_objects BY NAME {with_steps(objects)}")  # the steps by a window: untimed
     con.execute(f"SELECT setval('parsed.file_ids', {maps})")
     con.execute("CHECKPOINT")
     return con.execute("SELECT count(*) FROM parsed.hit_objects").fetchone()[0]
@@ -119,7 +119,6 @@ def against_the_floor(con) -> tuple[float, float]:
 
 def packed_model_differs(con) -> int:
     """Rows where file_features and the packed model it replaced differ (EXCEPT both ways)."""
-    sys.path.insert(0, str(ROOT))
     from tests.support.legacy import differing_md5s, packed_file_features_sql
 
     con.execute(f"CREATE OR REPLACE TEMP TABLE packed AS {packed_file_features_sql(con)}")

@@ -553,6 +553,10 @@ def _parsed_tables(
             "beat_length": pa.array(ho.beat_length, mask=np.isnan(ho.beat_length)),
             "slider_velocity": ho.slider_velocity,
             "kiai": ho.kiai,
+            "time_order": ho.time_order,
+            "interval_ms": pa.array(ho.interval_ms, mask=~ho.has_previous),
+            "distance": pa.array(ho.distance, mask=np.isnan(ho.distance)),
+            "previous_kiai": pa.array(ho.previous_kiai, mask=~ho.has_previous),
         }
     )
     if not keep.all():

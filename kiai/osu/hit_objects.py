@@ -8,7 +8,9 @@ Kinds: type bit 1 circle, 2 slider, 8 spinner, 128 mania hold (the first set bit
 wins, as in osu!). Coordinates and times are truncated to integers as osu!stable does. Slider end
 times use the file's SliderMultiplier and the slider velocity and beat length active at the
 slider's start; they are NULL when the file gives no usable length. Every object records that
-timing context at its start (beat length, slider velocity, kiai), by the rules in `timing.py`.
+timing context at its start (beat length, slider velocity, kiai), by the rules in `timing.py`, and
+the step into it from the object before it in time order, ties in file order (`_steps`: its place in
+that order, the time and distance since that object, whether kiai was on there).
 Curve points are text read as UTF-8, as osu! reads the file: bytes that are not UTF-8 become U+FFFD.
 """
 
@@ -25,6 +27,7 @@ from kiai.osu.timing import DEFAULT_BEAT_LENGTH, TimingColumns
 KINDS = ("circle", "slider", "spinner", "hold")
 CURVE_TYPES = ("B", "C", "L", "P")
 COLON, PIPE = 58, 124
+SPINNER = KINDS.index("spinner")
 
 
 @dataclass
@@ -50,6 +53,11 @@ class HitObjectColumns:
     beat_length: np.ndarray  # float64: the active uninherited beat length at the start; NaN when the file has none
     slider_velocity: np.ndarray  # float64: the active slider velocity at the start (1 before any inherited point)
     kiai: np.ndarray  # bool: kiai is on at the start
+    time_order: np.ndarray  # int32: the object's place in time order (ties in file order), from 0
+    has_previous: np.ndarray  # bool: an object comes before it in that order (false for the first)
+    interval_ms: np.ndarray  # int64: time since the previous object's start, meaningful where has_previous
+    distance: np.ndarray  # float64: osu! px from the previous object; NaN for the first and at or after a spinner
+    previous_kiai: np.ndarray  # bool: kiai is on at the previous object, meaningful where has_previous
     skipped_lines: np.ndarray  # per file in the batch
 
     def __len__(self) -> int:
@@ -128,6 +136,47 @@ def _as_utf8(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.frombuffer(b"".join(pieces), dtype=np.uint8), fixed_offsets
 
 
+@dataclass
+class Steps:
+    """The step into each object from the one before it in time order (see HitObjectColumns)."""
+
+    time_order: np.ndarray
+    has_previous: np.ndarray
+    interval_ms: np.ndarray
+    distance: np.ndarray
+    previous_kiai: np.ndarray
+
+
+def _steps(
+    file_index: np.ndarray,
+    first_row_of_file: np.ndarray,
+    time_ms: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    kind: np.ndarray,
+    kiai: np.ndarray,
+) -> Steps:
+    """Each object's step from the one before it in time order, ties in file order (rows are in file order,
+    files contiguous): the order every feature model takes objects in, so no model needs a window for it.
+
+    The distance is sqrt(dx * dx + dy * dy) in float64 from the integer coordinates, bit for bit what
+    DuckDB's sqrt of the same DOUBLE sums gives (IEEE square root is exact to the last bit).
+    """
+    order = np.lexsort((time_ms, file_index))  # stable: ties keep file order
+    time_order = np.empty(len(order), dtype=np.int32)
+    time_order[order] = np.arange(len(order)) - first_row_of_file[order]  # a file's rows stay in one block
+    previous = np.empty(len(order), dtype=np.int64)
+    previous[order[1:]] = order[:-1]
+    has_previous = time_order > 0
+    previous[~has_previous] = np.flatnonzero(~has_previous)  # the first object: itself, masked out below
+    interval = time_ms - time_ms[previous]
+    dx = (x.astype(np.int64) - x[previous]).astype(np.float64)
+    dy = (y.astype(np.int64) - y[previous]).astype(np.float64)
+    distance = np.sqrt(dx * dx + dy * dy)
+    distance[~has_previous | (kind == SPINNER) | (kind[previous] == SPINNER)] = np.nan
+    return Steps(time_order, has_previous, interval, distance, kiai[previous] & has_previous)
+
+
 def parse_hit_objects(
     sections: list[bytes], offsets: np.ndarray, slider_multiplier: np.ndarray, timing: TimingColumns
 ) -> HitObjectColumns:
@@ -200,12 +249,15 @@ def parse_hit_objects(
         *_curve_points(lines, sliders, points_start, np.where(s_has5, s_end, points_start))
     )
     first_row_of_file = lines.first_row_of_file()
+    x = np.trunc(x).clip(-TIME_LIMIT, TIME_LIMIT).astype(np.int32)
+    y = np.trunc(y).clip(-TIME_LIMIT, TIME_LIMIT).astype(np.int32)
+    steps = _steps(lines.file_index, first_row_of_file, time_ms, x, y, kind, kiai)
     return HitObjectColumns(
         file_index=lines.file_index,
         object_index=(np.arange(len(lines)) - first_row_of_file).astype(np.int32),
         time_ms=time_ms,
-        x=np.trunc(x).clip(-TIME_LIMIT, TIME_LIMIT).astype(np.int32),
-        y=np.trunc(y).clip(-TIME_LIMIT, TIME_LIMIT).astype(np.int32),
+        x=x,
+        y=y,
         kind=kind,
         new_combo=(type_bits & 4) != 0,
         combo_skip=((type_bits >> 4) & 7).astype(np.int8),
@@ -220,5 +272,10 @@ def parse_hit_objects(
         beat_length=beat_length,
         slider_velocity=velocity,
         kiai=kiai,
+        time_order=steps.time_order,
+        has_previous=steps.has_previous,
+        interval_ms=steps.interval_ms,
+        distance=steps.distance,
+        previous_kiai=steps.previous_kiai,
         skipped_lines=skipped,
     )

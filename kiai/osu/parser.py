@@ -15,7 +15,7 @@ from kiai.osu.hit_objects import HitObjectColumns, parse_hit_objects
 from kiai.osu.sections import FileSections, OsuParseError, split_file
 from kiai.osu.timing import parse_timing_points
 
-PARSER_VERSION = 3  # bump when parsing changes what lands in the parsed tables
+PARSER_VERSION = 4  # bump when parsing changes what lands in the parsed tables
 
 
 @dataclass

@@ -150,6 +150,40 @@ def _training_run_parts(con: duckdb.DuckDBPyConnection, on_progress: ProgressCal
     return add_columns(con)
 
 
+def _hit_object_steps(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None) -> str:
+    """Version 4 -> 5 (issue 20): parsed.hit_objects records the step into each object from the one before it in
+    time order (time_order, interval_ms, distance, previous_kiai), which parser version 4 computes: the table is
+    made anew and the parsed rows of every file rebuilt from the bytes kept in raw.osu_files.
+
+    Hit objects of a file whose bytes are not kept (kiai never writes those) cannot be rebuilt: they stay in
+    parsed.hit_objects_v4, which is dropped when nothing is left in it. A warehouse that version 1 rebuilt in
+    this run already has the columns and is left as it is.
+    """
+    from kiai.load.osu_files import reparse_stale
+
+    if not table_exists(con, "parsed", "hit_objects"):
+        return "no parsed hit objects"
+    ((have,),) = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'parsed' "
+        "AND table_name = 'hit_objects' AND column_name = 'time_order'"
+    ).fetchall()
+    if have:
+        return "parsed.hit_objects already records the steps"
+    con.execute("ALTER TABLE parsed.hit_objects RENAME TO hit_objects_v4")
+    kept = f"file_id IN (SELECT file_id FROM {schema.FILES} WHERE md5 IN (SELECT md5 FROM {schema.RAW_FILES}))"
+    ((left,),) = con.execute(f"SELECT count(*) FROM parsed.hit_objects_v4 WHERE NOT {kept}").fetchall()
+    con.execute(f"DELETE FROM parsed.hit_objects_v4 WHERE {kept}" if left else "DROP TABLE parsed.hit_objects_v4")
+    schema.create_osu_tables(con)
+    md5s = [md5 for (md5,) in con.execute(f"SELECT md5 FROM {schema.RAW_FILES} ORDER BY md5").fetchall()]
+    summary = reparse_stale(con, on_progress, md5s=md5s, in_transaction=True)
+    detail = f"{summary.files_reparsed:,} files parsed again from their kept bytes, {summary.hit_objects:,} hit objects"
+    if summary.parse_errors:
+        detail += f", {summary.parse_errors:,} that this parser rejects kept as bytes with a parsed.parse_errors row"
+    if left:
+        detail += f"; {left:,} hit objects of files without kept bytes left in parsed.hit_objects_v4"
+    return detail
+
+
 MIGRATIONS = (
     Migration(
         1,
@@ -176,6 +210,13 @@ MIGRATIONS = (
         "training run parts",
         "kiai.training_runs records repeats and each test part's metrics (for paired comparisons)",
         _training_run_parts,
+    ),
+    Migration(
+        5,
+        "hit object steps",
+        "parsed.hit_objects records the step into each object from the one before it (time_order, interval_ms, "
+        "distance, previous_kiai); parsed.* rebuilt from the kept .osu bytes",
+        _hit_object_steps,
     ),
 )
 LATEST = MIGRATIONS[-1].version

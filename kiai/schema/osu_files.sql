@@ -1,4 +1,4 @@
--- The .osu landing tables (schema version 1): raw file bytes keyed by md5, and the parsed sections.
+-- The .osu landing tables (schema version 5; version 1 made the layout, 5 added the steps): raw file bytes keyed by md5, and the parsed sections.
 -- A file's parsed rows are keyed by its integer file_id (parsed.beatmap_files holds md5 <-> file_id):
 -- a 32-character md5 on every hit object was half of what storing them cost, and every model sorts
 -- and joins on the integer. Idempotent: kiai runs it whenever it lands files.
@@ -43,7 +43,13 @@ CREATE TABLE IF NOT EXISTS parsed.hit_objects (
     -- the timing osu! applies at the object's start (osu!'s same-timestamp rule: kiai/osu/timing.py)
     beat_length DOUBLE,                  -- ms per beat of the active uninherited point; NULL: the file sets none
     slider_velocity DOUBLE NOT NULL,     -- of the active inherited point (0.1-10), 1 when none applies
-    kiai BOOLEAN NOT NULL
+    kiai BOOLEAN NOT NULL,
+    -- the step into the object from the one before it in time order, ties in file order (ORDER BY time_ms,
+    -- object_index): the order every feature model takes objects in, so none needs a window for it
+    time_order INTEGER NOT NULL,         -- the object's place in that order, from 0
+    interval_ms BIGINT,                  -- ms since the previous object's start; NULL for the first
+    distance DOUBLE,                     -- osu! px from the previous object; NULL for the first, or either is a spinner
+    previous_kiai BOOLEAN                -- kiai is on at the previous object; NULL for the first
 );
 
 CREATE TABLE IF NOT EXISTS parsed.timing_points (

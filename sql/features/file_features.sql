@@ -2,8 +2,10 @@
 description = """
 Tier-2 features of every parsed osu!standard file (mode 0), whether or not the API knows the map:
 one row per md5, computed from parsed.hit_objects (with the beat length and kiai state the parser
-records at each object) and parsed.timing_points. Positions are osu! pixels on the 512x384 playfield;
-times are ms (already +24 ms for file versions < 5). Objects are taken in time order, then file order.
+records at each object, and the step into it from the object before it: interval_ms, distance,
+previous_kiai, time_order) and parsed.timing_points. Positions are osu! pixels on the 512x384
+playfield; times are ms (already +24 ms for file versions < 5). Objects are taken in time order,
+then file order, as the parser's steps are.
 Means and variances are exact sums divided once, so a build gives the same bytes however its threads
 split the work.
 """
@@ -55,79 +57,54 @@ description = "90th percentile of that distance: how big the jumps get"
 WITH files AS (
     SELECT file_id, md5, beatmap_id FROM parsed.beatmap_files WHERE mode = 0
 ),
+objects AS (
+    -- each object with the step into it from the one before it, as the parser records it: interval_ms, distance
+    -- (NULL from or to a spinner), previous_kiai (all NULL at a file's first object) and time_order. A stream
+    -- step is between two objects that are not spinners, at most a quarter beat (at the later one's BPM)
+    -- + tolerance apart
+    SELECT
+        o.*,
+        coalesce(
+            o.distance IS NOT NULL AND o.interval_ms > 0
+                AND o.interval_ms <= o.beat_length / 4 + {{ var('stream_tolerance_ms') }},  -- NULL: no BPM
+            false
+        ) AS stream_step
+    FROM parsed.hit_objects AS o
+    JOIN files USING (file_id)
+),
 objects_per_file AS (
-    -- what needs no order: one aggregate over each file's objects (a new feature of this kind is a line here)
+    -- one aggregate over each file's objects and their steps (a new feature of this kind is a line here)
     SELECT
         file_id,
         count(*) AS n_objects,
         min(time_ms) AS first_time,
         max(coalesce(end_time_ms, time_ms)) AS last_time,
-        avg(kiai::INTEGER) AS kiai_note_ratio
-    FROM parsed.hit_objects
-    JOIN files USING (file_id)
-    GROUP BY file_id
-),
-objects AS (
-    -- x and y are NULL at spinners, so a step from or to a spinner has no distance
-    SELECT
-        o.file_id, o.time_ms, o.object_index, o.kiai,
-        CASE WHEN o.kind <> 'spinner' THEN o.x END AS x,
-        CASE WHEN o.kind <> 'spinner' THEN o.y END AS y,
-        o.beat_length / 4 + {{ var('stream_tolerance_ms') }} AS stream_max  -- a quarter beat here; NULL: no BPM
-    FROM parsed.hit_objects AS o
-    JOIN files USING (file_id)
-),
-neighbours AS (
-    -- each object with the one (_1) and two (_2) before it in time order, then file order: one window per file
-    SELECT
-        file_id, time_ms, kiai, x, y, stream_max,
-        row_number() OVER w AS rn,
-        lag(time_ms) OVER w AS time_1, lag(time_ms, 2) OVER w AS time_2,
-        lag(x) OVER w AS x_1, lag(x, 2) OVER w AS x_2, lag(y) OVER w AS y_1,
-        lag(kiai) OVER w AS kiai_1, lag(stream_max) OVER w AS stream_max_1
-    FROM objects
-    WINDOW w AS (PARTITION BY file_id ORDER BY time_ms, object_index)
-),
-steps AS (
-    -- the step into each object from the one before it (NULLs for a file's first object). A stream step is
-    -- between two objects that are not spinners, at most a quarter beat (at the later one's BPM) + tolerance apart
-    SELECT
-        file_id, rn, kiai,
-        time_ms::BIGINT - time_1 AS interval_ms,
-        (x::BIGINT - x_1)::DOUBLE AS dx,
-        (y::BIGINT - y_1)::DOUBLE AS dy,
-        sqrt(dx * dx + dy * dy) AS distance,  -- NULL when either object is a spinner
-        kiai AND kiai_1 AND distance IS NOT NULL AS kiai_pair,
-        coalesce(distance IS NOT NULL AND interval_ms > 0 AND interval_ms <= stream_max, false) AS stream_step,
-        time_1::BIGINT - time_2 AS previous_interval_ms,
-        coalesce(
-            x_1 IS NOT NULL AND x_2 IS NOT NULL AND previous_interval_ms > 0 AND previous_interval_ms <= stream_max_1,
-            false
-        ) AS previous_stream_step
-    FROM neighbours
-),
-steps_per_file AS (
-    -- what needs the order: one aggregate over each file's steps
-    SELECT
-        file_id,
+        avg(kiai::INTEGER) AS kiai_note_ratio,
         -- a sum of distances in exact fixed point (2^-32 px): a float sum would depend on the order threads add in
-        sum(round(distance * 4294967296)::HUGEINT) FILTER (WHERE kiai_pair)::DOUBLE / 4294967296
-            / count(*) FILTER (WHERE kiai_pair) AS mean_kiai_distance,
+        sum(round(distance * 4294967296)::HUGEINT) FILTER (WHERE kiai AND previous_kiai)::DOUBLE / 4294967296
+            / count(distance) FILTER (WHERE kiai AND previous_kiai) AS mean_kiai_distance,
         avg(interval_ms) AS mean_interval_ms,
         -- population variance from exact integer sums: (n * sum(x^2) - sum(x)^2) / n^2
         (count(interval_ms) * sum(interval_ms::HUGEINT * interval_ms) - sum(interval_ms) * sum(interval_ms))::DOUBLE
             / (count(interval_ms)::DOUBLE * count(interval_ms)) AS note_interval_variance,
         avg(stream_step::INTEGER) FILTER (WHERE distance IS NOT NULL) AS stream_density,
-        quantile_cont(distance, [0.5, 0.9]) AS distance_q,
-        -- stream runs: the k-th run starts at the k-th first step and ends at the k-th last step, which is the
-        -- step before one that is not a stream step, or the file's last step
-        list_sort(list(rn) FILTER (WHERE stream_step AND NOT previous_stream_step)) AS run_starts,
-        list_sort(
-            coalesce(list(rn - 1) FILTER (WHERE previous_stream_step AND NOT stream_step), [])
-            || CASE WHEN arg_max(stream_step, rn) THEN [max(rn)] ELSE [] END
-        ) AS run_ends
-    FROM steps
+        quantile_cont(distance, [0.5, 0.9]) AS distance_q
+    FROM objects
     GROUP BY file_id
+),
+stream_runs AS (
+    -- runs of consecutive stream steps (gaps and islands): within a run, time_order and the step's rank among
+    -- the file's stream steps rise together, so their difference names the run
+    SELECT file_id, count(*) AS steps
+    FROM (
+        SELECT file_id, time_order - row_number() OVER (PARTITION BY file_id ORDER BY time_order) AS run
+        FROM objects
+        WHERE stream_step
+    )
+    GROUP BY file_id, run
+),
+streams AS (
+    SELECT file_id, max(steps) + 1 AS longest_stream_notes FROM stream_runs GROUP BY file_id
 ),
 bpm_spans AS (
     -- osu!: each timing point lasts until the next (the first from time 0, the last until the last
@@ -178,15 +155,15 @@ SELECT
     (o.last_time::BIGINT - o.first_time)::INTEGER AS drain_ms,
     coalesce(k.kiai_sections, 0) AS kiai_sections,
     o.kiai_note_ratio,
-    p.mean_kiai_distance,
-    p.mean_interval_ms,
-    p.note_interval_variance,
-    p.stream_density,
-    coalesce(list_max(list_transform(p.run_ends, lambda e, i: e - p.run_starts[i])) + 2, 0) AS longest_stream_notes,
-    p.distance_q[1] AS distance_p50,
-    p.distance_q[2] AS distance_p90
+    o.mean_kiai_distance,
+    o.mean_interval_ms,
+    o.note_interval_variance,
+    o.stream_density,
+    coalesce(s.longest_stream_notes, 0) AS longest_stream_notes,
+    o.distance_q[1] AS distance_p50,
+    o.distance_q[2] AS distance_p90
 FROM files AS f
 LEFT JOIN objects_per_file AS o USING (file_id)
-LEFT JOIN steps_per_file AS p USING (file_id)
+LEFT JOIN streams AS s USING (file_id)
 LEFT JOIN bpm USING (file_id)
 LEFT JOIN kiai AS k USING (file_id)

@@ -68,6 +68,10 @@ def parsed_case(fixture: Path) -> dict[str, Any]:
             "beat_length": _plain(objects.beat_length[i]),
             "slider_velocity": _plain(objects.slider_velocity[i]),
             "kiai": _plain(objects.kiai[i]),
+            "time_order": _plain(objects.time_order[i]),
+            "interval_ms": _plain(objects.interval_ms[i]) if objects.has_previous[i] else None,
+            "distance": _plain(objects.distance[i]),
+            "previous_kiai": _plain(objects.previous_kiai[i]) if objects.has_previous[i] else None,
         }
         for i in _picked(len(objects))
     ]

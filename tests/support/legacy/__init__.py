@@ -5,6 +5,8 @@
   reads md5-keyed tables: `packed_file_features_sql` points it at views that give today's tables that shape.
 - `osu_tables_v0.sql`: the DDL of kiai/load/osu_tables.py, to build a warehouse as that kiai left it and
   migrate it (tests/unit/schema/test_migrations.py).
+
+`write_version_4` makes a warehouse of schema version 4 (parser version 3: no step columns in parsed.hit_objects).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import jinja2
 from tests.support.paths import SQL_DIR
 
 HERE = Path(__file__).parent
+STEP_COLUMNS = ("time_order", "interval_ms", "distance", "previous_kiai")  # parsed.hit_objects, schema version 5
 SIGNIFICANT_DIGITS = 10
 
 
@@ -81,7 +84,7 @@ def write_version_0(source: Path, target: Path) -> None:
             "SELECT * EXCLUDE (file_id) REPLACE (2 AS parser_version) FROM src.parsed.beatmap_files"
         )
         for table, dropped in (
-            ("hit_objects", "beat_length, slider_velocity, kiai"),
+            ("hit_objects", f"beat_length, slider_velocity, kiai, {', '.join(STEP_COLUMNS)}"),
             ("timing_points", "timing_applies, effects_apply"),
             ("breaks", None),
         ):
@@ -90,3 +93,19 @@ def write_version_0(source: Path, target: Path) -> None:
                 f"INSERT INTO parsed.{table} BY NAME SELECT f.md5, t.* EXCLUDE ({exclude}) "
                 f"FROM src.parsed.{table} AS t JOIN src.parsed.beatmap_files AS f USING (file_id)"
             )
+
+
+def write_version_4(source: Path, target: Path) -> None:
+    """A warehouse as kiai with schema version 4 (parser version 3) left it, holding what `source` (the current
+    layout) holds: parsed.hit_objects without the step columns (which version 5 appended), the files marked as
+    parsed by parser version 3."""
+    target.write_bytes(source.read_bytes())
+    with duckdb.connect(str(target)) as con:
+        for column in STEP_COLUMNS:
+            con.execute(f"ALTER TABLE parsed.hit_objects DROP COLUMN {column}")
+        con.execute("UPDATE parsed.beatmap_files SET parser_version = 3")
+        con.execute("UPDATE parsed.parse_errors SET parser_version = 3")
+        con.execute("DELETE FROM kiai.schema_migrations WHERE version > 4")
+        con.execute(
+            "INSERT INTO kiai.schema_migrations VALUES (4, 'training run parts', 'created', '0', 0, NULL, now())"
+        )

@@ -133,7 +133,7 @@ def test_reparse_in_batches_keeps_the_bytes_of_a_file_the_new_parser_rejects(db_
     )
     con.execute(
         "INSERT INTO parsed.hit_objects (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip, "
-        "slider_velocity, kiai) SELECT file_id, 0, 0, 0, 0, 'circle', false, 0, 1, false "
+        "slider_velocity, kiai, time_order) SELECT file_id, 0, 0, 0, 0, 'circle', false, 0, 1, false, 0 "
         "FROM parsed.beatmap_files WHERE md5 = ?",
         [bad_md5],
     )

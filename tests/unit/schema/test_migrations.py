@@ -17,9 +17,10 @@ import duckdb
 import pytest
 
 from kiai import warehouse
+from kiai.osu import PARSER_VERSION
 from kiai.schema import migrations
 from tests.support.cli import invoke
-from tests.support.legacy import write_version_0
+from tests.support.legacy import STEP_COLUMNS, write_version_0, write_version_4
 from tests.support.paths import OSU_FIXTURES, SAME_TIME_FIXTURES
 
 PARSED = ("beatmap_files", "hit_objects", "timing_points", "breaks")
@@ -100,7 +101,7 @@ def test_migrate_rebuilds_the_parsed_rows_from_the_kept_bytes(old, fresh):
     with duckdb.connect(str(old), read_only=True) as con:
         left = con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_v0'").fetchall()
         assert left == []
-        assert con.execute("SELECT DISTINCT parser_version FROM parsed.beatmap_files").fetchall() == [(3,)]
+        assert con.execute("SELECT DISTINCT parser_version FROM parsed.beatmap_files").fetchall() == [(PARSER_VERSION,)]
     assert "nothing to do" in invoke("migrate", db=old).stdout
     assert invoke("sql", "--format", "csv", "SELECT count(*) AS n FROM parsed.beatmap_files", db=old).stdout == (
         "n\n46\n"
@@ -114,7 +115,8 @@ def test_a_writing_command_migrates_first_with_a_notice(old, tmp_path):
     notice = [line for line in result.stderr.splitlines() if line.startswith("migrat")]
     assert len(notice) == 2 * len(MIGRATED) and "to schema version 1" in notice[0], notice
     assert "46 files parsed again" in notice[1], notice
-    assert "to schema version 4" in notice[-2] and "no training runs registered" in notice[-1], notice
+    assert "to schema version 4" in notice[-4] and "no training runs registered" in notice[-3], notice
+    assert "to schema version 5" in notice[-2] and "already records the steps" in notice[-1], notice  # by 1
     assert "1 files: 1 added" in result.stdout
     assert version_rows(old) == MIGRATED
     assert table_counts(old)["parsed.beatmap_files"] == 47
@@ -137,6 +139,34 @@ def test_rows_without_kept_bytes_are_kept_aside(old):
         assert "rows of files without kept bytes left in parsed.*_v0" in detail
     finally:
         con.close()
+
+
+def test_a_version_4_warehouse_gets_the_steps_with_nothing_lost(fresh, tmp_path):
+    """Today's layout before the step columns (schema version 4, parser version 3): migrating makes parsed.hit_objects
+    anew and rebuilds every file's rows from its kept bytes, as a new ingest lands them; hit objects of a file
+    whose bytes are gone stay in parsed.hit_objects_v4."""
+    old = tmp_path / "v4.duckdb"
+    write_version_4(fresh, old)
+    with duckdb.connect(str(old), read_only=True) as con:
+        assert STEP_COLUMNS[0] not in {c for (c, *_) in con.execute("DESCRIBE parsed.hit_objects").fetchall()}
+    result = invoke("migrate", db=old)
+    assert re.search(r"to schema version 5 \(hit object steps\) in [\d.]+ s: 46 files parsed again", result.stdout)
+    assert parsed_rows(old) == parsed_rows(fresh)
+    assert version_rows(old)[-1] == (5, "hit object steps", "migrated")
+    with duckdb.connect(str(old), read_only=True) as con:
+        assert con.execute("SELECT DISTINCT parser_version FROM parsed.beatmap_files").fetchall() == [(PARSER_VERSION,)]
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%_v4'").fetchone() == (0,)
+
+    aside = tmp_path / "aside.duckdb"
+    write_version_4(fresh, aside)
+    with duckdb.connect(str(aside)) as con:
+        file_id, md5 = con.execute("SELECT file_id, md5 FROM parsed.beatmap_files ORDER BY md5 LIMIT 1").fetchone()
+        before = con.execute("SELECT * FROM parsed.hit_objects WHERE file_id = ? ORDER BY ALL", [file_id]).fetchall()
+        con.execute("DELETE FROM raw.osu_files WHERE md5 = ?", [md5])
+    assert "hit objects of files without kept bytes left in parsed.hit_objects_v4" in invoke("migrate", db=aside).stdout
+    with duckdb.connect(str(aside), read_only=True) as con:
+        assert con.execute("SELECT * FROM parsed.hit_objects_v4 ORDER BY ALL").fetchall() == before and before
+        assert con.execute("SELECT count(*) FROM parsed.hit_objects WHERE file_id = ?", [file_id]).fetchone() == (0,)
 
 
 def test_a_newer_warehouse_is_refused(tmp_path):

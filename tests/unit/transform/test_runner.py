@@ -76,8 +76,8 @@ def add_objects(con: duckdb.DuckDBPyConnection, prefix: str, maps: int, per_map:
     con.execute(
         """
         INSERT INTO parsed.hit_objects
-            (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip, slider_velocity, kiai)
-        SELECT f.file_id, i % $per_map, i * 10, 50 + (i * 37) % 400, 0, 'circle', false, 0, 1, false
+            (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip, slider_velocity, kiai, time_order)
+        SELECT f.file_id, i % $per_map, i * 10, 50 + (i * 37) % 400, 0, 'circle', false, 0, 1, false, i % $per_map
         FROM range($n) r(i) JOIN parsed.beatmap_files AS f ON f.md5 = $prefix || (i // $per_map)
         """,
         {"prefix": prefix, "per_map": per_map, "n": maps * per_map},

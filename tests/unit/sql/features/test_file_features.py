@@ -18,6 +18,7 @@ from tests.support.cli import invoke
 from tests.support.features_world import osu_map_text
 from tests.support.legacy import differing_md5s, packed_file_features_sql
 from tests.support.paths import OSU_FIXTURES, SAME_TIME_FIXTURES, SQL_DIR
+from tests.support.steps import with_steps
 
 SELECT = ["+file_features"]
 FIXTURE_FILES = sorted(OSU_FIXTURES.glob("*.osu")) + sorted(SAME_TIME_FIXTURES.glob("*.osu"))
@@ -224,14 +225,17 @@ def test_the_same_data_gives_the_same_bytes(tmp_path):
         INSERT INTO parsed.timing_points (file_id, point_index, time_ms, beat_length, uninherited, effects, kiai,
             timing_applies, effects_apply)
         SELECT file_id, 0, 1000, 60000 / (150 + file_id % 90), true, 1, true, true, true FROM parsed.beatmap_files;
-        INSERT INTO parsed.hit_objects (file_id, object_index, time_ms, x, y, kind, new_combo, combo_skip,
-            end_time_ms, beat_length, slider_velocity, kiai)
-        SELECT f.file_id, j, 1000 + j * (40 + (j * f.file_id) % 170), (j * 7919 + f.file_id) % 512,
-            (j * 104729 + f.file_id * 13) % 384, CASE WHEN j % 97 = 0 THEN 'spinner' ELSE 'circle' END, false, 0,
-            NULL, 60000 / (150 + f.file_id % 90), 1, j % 300 < 200
-        FROM parsed.beatmap_files f, range(800) r(j);
         """
     )
+    objects = """
+        SELECT f.file_id, j::INTEGER AS object_index, (1000 + j * (40 + (j * f.file_id) % 170))::INTEGER AS time_ms,
+            (j * 7919 + f.file_id) % 512 AS x, (j * 104729 + f.file_id * 13) % 384 AS y,
+            CASE WHEN j % 97 = 0 THEN 'spinner' ELSE 'circle' END AS kind, false AS new_combo, 0 AS combo_skip,
+            NULL AS end_time_ms, 60000 / (150 + f.file_id % 90) AS beat_length, 1 AS slider_velocity,
+            j % 300 < 200 AS kiai
+        FROM parsed.beatmap_files f, range(800) r(j)
+    """
+    con.execute(f"INSERT INTO parsed.hit_objects BY NAME {with_steps(objects)}")
 
     def features() -> list[tuple]:
         rows = con.execute("SELECT * FROM features.file_features ORDER BY md5").fetchall()
@@ -259,9 +263,9 @@ def test_a_new_feature_is_a_line_in_an_aggregate(fixtures_db, tmp_path):
     shutil.copytree(SQL_DIR, sql)
     model = sql / "features" / "file_features.sql"
     text = model.read_text(encoding="utf-8")
-    line = "        avg(slider_velocity) FILTER (WHERE kiai) AS kiai_slider_velocity\n"
+    line = "        avg(slider_velocity) FILTER (WHERE kiai) AS kiai_slider_velocity,\n"
     text = text.replace(
-        "avg(kiai::INTEGER) AS kiai_note_ratio\n", "avg(kiai::INTEGER) AS kiai_note_ratio,\n" + line, 1
+        "avg(kiai::INTEGER) AS kiai_note_ratio,\n", "avg(kiai::INTEGER) AS kiai_note_ratio,\n" + line, 1
     ).replace("    o.kiai_note_ratio,\n", "    o.kiai_note_ratio,\n    o.kiai_slider_velocity,\n", 1)
     model.write_text(text, encoding="utf-8")
     assert build(fixtures_db, sql, select=["file_features"]).ok
