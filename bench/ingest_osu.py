@@ -9,9 +9,11 @@ kiai's peak RSS at two corpus sizes (memory must not grow with the corpus).
 
 Two more figures say where the time goes: kiai's parser alone on one core (the like-for-like peer of
 rosu-pp-py's loop), and DuckDB alone storing the rows the ingest landed (the floor of any ingest that
-lands every row in DuckDB), per table, and what the timing context columns of parsed.hit_objects
-(beat_length, slider_velocity, kiai) add to it. CPU seconds of both say what the bar asks of the
-machine: on N cores, kiai's ingest may spend at most N / 0.5 times rosu-pp-py's CPU in all.
+lands every row in DuckDB), per table, and what two groups of parsed.hit_objects' columns add to it:
+the timing context (beat_length, slider_velocity, kiai) and the step from the object before
+(time_order, interval_ms, distance_sq, previous_kiai), both computed by the parser. CPU seconds of
+both say what the bar asks of the machine: on N cores, kiai's ingest may spend at most N / 0.5 times
+rosu-pp-py's CPU in all.
 """
 
 from __future__ import annotations
@@ -77,7 +79,10 @@ def run_kiai_parse(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-CONTEXT_COLUMNS = ["beat_length", "slider_velocity", "kiai"]
+COLUMN_GROUPS = {  # parsed.hit_objects columns the parser computes, and what storing them costs
+    "timing context": ["beat_length", "slider_velocity", "kiai"],
+    "steps": ["time_order", "interval_ms", "distance_sq", "previous_kiai"],
+}
 
 
 def _own_cpu() -> float:
@@ -108,10 +113,10 @@ def _store(floor: Path, tables: dict[str, object]) -> dict[str, float]:
     return seconds
 
 
-def storage_floor(db: Path) -> tuple[dict[str, float], float, float]:
+def storage_floor(db: Path) -> tuple[dict[str, float], float, dict[str, float]]:
     """Seconds DuckDB alone takes to store the rows an ingest landed, per table (copied into a fresh file), the
-    CPU seconds of that (DuckDB's threads store in parallel), and what parsed.hit_objects takes without its
-    timing context columns.
+    CPU seconds of that (DuckDB's threads store in parallel), and what parsed.hit_objects takes (with its close)
+    without each group of COLUMN_GROUPS.
 
     No parsing, no reading of files: the least an ingest that lands every row in DuckDB can cost.
     """
@@ -126,8 +131,11 @@ def storage_floor(db: Path) -> tuple[dict[str, float], float, float]:
     floor = db.with_name("floor.duckdb")
     per_table = _store(floor, copies)
     cpu = per_table.pop("cpu")
-    without = _store(floor, {"parsed.hit_objects": copies["parsed.hit_objects"].drop_columns(CONTEXT_COLUMNS)})
-    return per_table, cpu, without["parsed.hit_objects"] + without["close"]
+    without = {}
+    for group, columns in COLUMN_GROUPS.items():
+        seconds = _store(floor, {"parsed.hit_objects": copies["parsed.hit_objects"].drop_columns(columns)})
+        without[group] = seconds["parsed.hit_objects"] + seconds["close"]
+    return per_table, cpu, without
 
 
 def run_rosu(paths: list[Path]) -> tuple[float, int, float]:
@@ -152,7 +160,7 @@ def main() -> dict[str, float]:
     half_seconds, half_rss, _ = run_kiai(WORK / "half", db)
     kiai_seconds, kiai_rss, kiai_cpu = run_kiai(WORK / "full", db)
     objects = count_objects(db)
-    per_table, floor_cpu, objects_without_context = storage_floor(db)
+    per_table, floor_cpu, objects_without = storage_floor(db)
     floor_seconds = sum(per_table.values())
     # the peer runs before and after kiai (on a shared machine the load moves): the faster run counts
     rosu_after = run_rosu(full)
@@ -177,11 +185,13 @@ def main() -> dict[str, float]:
         f"{objects / floor_seconds:,.0f} hit objects/s; the bar leaves {budget:.2f} s for the whole ingest"
     )
     print("  per table: " + ", ".join(f"{table} {seconds:.2f} s" for table, seconds in per_table.items()))
-    context = per_table["parsed.hit_objects"] + per_table["close"] - objects_without_context
-    print(
-        f"  parsed.hit_objects without its timing context columns ({', '.join(CONTEXT_COLUMNS)}): "
-        f"{objects_without_context:.2f} s with its close, so they add {context:+.2f} s"
-    )
+    added = {}
+    for group, columns in COLUMN_GROUPS.items():
+        added[group] = per_table["parsed.hit_objects"] + per_table["close"] - objects_without[group]
+        print(
+            f"  parsed.hit_objects without its {group} columns ({', '.join(columns)}): "
+            f"{objects_without[group]:.2f} s with its close, so they add {added[group]:+.2f} s"
+        )
     cores = os.cpu_count() or 1
     print(
         f"CPU seconds: kiai ingest {kiai_cpu:.2f} (its process and workers), rosu-pp-py {rosu_cpu:.2f}: on {cores} "
@@ -217,7 +227,8 @@ def main() -> dict[str, float]:
         "ratio": kiai_rate / rosu_rate,
         "storage_floor_seconds": floor_seconds,
         "storage_floor_cpu_seconds": floor_cpu,
-        "context_columns_seconds": context,
+        "context_columns_seconds": added["timing context"],
+        "step_columns_seconds": added["steps"],
         "parse_only_rate": objects / parse_seconds,
         "peak_rss_mib": kiai_rss / 2**20,
         "kiai_cpu_seconds": kiai_cpu,

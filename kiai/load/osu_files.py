@@ -555,7 +555,7 @@ def _parsed_tables(
             "kiai": ho.kiai,
             "time_order": ho.time_order,
             "interval_ms": pa.array(ho.interval_ms, mask=~ho.has_previous),
-            "distance": pa.array(ho.distance, mask=np.isnan(ho.distance)),
+            "distance_sq": pa.array(ho.distance_sq, mask=np.isnan(ho.distance_sq)),
             "previous_kiai": pa.array(ho.previous_kiai, mask=~ho.has_previous),
         }
     )

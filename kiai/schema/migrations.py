@@ -152,7 +152,7 @@ def _training_run_parts(con: duckdb.DuckDBPyConnection, on_progress: ProgressCal
 
 def _hit_object_steps(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallback | None) -> str:
     """Version 4 -> 5 (issue 20): parsed.hit_objects records the step into each object from the one before it in
-    time order (time_order, interval_ms, distance, previous_kiai), which parser version 4 computes: the table is
+    time order (time_order, interval_ms, distance_sq, previous_kiai), which parser version 4 computes: the table is
     made anew and the parsed rows of every file rebuilt from the bytes kept in raw.osu_files.
 
     Hit objects of a file whose bytes are not kept (kiai never writes those) cannot be rebuilt: they stay in
@@ -215,7 +215,7 @@ MIGRATIONS = (
         5,
         "hit object steps",
         "parsed.hit_objects records the step into each object from the one before it (time_order, interval_ms, "
-        "distance, previous_kiai); parsed.* rebuilt from the kept .osu bytes",
+        "distance_sq, previous_kiai); parsed.* rebuilt from the kept .osu bytes",
         _hit_object_steps,
     ),
 )

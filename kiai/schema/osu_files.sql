@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS parsed.hit_objects (
     -- object_index): the order every feature model takes objects in, so none needs a window for it
     time_order INTEGER NOT NULL,         -- the object's place in that order, from 0
     interval_ms BIGINT,                  -- ms since the previous object's start; NULL for the first
-    distance DOUBLE,                     -- osu! px from the previous object; NULL for the first, or either is a spinner
+    distance_sq DOUBLE,                  -- squared osu! px from the previous object (sqrt() is the distance; stored
+                                         -- squared, a whole number: a third of the space); NULL for the first, or
+                                         -- when either is a spinner
     previous_kiai BOOLEAN                -- kiai is on at the previous object; NULL for the first
 );
 

@@ -2,7 +2,7 @@
 description = """
 Tier-2 features of every parsed osu!standard file (mode 0), whether or not the API knows the map:
 one row per md5, computed from parsed.hit_objects (with the beat length and kiai state the parser
-records at each object, and the step into it from the object before it: interval_ms, distance,
+records at each object, and the step into it from the object before it: interval_ms, distance_sq,
 previous_kiai, time_order) and parsed.timing_points. Positions are osu! pixels on the 512x384
 playfield; times are ms (already +24 ms for file versions < 5). Objects are taken in time order,
 then file order, as the parser's steps are.
@@ -58,14 +58,16 @@ WITH files AS (
     SELECT file_id, md5, beatmap_id FROM parsed.beatmap_files WHERE mode = 0
 ),
 objects AS (
-    -- each object with the step into it from the one before it, as the parser records it: interval_ms, distance
-    -- (NULL from or to a spinner), previous_kiai (all NULL at a file's first object) and time_order. A stream
-    -- step is between two objects that are not spinners, at most a quarter beat (at the later one's BPM)
+    -- each object with the step into it from the one before it, as the parser records it: interval_ms, the
+    -- distance (stored squared; NULL from or to a spinner), previous_kiai (all NULL at a file's first object)
+    -- and time_order.
+    -- A stream step is between two objects that are not spinners, at most a quarter beat (at the later one's BPM)
     -- + tolerance apart
     SELECT
         o.*,
+        sqrt(o.distance_sq) AS distance,
         coalesce(
-            o.distance IS NOT NULL AND o.interval_ms > 0
+            o.distance_sq IS NOT NULL AND o.interval_ms > 0
                 AND o.interval_ms <= o.beat_length / 4 + {{ var('stream_tolerance_ms') }},  -- NULL: no BPM
             false
         ) AS stream_step

@@ -70,7 +70,7 @@ def parsed_case(fixture: Path) -> dict[str, Any]:
             "kiai": _plain(objects.kiai[i]),
             "time_order": _plain(objects.time_order[i]),
             "interval_ms": _plain(objects.interval_ms[i]) if objects.has_previous[i] else None,
-            "distance": _plain(objects.distance[i]),
+            "distance_sq": _plain(objects.distance_sq[i]),
             "previous_kiai": _plain(objects.previous_kiai[i]) if objects.has_previous[i] else None,
         }
         for i in _picked(len(objects))

@@ -1,4 +1,4 @@
-"""The step columns of parsed.hit_objects (time_order, interval_ms, distance, previous_kiai) as SQL computes them
+"""The step columns of parsed.hit_objects (time_order, interval_ms, distance_sq, previous_kiai) as SQL computes them
 with one window per file: the reference the parser's are tested against (tests/unit/osu/test_steps.py), and how
 the bench and the tests that write parsed.hit_objects straight from SQL fill them in."""
 
@@ -9,7 +9,7 @@ def with_steps(objects: str) -> str:
     """A SELECT of the rows of the query `objects` (with file_id, object_index, time_ms, x, y, kind and
     kiai, and no step columns) with the four step columns added, for `INSERT INTO parsed.hit_objects BY NAME`."""
     return f"""
-    SELECT * EXCLUDE (dx, dy, spinner_step), CASE WHEN NOT spinner_step THEN sqrt(dx * dx + dy * dy) END AS distance
+    SELECT * EXCLUDE (dx, dy, spinner_step), CASE WHEN NOT spinner_step THEN dx * dx + dy * dy END AS distance_sq
     FROM (
         SELECT
             *,

@@ -20,7 +20,7 @@ import jinja2
 from tests.support.paths import SQL_DIR
 
 HERE = Path(__file__).parent
-STEP_COLUMNS = ("time_order", "interval_ms", "distance", "previous_kiai")  # parsed.hit_objects, schema version 5
+STEP_COLUMNS = ("time_order", "interval_ms", "distance_sq", "previous_kiai")  # parsed.hit_objects, schema version 5
 SIGNIFICANT_DIGITS = 10
 
 

@@ -1,9 +1,10 @@
-"""The step the parser records into each hit object (time_order, interval_ms, distance, previous_kiai) equals what
+"""The step the parser records into each hit object (time_order, interval_ms, distance_sq, previous_kiai) equals what
 SQL computes with one window per file over the landed rows, ORDER BY time_ms, object_index: the order every
-feature model takes objects in. Exactly, the distance to the last bit."""
+feature model takes objects in. Exactly, so the distance (its sqrt) is the same to the last bit."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_the_parsers_steps_equal_one_window_in_sql(db):
             """
             SELECT count(*), count(*) FILTER (WHERE time_order <> object_index),
                 count(*) FILTER (WHERE interval_ms = 0),
-                count(*) FILTER (WHERE interval_ms IS NOT NULL AND distance IS NULL),
+                count(*) FILTER (WHERE interval_ms IS NOT NULL AND distance_sq IS NULL),
                 count(*) FILTER (WHERE previous_kiai AND kiai)
             FROM parsed.hit_objects
             """
@@ -60,7 +61,7 @@ def test_a_file_out_of_time_order(db):
     con = warehouse.connect(db, read_only=True)
     try:
         rows = con.execute(
-            "SELECT object_index, time_order, interval_ms, distance, previous_kiai FROM parsed.hit_objects "
+            "SELECT object_index, time_order, interval_ms, sqrt(distance_sq), previous_kiai FROM parsed.hit_objects "
             "JOIN parsed.beatmap_files USING (file_id) WHERE beatmap_id = 77 ORDER BY time_order"
         ).fetchall()
     finally:
@@ -68,8 +69,8 @@ def test_a_file_out_of_time_order(db):
     assert rows == [
         (1, 0, None, None, None),  # the spinner: no step into it
         (2, 1, 0, None, False),  # from the spinner: no distance
-        (3, 2, 500, (300**2 + 50**2) ** 0.5, False),
-        (5, 3, 0, (293**2 + 41**2) ** 0.5, True),
-        (4, 4, 250, (504**2 + 374**2) ** 0.5, True),
-        (0, 5, 250, (411**2 + 283**2) ** 0.5, True),
+        (3, 2, 500, math.sqrt(300**2 + 50**2), False),
+        (5, 3, 0, math.sqrt(293**2 + 41**2), True),
+        (4, 4, 250, math.sqrt(504**2 + 374**2), True),
+        (0, 5, 250, math.sqrt(411**2 + 283**2), True),
     ]
