@@ -57,10 +57,11 @@ description = "90th percentile of that distance: how big the jumps get"
 WITH files AS (
     SELECT file_id, md5, beatmap_id FROM parsed.beatmap_files WHERE mode = 0
 ),
-objects AS (
+objects AS NOT MATERIALIZED (
     -- each object with the step into it from the one before it, as the parser records it: interval_ms, the
     -- distance (stored squared; NULL from or to a spinner), previous_kiai (all NULL at a file's first object)
-    -- and time_order.
+    -- and time_order. Not materialised: buffering every object for the two readers below cost 0.2-0.3x the
+    -- floor more than scanning parsed.hit_objects twice (bench/build_features.py).
     -- A stream step is between two objects that are not spinners, at most a quarter beat (at the later one's BPM)
     -- + tolerance apart
     SELECT
