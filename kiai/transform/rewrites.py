@@ -168,6 +168,13 @@ def hugeint(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
+def materialization_hints(tree: exp.Expr) -> exp.Expr:
+    """WITH x AS [NOT] MATERIALIZED (...) -> WITH x AS (...): a DuckDB planning hint Spark has no syntax for."""
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
+    return tree
+
+
 def quantiles(tree: exp.Expr) -> exp.Expr:
     """quantile_cont(x, p) and quantile_cont(x, [p, q]) -> percentile(x, ...), Spark's exact interpolated one."""
     for node in list(tree.find_all(exp.PercentileCont)):
@@ -275,6 +282,7 @@ SPARK: list[Callable[[exp.Expr], exp.Expr]] = [
     qualify_clause,
     union_by_name,
     hugeint,
+    materialization_hints,
     quantiles,
     regexp_flags,
     ordered_aggregates,

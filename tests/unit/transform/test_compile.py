@@ -91,6 +91,15 @@ def test_a_source_named_like_a_cte_is_still_read() -> None:
     assert reads == ["parsed.replays"]
 
 
+def test_a_materialization_hint_is_left_to_spark() -> None:
+    """DuckDB's `AS NOT MATERIALIZED` (file_features uses it) is a planning hint with no Spark syntax."""
+    schema = {"parsed": {"replays": {"replay_id": "BIGINT"}}}
+    sql = "WITH r AS NOT MATERIALIZED (SELECT replay_id FROM parsed.replays) "
+    sql += "SELECT * FROM r JOIN r AS s USING (replay_id)"
+    text, _, _ = to_spark(sql, schema)
+    assert "MATERIALIZED" not in text.upper() and "WITH r AS (" in text
+
+
 def test_cli_writes_the_files_the_manifest_and_the_runner(demo_warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "spark"
     out.mkdir()
