@@ -26,7 +26,7 @@ from kiai.warehouse import WarehouseError, table_exists, transaction
 if TYPE_CHECKING:
     import duckdb
 
-    from kiai.load.osu_files import ProgressCallback
+    from kiai.load.osu_files import IngestSummary, ProgressCallback
 
 VERSIONS = "kiai.schema_migrations"
 VERSIONS_DDL = f"""
@@ -85,9 +85,7 @@ def _lean_parsed_schema(con: duckdb.DuckDBPyConnection, on_progress: ProgressCal
             left += rows
         else:
             con.execute(f"DROP TABLE {table}_v0")
-    detail = f"{summary.files_reparsed:,} files parsed again from their kept bytes, {summary.hit_objects:,} hit objects"
-    if summary.parse_errors:
-        detail += f", {summary.parse_errors:,} that this parser rejects kept as bytes with a parsed.parse_errors row"
+    detail = _reparsed(summary)
     if left:
         detail += f"; {left:,} rows of files without kept bytes left in parsed.*_v0"
     return detail
@@ -176,11 +174,17 @@ def _hit_object_steps(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallb
     schema.create_osu_tables(con)
     md5s = [md5 for (md5,) in con.execute(f"SELECT md5 FROM {schema.RAW_FILES} ORDER BY md5").fetchall()]
     summary = reparse_stale(con, on_progress, md5s=md5s, in_transaction=True)
+    detail = _reparsed(summary)
+    if left:
+        detail += f"; {left:,} hit objects of files without kept bytes left in parsed.hit_objects_v4"
+    return detail
+
+
+def _reparsed(summary: IngestSummary) -> str:
+    """What a migration that rebuilt parsed.* from the kept bytes did, in words."""
     detail = f"{summary.files_reparsed:,} files parsed again from their kept bytes, {summary.hit_objects:,} hit objects"
     if summary.parse_errors:
         detail += f", {summary.parse_errors:,} that this parser rejects kept as bytes with a parsed.parse_errors row"
-    if left:
-        detail += f"; {left:,} hit objects of files without kept bytes left in parsed.hit_objects_v4"
     return detail
 
 
