@@ -188,9 +188,9 @@ def memory_limit(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> It
 
 
 @contextmanager
-def setting(con: duckdb.DuckDBPyConnection, name: str, value: int) -> Iterator[None]:
-    """A DuckDB setting of a whole number (threads, max_vacuum_tasks) set for the block, the connection's own put
-    back after it, also after an error."""
+def setting(con: duckdb.DuckDBPyConnection, name: str, value: int | bool) -> Iterator[None]:
+    """A DuckDB setting of a whole number or a flag (threads, max_vacuum_tasks, preserve_insertion_order) set for
+    the block, the connection's own put back after it, also after an error."""
     ((own,),) = con.execute("SELECT current_setting(?)", [name]).fetchall()
     con.execute(f"SET {name} = {int(value)}")
     try:

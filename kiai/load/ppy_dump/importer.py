@@ -33,7 +33,7 @@ from kiai.load.ppy_dump.streams import Meter, dump_files
 from kiai.load.ppy_dump.values import ValuesError, rows_csv
 from kiai.quoting import literal
 from kiai.schema import ddl
-from kiai.warehouse import first_row, memory_limit, table_exists, utc_now
+from kiai.warehouse import first_row, memory_limit, setting, table_exists, utc_now
 
 SCHEMA = DUMP_SCHEMA
 READ_CHUNK = 8 << 20
@@ -556,7 +556,11 @@ def import_dump(
 
     meter = Meter()
     workdir = make_scratch(database_file(con), "dump")  # beside the warehouse; swept after a kill -9
-    with memory_limit(con, MEMORY_LIMIT), _unordered(con):
+    # No insertion order while importing: a table's row order is no part of what the import promises (its rows
+    # are, EXCEPT-equal), and without it DuckDB inserts each batch on all its threads, each flushing its own row
+    # groups, instead of one thread keeping the order: per 32 MB batch 0.36 -> 0.28 s with a core free, the same
+    # CPU. The rows still land nearly in dump order (of 2 M scores, 21 come right after a higher id).
+    with memory_limit(con, MEMORY_LIMIT), setting(con, "preserve_insertion_order", False):
         con.execute("BEGIN TRANSACTION")
         job = _Import(con, keep, workdir, allow_incomplete)
         seen: dict[str, str] = {}
@@ -584,23 +588,6 @@ def import_dump(
             remove_scratch(workdir)
         con.execute("COMMIT")
     return job.stats.tables
-
-
-@contextlib.contextmanager
-def _unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """No insertion order for the block, the connection's own setting put back after it.
-
-    A table's row order is no part of what the import promises (its rows are, EXCEPT-equal): without it DuckDB
-    inserts each batch on all its threads, each flushing its own row groups, instead of one thread keeping the
-    order: per 32 MB batch 0.36 -> 0.28 s with a core free, the same CPU. The rows still land nearly in dump order
-    (of 2 M scores, 21 come right after a higher id), and are the same rows (EXCEPT ALL both ways, bench dumps).
-    """
-    ((ordered,),) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
-    con.execute("SET preserve_insertion_order = false")
-    try:
-        yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {'true' if ordered else 'false'}")
 
 
 class _Progress:

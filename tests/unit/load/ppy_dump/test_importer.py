@@ -129,7 +129,7 @@ def test_cli_import_is_repeatable_and_filters_tables(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ordered", [True, False])
 def test_the_connection_keeps_its_insertion_order_setting(tmp_path: Path, ordered: bool) -> None:
-    """The import inserts without insertion order (kiai.load.ppy_dump.importer._unordered), and only while it runs."""
+    """The import inserts without insertion order (kiai.warehouse.setting), and only while it runs."""
     con = warehouse.connect(tmp_path / "dump.duckdb")
     con.execute(f"SET preserve_insertion_order = {ordered}")
     import_dump(con, [FOLDER])
