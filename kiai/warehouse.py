@@ -254,6 +254,16 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool
     return count > 0
 
 
+def column_names(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[str]:
+    """The columns of table `schema.name` in the current database (none: there is no such table)."""
+    rows = con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND schema_name = ? AND table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return {column for (column,) in rows}
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int | None]]:
     """(schema, name, kind, rows) for every user table and view; views are counted too."""
     rows = con.execute(

@@ -50,7 +50,7 @@ from kiai.load.pipeline import (
 from kiai.load.replay_sources import ReplayDump, ReplaySource, expand, read_sources
 from kiai.osu.replay import FIRST_LAZER_VERSION, MODES, REPLAY_PARSER_VERSION, Replay, parse_many
 from kiai.quoting import identifier
-from kiai.warehouse import transaction
+from kiai.warehouse import column_names, transaction
 
 BATCH_FILES = 256
 BATCH_BYTES = 32 * 2**20
@@ -500,7 +500,7 @@ def land_dump_index(con: duckdb.DuckDBPyConnection, dump: ReplayDump) -> int:
                 f"CREATE TABLE IF NOT EXISTS {DUMP_INDEX_TABLE} AS "
                 "SELECT *, CAST(NULL AS VARCHAR) AS osr_md5 FROM _kiai_index LIMIT 0"
             )
-            have = _index_columns(con)
+            have = column_names(con, "raw", "replay_dump_index")
             for name, kind, *_ in con.execute("DESCRIBE _kiai_index").fetchall():
                 if name not in have:
                     con.execute(f"ALTER TABLE {DUMP_INDEX_TABLE} ADD COLUMN {identifier(name)} {kind}")
@@ -513,7 +513,7 @@ def land_dump_index(con: duckdb.DuckDBPyConnection, dump: ReplayDump) -> int:
 
 def link_dump_index(con: duckdb.DuckDBPyConnection, dump: ReplayDump) -> None:
     """Fill `osr_md5` of a dump's index rows from the replays landed from its osr/ folder."""
-    if "replayHash" not in _index_columns(con):
+    if "replayHash" not in column_names(con, "raw", "replay_dump_index"):
         return
     prefix = f"{dump.root / 'osr'}{os.sep}"
     con.execute(
@@ -524,11 +524,3 @@ def link_dump_index(con: duckdb.DuckDBPyConnection, dump: ReplayDump) -> None:
         """,
         {"dump": str(dump.root), "prefix": prefix},
     )
-
-
-def _index_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = 'replay_dump_index' "
-        "AND database_name = current_database()"
-    ).fetchall()
-    return {name for (name,) in rows}

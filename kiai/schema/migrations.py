@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from kiai import schema
 from kiai.catalog import METADATA_SCHEMA, SOURCE_SCHEMAS
-from kiai.warehouse import WarehouseError, table_exists, transaction
+from kiai.warehouse import WarehouseError, column_names, table_exists, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -129,13 +129,8 @@ def _metadata_columns(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallb
 
 def _add_column(con: duckdb.DuckDBPyConnection, table: str, name: str, kind: str) -> bool:
     """Add the column to the table when the table exists without it; whether it did."""
-    schema_name, table_name = table.split(".")
-    ((tables, have),) = con.execute(
-        "SELECT count(DISTINCT table_name), count(*) FILTER (WHERE column_name = ?) FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
-        [name, schema_name, table_name],
-    ).fetchall()
-    if not tables or have:
+    have = column_names(con, *table.split("."))
+    if not have or name in have:
         return False
     con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
     return True
@@ -159,13 +154,10 @@ def _hit_object_steps(con: duckdb.DuckDBPyConnection, on_progress: ProgressCallb
     """
     from kiai.load.osu_files import reparse_stale
 
-    if not table_exists(con, "parsed", "hit_objects"):
+    have = column_names(con, "parsed", "hit_objects")
+    if not have:
         return "no parsed hit objects"
-    ((have,),) = con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'parsed' "
-        "AND table_name = 'hit_objects' AND column_name = 'time_order'"
-    ).fetchall()
-    if have:
+    if "time_order" in have:
         return "parsed.hit_objects already records the steps"
     con.execute("ALTER TABLE parsed.hit_objects RENAME TO hit_objects_v4")
     kept = f"file_id IN (SELECT file_id FROM {schema.FILES} WHERE md5 IN (SELECT md5 FROM {schema.RAW_FILES}))"
